@@ -1,0 +1,130 @@
+# Postern - build, run and test.
+#   make          build posternd and posternctl (build/)
+#   make run      install missing Debian packages, build, run with an embedded PostgreSQL
+#   make test     install what the tests need, unit tests (ASan+UBSan) and integration tests
+#   make asan     the sanitizer build (build/asan/)
+#   make bench    side-by-side benchmarks (bench/), not part of test
+#   make fuzz     libFuzzer targets (clang)
+#   make fmt      clang-format the C sources
+
+CC      ?= cc
+PKGS    := libpq libsodium openssl zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 \
+           -Wmissing-prototypes -Wstrict-prototypes
+HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+DEFS    := -D_GNU_SOURCE
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS := $(WARN) $(DEFS) $(CFLAGS) -Icore $(PKG_CFLAGS) -MMD -MP
+LDLIBS  := $(PKG_LIBS) -lpthread
+
+ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+# Every core .c file except the two programs' mains goes into one archive.
+CORE_SRC := $(filter-out core/posternd.c core/posternctl.c,$(shell find core -name '*.c' | sort))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+
+B  := build
+BA := build/asan
+
+CORE_OBJ      := $(CORE_SRC:%.c=$(B)/%.o)
+CORE_OBJ_ASAN := $(CORE_SRC:%.c=$(BA)/%.o)
+
+.PHONY: all asan run test unit integration browser bench fuzz fmt clean deps-build deps-test user
+
+all: $(B)/posternd $(B)/posternctl
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(HARDEN) -c $< -o $@
+
+$(BA)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -D_FORTIFY_SOURCE=0 $(ASAN_FLAGS) -c $< -o $@
+
+$(B)/libpostern.a: $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BA)/libpostern.a: $(CORE_OBJ_ASAN)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/posternd: $(B)/core/posternd.o $(B)/libpostern.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/posternctl: $(B)/core/posternctl.o $(B)/libpostern.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BA)/posternd: $(BA)/core/posternd.o $(BA)/libpostern.a
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
+
+$(BA)/posternctl: $(BA)/core/posternctl.o $(BA)/libpostern.a
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
+
+asan: $(BA)/posternd $(BA)/posternctl
+
+# --- unit tests (cmocka, under ASan+UBSan) ---
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BA)/tests/%)
+
+$(BA)/tests/%: tests/unit/%.c $(BA)/libpostern.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -D_FORTIFY_SOURCE=0 -Wno-missing-prototypes $(ASAN_FLAGS) -o $@ $< $(BA)/libpostern.a -lcmocka $(LDLIBS)
+
+unit: $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+# --- Debian packages (installed only when missing) ---
+BUILD_DEBS := gcc make pkg-config libc6-dev libssl-dev libpq-dev libsodium-dev zlib1g-dev \
+              postgresql openssl ca-certificates
+TEST_DEBS  := $(BUILD_DEBS) libcmocka-dev python3 python3-pytest swaks fetchmail curl \
+              procps iproute2
+define install_missing
+	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "run as root to install:$$missing" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+
+deps-build:
+	$(call install_missing,$(BUILD_DEBS))
+
+deps-test:
+	$(call install_missing,$(TEST_DEBS))
+
+# The unprivileged user posternd and its embedded PostgreSQL run as.
+user:
+	@if [ "$$(id -u)" = 0 ] && ! getent passwd postern >/dev/null; then \
+		useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin postern; fi
+
+# --- run ---
+POSTERN_DATA_DIR ?= $(CURDIR)/var
+export POSTERN_DATA_DIR
+
+run: deps-build user
+	$(MAKE) all
+	POSTERN_SQL_DIR=$(CURDIR)/sql ./$(B)/posternd
+
+# --- tests ---
+test: deps-test user
+	$(MAKE) unit
+	$(MAKE) asan all
+	$(MAKE) integration
+
+integration:
+	cd tests/integration && POSTERN_ROOT=$(CURDIR) /usr/bin/python3 -m pytest -q -x -p no:cacheprovider .
+
+bench: all
+	bench/smtp-delivery
+
+fmt:
+	clang-format -i $$(find core tests/unit -name '*.[ch]')
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,29 @@
+/* config.h - bootstrap settings from the environment (DESIGN.md section 5).
+ * Everything else lives in PostgreSQL. */
+#ifndef POSTERN_CONFIG_CONFIG_H
+#define POSTERN_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+
+struct config {
+	char *database_url;	/* POSTERN_DATABASE_URL, NULL = embedded cluster */
+	char *data_dir;		/* POSTERN_DATA_DIR, absolute, default ./var */
+	char *hostname;		/* POSTERN_HOSTNAME, default gethostname() */
+	char *listen_address;	/* POSTERN_LISTEN_ADDRESS, mail listeners, default 0.0.0.0 */
+	char *admin_listen;	/* POSTERN_ADMIN_LISTEN, default 127.0.0.1:8080 */
+	char *admin_password;	/* POSTERN_ADMIN_PASSWORD */
+	char *log_format;	/* POSTERN_LOG_FORMAT text|json */
+	char *log_level;	/* POSTERN_LOG_LEVEL */
+	char *user;		/* POSTERN_USER, unprivileged user when started as root, default postern */
+	char *pg_bindir;	/* POSTERN_PG_BINDIR, default newest /usr/lib/postgresql/N/bin */
+	int db_workers;		/* POSTERN_DB_WORKERS */
+};
+
+/* Fills cfg from the environment; returns 0 or -1 with *error_r set. */
+int config_load(struct config *cfg, const char **error_r);
+void config_free(struct config *cfg);
+/* The process-wide settings (set once by main before anything runs). */
+void config_set(const struct config *cfg);
+const struct config *config_get(void);
+
+#endif

@@ -1,0 +1,40 @@
+/* work.h - job queues and the worker pools (DESIGN.md section 2).
+ *
+ * A job is a struct embedding struct job as its FIRST member. The loop
+ * submits it; a worker thread calls run(); the loop thread later calls done()
+ * (woken through an eventfd), which owns the job and frees it. A job for a
+ * connection keeps conn_id and looks the conn up in done() with conn_find():
+ * a conn that left meanwhile is simply not found (h2o/OpenSMTPD style). */
+#ifndef POSTERN_WORK_WORK_H
+#define POSTERN_WORK_WORK_H
+
+#include <stdint.h>
+
+struct db;
+
+struct job {
+	/* Worker thread. For the DB pool db is the worker's connection, or
+	 * NULL when the database cannot be reached right now (answer a
+	 * temporary failure). For the auth pool db is always NULL. */
+	void (*run)(struct job *j, struct db *db);
+	/* Loop thread. Must free the job. */
+	void (*done)(struct job *j);
+	uint64_t conn_id;
+	struct job *next;	/* queue link, owned by the pool */
+};
+
+/* Starts db_workers DB threads (each opens its own struct db on conninfo and
+ * reconnects with back-off) and auth_workers auth threads, and registers the
+ * completion eventfd with the loop. */
+int work_init(const char *conninfo, int db_workers, int auth_workers);
+/* Returns 0, or -1 when the queue is full (LIMIT_JOB_QUEUE): the caller
+ * answers a temporary failure and frees the job. */
+int work_submit_db(struct job *j);
+int work_submit_auth(struct job *j);
+/* Jobs queued or running (for shutdown and metrics). */
+unsigned work_pending(void);
+/* Stops the threads after the queued jobs ran; completions still pending
+ * are run with done(). */
+void work_shutdown(void);
+
+#endif
