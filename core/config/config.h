@@ -16,6 +16,7 @@ struct config {
 	char *log_level;	/* POSTERN_LOG_LEVEL */
 	char *user;		/* POSTERN_USER, unprivileged user when started as root, default postern */
 	char *pg_bindir;	/* POSTERN_PG_BINDIR, default newest /usr/lib/postgresql/N/bin */
+	char *sql_dir;		/* POSTERN_SQL_DIR, migrations; default <exe dir>/../sql, then /usr/share/postern/sql */
 	int db_workers;		/* POSTERN_DB_WORKERS */
 };
 

@@ -26,6 +26,9 @@ enum tls_mode { TLS_MODE_NONE = 0, TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT };
 
 struct conn_proto {
 	const char *name;	/* "smtp", "pop3", "imap" */
+	/* Sent (then close) when a connection limit is hit before open():
+	 * "421 4.7.0 ...\r\n", "* BYE ...\r\n", "-ERR [SYS/TEMP] ...\r\n". */
+	const char *busy_reply;
 	/* Called once the connection is ready (after the TLS handshake for
 	 * implicit TLS). Returns the session or NULL to close at once. The
 	 * session typically writes its greeting here. */
