@@ -116,7 +116,7 @@ test: deps-test user
 	$(MAKE) integration
 
 integration:
-	cd tests/integration && POSTERN_ROOT=$(CURDIR) /usr/bin/python3 -m pytest -q -x -p no:cacheprovider .
+	cd tests/integration && POSTERN_ROOT=$(CURDIR) /usr/bin/python3 -m pytest -q -ra -p no:cacheprovider -W ignore::DeprecationWarning .
 
 bench: all
 	bench/smtp-delivery

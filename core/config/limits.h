@@ -8,6 +8,9 @@
 #define LIMIT_CONNECTIONS_PER_IP	100	/* same reply as above */
 #define LIMIT_OUTBUF_MAX		(256 * 1024)	/* pending output per connection */
 #define LIMIT_TLS_HANDSHAKE_MS		(30 * 1000)
+#define LIMIT_CONN_INBUF		(64 * 1024)	/* buffered input per connection; sessions enforce line limits below it */
+#define LIMIT_CONN_CLOSE_FLUSH_MS	(5 * 1000)	/* conn_close(): time to flush what is queued */
+#define LIMIT_ACCEPTS_PER_WAKEUP	64	/* accept4() calls per listener readiness */
 
 /* --- SMTP (RFC 5321 4.5.3.1) --- */
 #define LIMIT_SMTP_LINE			2048	/* command line incl. CRLF (>= 512 of 4.5.3.1.4, room for SMTPUTF8 and AUTH) */
@@ -20,6 +23,7 @@
 #define LIMIT_SMTP_TIMEOUT_MS		(5 * 60 * 1000)	/* RFC 5321 4.5.3.2.7 server timeout */
 #define LIMIT_SMTP_AUTH_FAIL_DELAY_MS	1000	/* delay before 535 */
 #define LIMIT_SMTP_RECEIVED_HOPS	50	/* Received headers before 554 5.4.6 loop */
+#define LIMIT_SMTP_PARAMS		8	/* esmtp-params on one MAIL/RCPT; more: 501 5.5.4 */
 
 /* --- spool (DATA/BDAT/APPEND bodies) --- */
 #define LIMIT_SPOOL_MEMORY		(256 * 1024)	/* past this the spool moves to an unlinked temp file */
@@ -31,6 +35,10 @@
 #define LIMIT_POP3_TIMEOUT_PREAUTH_MS	(60 * 1000)
 #define LIMIT_POP3_TIMEOUT_MS		(10 * 60 * 1000)	/* RFC 1939: at least 10 minutes */
 #define LIMIT_POP3_MESSAGES		100000	/* messages listed in one maildrop */
+#define LIMIT_POP3_ERRORS_PREAUTH	5	/* errors before login (bad commands, failed logins) */
+#define LIMIT_POP3_AUTH_FAIL_DELAY_MS	1000	/* delay before -ERR [AUTH] */
+#define LIMIT_POP3_OUT_HIGHWATER	(LIMIT_OUTBUF_MAX / 2)	/* stop producing replies above this much pending output */
+#define LIMIT_POP3_STREAM_CHUNK		(16 * 1024)	/* RETR/TOP/LIST output written per step */
 
 /* --- auth --- */
 #define LIMIT_PASSWORD_MIN		8	/* posternctl refuses shorter passwords */
@@ -43,9 +51,19 @@
 
 /* --- workers --- */
 #define LIMIT_DB_WORKERS		4	/* PGconn pool size (POSTERN_DB_WORKERS overrides) */
+#define LIMIT_DB_WORKERS_MAX		64	/* POSTERN_DB_WORKERS upper bound */
 #define LIMIT_AUTH_WORKERS		2
 #define LIMIT_JOB_QUEUE			10000	/* queued jobs; past it: temporary failure reply */
 #define LIMIT_DB_RECONNECT_MAX_MS	5000	/* reconnect back-off ceiling */
 #define LIMIT_SHUTDOWN_MS		(10 * 1000)	/* SIGTERM to exit */
+
+/* --- database (core/db) --- */
+#define LIMIT_MIGRATION_FILE		(1024 * 1024)	/* bytes of one sql/NNN_*.sql file */
+#define LIMIT_DB_CONNECT_TIMEOUT_MS	(10 * 1000)	/* LISTEN connection attempt, then back-off */
+#define LIMIT_DB_RECONNECT_MIN_MS	100	/* first reconnect delay (doubles up to _MAX_MS) */
+#define LIMIT_DELIVER_RETRIES		3	/* db_deliver on serialization failure/deadlock */
+#define LIMIT_ALIAS_DEPTH		4	/* alias -> alias expansion depth; deeper targets dropped */
+#define LIMIT_EMBEDDED_START_MS		(30 * 1000)	/* embedded postgres to accept connections */
+#define LIMIT_EMBEDDED_STOP_MS		(5 * 1000)	/* fast shutdown before SIGQUIT */
 
 #endif

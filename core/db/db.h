@@ -35,6 +35,10 @@ bool db_ok(struct db *db);
  * Returns the result (caller PQclear()s) and sets *status_r. */
 PGresult *db_exec(struct db *db, enum db_stmt id, int nparams, const char *const *values,
 		  const int *lengths, const int *formats, enum db_status *status_r);
+/* Same, with the result in binary format (bytea columns as raw bytes,
+ * integers in network order): for message bodies. */
+PGresult *db_exec_binary(struct db *db, enum db_stmt id, int nparams, const char *const *values,
+			 const int *lengths, const int *formats, enum db_status *status_r);
 /* Maps a result / connection state to a status. */
 enum db_status db_status_of(struct db *db, const PGresult *res);
 enum db_status db_begin(struct db *db);
@@ -43,6 +47,11 @@ enum db_status db_commit(struct db *db);
 void db_rollback(struct db *db);
 /* Last error text of the connection (for logs). */
 const char *db_error(struct db *db);
+
+/* Prepares the statements not prepared yet (db_open() defers those whose
+ * tables do not exist yet). DB_OK, or the first failure with *failed_r set
+ * to the statement's name (may be NULL). */
+enum db_status db_prepare_all(struct db *db, const char **failed_r);
 
 /* Applies sql/NNN_*.sql not yet recorded in schema_version, each in its own
  * transaction, under an advisory lock (several nodes may start at once).

@@ -54,7 +54,8 @@ enum db_status db_rcpt_resolve(struct db *db, const char *local, const char *dom
 			       struct db_rcpt *out);
 
 /* True when account may use address as envelope sender: its own address
- * (or +tag of it) or an alias that delivers to it. */
+ * (or +tag of it) or an alias that delivers to it (catch-alls do not
+ * count). The null sender "" is allowed. */
 enum db_status db_sender_allowed(struct db *db, int64_t account_id, const char *address,
 				 bool *allowed_r);
 
@@ -94,6 +95,12 @@ enum db_status db_message_body(struct db *db, int64_t mailbox_id, int64_t uid,
  * gone are ignored. */
 enum db_status db_expunge_uids(struct db *db, int64_t account_id, int64_t mailbox_id,
 			       const int64_t *uids, size_t n);
+
+/* Inside the caller's transaction: deletes the blobs among blob_ids (an
+ * array literal "{1,2,3}") that no message or queue row refers to any
+ * more. Runs under a savepoint, so a concurrent delivery that reuses a
+ * blob only keeps it. DB_OK or the failure class. */
+enum db_status db_blob_gc(struct db *db, const char *blob_ids);
 
 /* Listeners and certificates (config_changed reload). *out malloc'd. */
 enum db_status db_listeners_load(struct db *db, struct listener_spec **out, size_t *n_r);

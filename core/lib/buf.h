@@ -19,14 +19,18 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 void buf_free(struct buf *b);
 /* Pointer to the live bytes (valid until the next append). */
-static inline unsigned char *buf_data(const struct buf *b) { return b->base + b->off; }
+static inline unsigned char *buf_data(const struct buf *b)
+{
+	static unsigned char buf_empty[1]; /* never NULL + 0 (UB, clang's UBSan flags it) */
+	return b->base != NULL ? b->base + b->off : buf_empty;
+}
 static inline size_t buf_len(const struct buf *b) { return b->len; }
 static inline size_t buf_room(const struct buf *b) { return b->max - b->len; }
 /* Returns 0, or -1 (nothing appended) when len would pass max. */
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Reserves n writable bytes at the end; returns a pointer to them or NULL
  * when that would pass max. Call buf_commit() with how many were filled. */
 unsigned char *buf_reserve(struct buf *b, size_t n);

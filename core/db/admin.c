@@ -1,0 +1,840 @@
+/* admin.c - administration operations (admin.h) for posternctl and the
+ * panel. Input is validated before any SQL runs: domain names are LDH
+ * labels (RFC 1035 2.3.1, RFC 5890 A-labels) of at most LIMIT_DOMAIN
+ * octets, local parts dot-atoms (RFC 5321 4.1.2, UTF-8 per RFC 6531) of at
+ * most LIMIT_LOCAL_PART, passwords pass password_weakness(). Each change is
+ * one transaction ending with an audit_log row; errors are one sentence.
+ * Slow work (argon2id) happens before BEGIN so no transaction waits on it. */
+#include "db/admin.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "auth/password.h"
+#include "db/store.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/str.h"
+#include "lib/strnum.h"
+
+/* Mailboxes every new account gets (RFC 6154 special-use). */
+static const struct {
+	const char *name;
+	const char *special_use;
+} admin_mailboxes[] = {
+	{ "INBOX", NULL },
+	{ "Drafts", "\\Drafts" },
+	{ "Sent", "\\Sent" },
+	{ "Trash", "\\Trash" },
+	{ "Junk", "\\Junk" },
+};
+
+/* ---------- errors ---------- */
+
+static enum admin_status admin_fail(struct admin_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static enum admin_status admin_fail(struct admin_err *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vsnprintf(err->msg, sizeof(err->msg), fmt, ap) < 0)
+		str_lcpy(err->msg, "the request failed", sizeof(err->msg));
+	va_end(ap);	/* a cut message is still one sentence */
+	return ADMIN_FAIL;
+}
+
+/* Client text made safe and short for a message. */
+static const char *q(char *buf, size_t size, const char *s)
+{
+	return str_printable(buf, size, s, strlen(s));
+}
+
+static enum admin_status admin_db_fail(struct db *db, enum db_status st, struct admin_err *err)
+{
+	switch (st) {
+	case DB_TEMP:
+		(void)admin_fail(err, "the database is unavailable (%s)", db_error(db));
+		return ADMIN_UNAVAILABLE;
+	case DB_DISKFULL:
+		return admin_fail(err, "the database disk is full");
+	case DB_RETRY:
+		return admin_fail(err, "a concurrent change got in the way; try again");
+	default:
+		return admin_fail(err, "database error: %s", db_error(db));
+	}
+}
+
+/* Rolls back and reports st. */
+static enum admin_status admin_abort(struct db *db, enum db_status st, struct admin_err *err)
+{
+	enum admin_status as = admin_db_fail(db, st, err);
+
+	db_rollback(db);
+	return as;
+}
+
+/* Rolls back with a refusal that was already written into err. */
+static enum admin_status admin_refuse(struct db *db)
+{
+	db_rollback(db);
+	return ADMIN_FAIL;
+}
+
+static enum db_status run(struct db *db, enum db_stmt id, int n, const char *const *values)
+{
+	enum db_status st;
+
+	PQclear(db_exec(db, id, n, values, NULL, NULL, &st));
+	return st;
+}
+
+static int64_t col_i64(const PGresult *res, int row, int col)
+{
+	uint64_t v;
+
+	if (PQgetisnull(res, row, col) || strnum_parse(PQgetvalue(res, row, col), INT64_MAX, &v) < 0)
+		return 0;
+	return (int64_t)v;
+}
+
+static void i64_text(char *buf, size_t size, int64_t v)
+{
+	(void)str_fmt(buf, size, "%lld", (long long)v);
+}
+
+/* Writes the audit row and commits. */
+static enum admin_status admin_finish(struct db *db, const char *actor, const char *action,
+				      const char *detail, struct admin_err *err)
+{
+	const char *params[3] = { actor != NULL ? actor : "unknown", action, detail };
+	enum db_status st = run(db, STMT_AUDIT, 3, params);
+
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	st = db_commit(db);
+	if (st == DB_TEMP) {
+		admin_fail(err, "the database connection broke during COMMIT; the change may or "
+			   "may not have been made");
+		return ADMIN_UNAVAILABLE;
+	}
+	if (st != DB_OK)
+		return admin_db_fail(db, st, err);
+	return ADMIN_OK;
+}
+
+/* ---------- validation ---------- */
+
+bool admin_domain_check(const char *name, char *out, size_t outsize, struct admin_err *err)
+{
+	char safe[80];
+	size_t len = strlen(name), label = 0;
+	bool all_digits = true;
+
+	if (len == 0) {
+		admin_fail(err, "the domain name is empty");
+		return false;
+	}
+	if (len > LIMIT_DOMAIN || len >= outsize) {
+		admin_fail(err, "the domain name is longer than %d characters", LIMIT_DOMAIN);
+		return false;
+	}
+	for (size_t i = 0; i <= len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c == '.' || c == '\0') {
+			if (label == 0 || label > 63 || name[i - 1] == '-') {
+				admin_fail(err, "invalid domain name \"%s\": each label needs 1 to 63 "
+					   "letters, digits or inner hyphens", q(safe, sizeof(safe), name));
+				return false;
+			}
+			if (c == '\0')
+				break;
+			label = 0;
+			all_digits = true;
+			out[i] = '.';
+			continue;
+		}
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		if (c == '-' && label == 0) {
+			admin_fail(err, "invalid domain name \"%s\": a label cannot start with a hyphen",
+				   q(safe, sizeof(safe), name));
+			return false;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+			admin_fail(err, "invalid domain name \"%s\": only letters, digits, hyphens and "
+				   "dots are allowed (use the xn-- form for international names)",
+				   q(safe, sizeof(safe), name));
+			return false;
+		}
+		if (c < '0' || c > '9')
+			all_digits = false;
+		out[i] = (char)c;
+		label++;
+	}
+	out[len] = '\0';
+	if (all_digits) {
+		admin_fail(err, "invalid domain name \"%s\": it looks like an IP address",
+			   q(safe, sizeof(safe), name));
+		return false;
+	}
+	return true;
+}
+
+/* RFC 5322 atext, plus UTF-8 octets (RFC 6531). */
+static bool local_char_ok(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c >= 0x80 || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+bool admin_address_check(const char *address, bool allow_catchall, char *local_r,
+			 char *domain_r, struct admin_err *err)
+{
+	char safe[80];
+	const char *at = strchr(address, '@');
+	size_t llen;
+
+	if (at == NULL || strchr(at + 1, '@') != NULL) {
+		admin_fail(err, "invalid address \"%s\": it must look like name@example.com",
+			   q(safe, sizeof(safe), address));
+		return false;
+	}
+	llen = (size_t)(at - address);
+	if (llen == 0 && !allow_catchall) {
+		admin_fail(err, "invalid address \"%s\": the part before @ is empty",
+			   q(safe, sizeof(safe), address));
+		return false;
+	}
+	if (llen > LIMIT_LOCAL_PART) {
+		admin_fail(err, "invalid address \"%s\": the part before @ is longer than %d characters",
+			   q(safe, sizeof(safe), address), LIMIT_LOCAL_PART);
+		return false;
+	}
+	for (size_t i = 0; i < llen; i++) {
+		unsigned char c = (unsigned char)address[i];
+		bool dot_ok = c == '.' && i > 0 && i + 1 < llen && address[i + 1] != '.';
+		if (!dot_ok && !local_char_ok(c)) {
+			admin_fail(err, "invalid address \"%s\": the part before @ has a character "
+				   "or dot that is not allowed", q(safe, sizeof(safe), address));
+			return false;
+		}
+	}
+	memcpy(local_r, address, llen);
+	local_r[llen] = '\0';
+	return admin_domain_check(at + 1, domain_r, LIMIT_DOMAIN + 1, err);
+}
+
+/* ---------- lookups ---------- */
+
+/* *id_r 0 when the domain is not hosted. */
+static enum db_status domain_id(struct db *db, const char *domain, int64_t *id_r)
+{
+	const char *params[1] = { domain };
+	enum db_status st;
+	PGresult *res = db_exec(db, STMT_DOMAIN_BY_NAME, 1, params, NULL, NULL, &st);
+
+	*id_r = st == DB_OK && PQntuples(res) == 1 ? col_i64(res, 0, 0) : 0;
+	PQclear(res);
+	return st;
+}
+
+/* *id_r 0 when there is no such account. */
+static enum db_status account_id(struct db *db, int64_t domain, const char *local, int64_t *id_r)
+{
+	char dtext[24];
+	const char *params[2] = { dtext, local };
+	enum db_status st;
+	PGresult *res;
+
+	i64_text(dtext, sizeof(dtext), domain);
+	res = db_exec(db, STMT_RCPT_ACCOUNT, 2, params, NULL, NULL, &st);
+	*id_r = st == DB_OK && PQntuples(res) == 1 ? col_i64(res, 0, 0) : 0;
+	PQclear(res);
+	return st;
+}
+
+/* True when (domain, local) has alias rows ('' = catch-all). */
+static enum db_status alias_exists(struct db *db, int64_t domain, const char *local, bool *yes_r)
+{
+	char dtext[24];
+	const char *params[2] = { dtext, local };
+	enum db_status st;
+	PGresult *res;
+
+	i64_text(dtext, sizeof(dtext), domain);
+	res = db_exec(db, STMT_RCPT_ALIASES, 2, params, NULL, NULL, &st);
+	*yes_r = st == DB_OK && PQntuples(res) > 0;
+	PQclear(res);
+	return st;
+}
+
+/* Begins, then finds the account of address; refusals written to err.
+ * On ADMIN_OK the transaction is open. */
+static enum admin_status begin_account(struct db *db, const char *address, int64_t *id_r,
+				       struct admin_err *err)
+{
+	char local[LIMIT_LOCAL_PART + 1], domain[LIMIT_DOMAIN + 1], safe[80];
+	int64_t did;
+	enum db_status st;
+
+	if (!admin_address_check(address, false, local, domain, err))
+		return ADMIN_FAIL;
+	st = db_begin(db);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	st = domain_id(db, domain, &did);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	if (did == 0) {
+		admin_fail(err, "domain %s does not exist", q(safe, sizeof(safe), domain));
+		return admin_refuse(db);
+	}
+	st = account_id(db, did, local, id_r);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	if (*id_r == 0) {
+		admin_fail(err, "account %s does not exist", q(safe, sizeof(safe), address));
+		return admin_refuse(db);
+	}
+	return ADMIN_OK;
+}
+
+/* ---------- domains ---------- */
+
+enum admin_status admin_domain_add(struct db *db, const char *actor, const char *name,
+				   struct admin_err *err)
+{
+	char domain[LIMIT_DOMAIN + 1];
+	const char *params[1] = { domain };
+	enum db_status st;
+
+	if (!admin_domain_check(name, domain, sizeof(domain), err))
+		return ADMIN_FAIL;
+	st = db_begin(db);
+	if (st == DB_OK)
+		st = run(db, STMT_DOMAIN_INSERT, 1, params);
+	if (st == DB_CONFLICT) {
+		admin_fail(err, "domain %s already exists", domain);
+		return admin_refuse(db);
+	}
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	return admin_finish(db, actor, "domain add", domain, err);
+}
+
+enum admin_status admin_domain_del(struct db *db, const char *actor, const char *name,
+				   struct admin_err *err)
+{
+	char domain[LIMIT_DOMAIN + 1], idtext[24];
+	const char *params[1] = { idtext };
+	int64_t did, accounts = 0;
+	enum db_status st;
+	PGresult *res;
+
+	if (!admin_domain_check(name, domain, sizeof(domain), err))
+		return ADMIN_FAIL;
+	st = db_begin(db);
+	if (st == DB_OK)
+		st = domain_id(db, domain, &did);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	if (did == 0) {
+		admin_fail(err, "domain %s does not exist", domain);
+		return admin_refuse(db);
+	}
+	i64_text(idtext, sizeof(idtext), did);
+	res = db_exec(db, STMT_DOMAIN_ACCOUNT_COUNT, 1, params, NULL, NULL, &st);
+	if (st == DB_OK)
+		accounts = col_i64(res, 0, 0);
+	PQclear(res);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	if (accounts > 0) {
+		admin_fail(err, "domain %s still has %lld account%s; delete %s first", domain,
+			   (long long)accounts, accounts == 1 ? "" : "s", accounts == 1 ? "it" : "them");
+		return admin_refuse(db);
+	}
+	st = run(db, STMT_DOMAIN_DELETE, 1, params);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	return admin_finish(db, actor, "domain del", domain, err);
+}
+
+enum admin_status admin_domain_list(struct db *db, admin_domain_fn *fn, void *arg,
+				    struct admin_err *err)
+{
+	enum db_status st;
+	PGresult *res = db_exec(db, STMT_DOMAIN_LIST, 0, NULL, NULL, NULL, &st);
+
+	for (int i = 0; st == DB_OK && i < PQntuples(res); i++) {
+		struct admin_domain d = { PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)[0] == 't' };
+		fn(arg, &d);
+	}
+	PQclear(res);
+	return st == DB_OK ? ADMIN_OK : admin_db_fail(db, st, err);
+}
+
+/* ---------- accounts ---------- */
+
+/* Checks and hashes a password into hash (crypto_pwhash_STRBYTES). */
+static bool admin_hash(const char *password, size_t passlen, char *hash, size_t size,
+		       struct admin_err *err)
+{
+	const char *weak = password_weakness(password, passlen);
+
+	if (weak != NULL) {
+		admin_fail(err, "%s", weak);
+		return false;
+	}
+	if (password_hash(password, passlen, hash, size) < 0) {
+		admin_fail(err, "the password could not be hashed (out of memory?)");
+		return false;
+	}
+	return true;
+}
+
+enum admin_status admin_user_add(struct db *db, const char *actor, const char *address,
+				 const char *password, size_t passlen, int64_t quota_bytes,
+				 struct admin_err *err)
+{
+	char local[LIMIT_LOCAL_PART + 1], domain[LIMIT_DOMAIN + 1], safe[80];
+	char hash[crypto_pwhash_STRBYTES], t[3][24], detail[LIMIT_ADDRESS + 64];
+	int64_t did, aid = 0;
+	bool has_alias = false;
+	enum db_status st;
+	PGresult *res;
+
+	if (!admin_address_check(address, false, local, domain, err))
+		return ADMIN_FAIL;
+	if (quota_bytes < 0)
+		return admin_fail(err, "the quota must be 0 (unlimited) or a number of bytes");
+	if (!admin_hash(password, passlen, hash, sizeof(hash), err))
+		return ADMIN_FAIL;
+	st = db_begin(db);
+	if (st == DB_OK)
+		st = domain_id(db, domain, &did);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	if (did == 0) {
+		admin_fail(err, "domain %s does not exist; add it first", domain);
+		return admin_refuse(db);
+	}
+	st = alias_exists(db, did, local, &has_alias);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	if (has_alias) {
+		admin_fail(err, "%s@%s is an alias; delete the alias before adding an account with "
+			   "that address", q(safe, sizeof(safe), local), domain);
+		return admin_refuse(db);
+	}
+	i64_text(t[0], sizeof(t[0]), did);
+	i64_text(t[1], sizeof(t[1]), quota_bytes);
+	{
+		const char *params[4] = { t[0], local, hash, t[1] };
+		res = db_exec(db, STMT_ACCOUNT_INSERT, 4, params, NULL, NULL, &st);
+	}
+	if (st == DB_OK)
+		aid = col_i64(res, 0, 0);
+	PQclear(res);
+	sodium_memzero(hash, sizeof(hash));
+	if (st == DB_CONFLICT) {
+		admin_fail(err, "account %s@%s already exists", q(safe, sizeof(safe), local), domain);
+		return admin_refuse(db);
+	}
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	i64_text(t[2], sizeof(t[2]), aid);
+	for (size_t i = 0; i < sizeof(admin_mailboxes) / sizeof(admin_mailboxes[0]); i++) {
+		const char *params[3] = { t[2], admin_mailboxes[i].name, admin_mailboxes[i].special_use };
+		st = run(db, STMT_MAILBOX_CREATE, 3, params);
+		if (st != DB_OK)
+			return admin_abort(db, st, err);
+	}
+	(void)str_fmt(detail, sizeof(detail), "%s@%s quota=%lld", local, domain, (long long)quota_bytes);
+	return admin_finish(db, actor, "user add", detail, err);
+}
+
+enum admin_status admin_user_passwd(struct db *db, const char *actor, const char *address,
+				    const char *password, size_t passlen, struct admin_err *err)
+{
+	char local[LIMIT_LOCAL_PART + 1], domain[LIMIT_DOMAIN + 1];
+	char hash[crypto_pwhash_STRBYTES], idtext[24];
+	const char *params[2] = { idtext, hash };
+	enum admin_status as;
+	enum db_status st;
+	int64_t aid;
+
+	if (!admin_address_check(address, false, local, domain, err))
+		return ADMIN_FAIL;
+	if (!admin_hash(password, passlen, hash, sizeof(hash), err))
+		return ADMIN_FAIL;
+	as = begin_account(db, address, &aid, err);
+	if (as != ADMIN_OK) {
+		sodium_memzero(hash, sizeof(hash));
+		return as;
+	}
+	i64_text(idtext, sizeof(idtext), aid);
+	st = run(db, STMT_ACCOUNT_SET_PASSWORD, 2, params);
+	sodium_memzero(hash, sizeof(hash));
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	return admin_finish(db, actor, "user passwd", address, err);
+}
+
+enum admin_status admin_user_del(struct db *db, const char *actor, const char *address,
+				 struct admin_err *err)
+{
+	char idtext[24];
+	const char *params[1] = { idtext };
+	enum admin_status as;
+	enum db_status st;
+	PGresult *res;
+	char *blobs = NULL;
+	int64_t aid;
+
+	as = begin_account(db, address, &aid, err);
+	if (as != ADMIN_OK)
+		return as;
+	i64_text(idtext, sizeof(idtext), aid);
+	res = db_exec(db, STMT_ACCOUNT_BLOBS, 1, params, NULL, NULL, &st);
+	if (st == DB_OK)
+		blobs = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (st == DB_OK)
+		st = run(db, STMT_ACCOUNT_DELETE, 1, params);
+	if (st == DB_OK)
+		st = db_blob_gc(db, blobs);
+	free(blobs);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	return admin_finish(db, actor, "user del", address, err);
+}
+
+enum admin_status admin_user_set_active(struct db *db, const char *actor, const char *address,
+					bool active, struct admin_err *err)
+{
+	char idtext[24];
+	const char *params[2] = { idtext, active ? "true" : "false" };
+	enum admin_status as;
+	enum db_status st;
+	int64_t aid;
+
+	as = begin_account(db, address, &aid, err);
+	if (as != ADMIN_OK)
+		return as;
+	i64_text(idtext, sizeof(idtext), aid);
+	st = run(db, STMT_ACCOUNT_SET_ACTIVE, 2, params);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	return admin_finish(db, actor, active ? "user enable" : "user disable", address, err);
+}
+
+/* Checks an optional domain filter: normalised into out, or out NULL. */
+static enum admin_status list_filter(struct db *db, const char *domain, char *out, size_t size,
+				     const char **filter_r, struct admin_err *err)
+{
+	int64_t did;
+	enum db_status st;
+
+	*filter_r = NULL;
+	if (domain == NULL)
+		return ADMIN_OK;
+	if (!admin_domain_check(domain, out, size, err))
+		return ADMIN_FAIL;
+	st = domain_id(db, out, &did);
+	if (st != DB_OK)
+		return admin_db_fail(db, st, err);
+	if (did == 0)
+		return admin_fail(err, "domain %s does not exist", out);
+	*filter_r = out;
+	return ADMIN_OK;
+}
+
+enum admin_status admin_user_list(struct db *db, const char *domain, admin_user_fn *fn, void *arg,
+				  struct admin_err *err)
+{
+	char dom[LIMIT_DOMAIN + 1];
+	const char *params[1];
+	enum admin_status as = list_filter(db, domain, dom, sizeof(dom), &params[0], err);
+	enum db_status st;
+	PGresult *res;
+
+	if (as != ADMIN_OK)
+		return as;
+	res = db_exec(db, STMT_ACCOUNT_LIST, 1, params, NULL, NULL, &st);
+	for (int i = 0; st == DB_OK && i < PQntuples(res); i++) {
+		struct admin_user u = {
+			.address = PQgetvalue(res, i, 0),
+			.used_bytes = col_i64(res, i, 1),
+			.quota_bytes = col_i64(res, i, 2),
+			.active = PQgetvalue(res, i, 3)[0] == 't',
+		};
+		fn(arg, &u);
+	}
+	PQclear(res);
+	return st == DB_OK ? ADMIN_OK : admin_db_fail(db, st, err);
+}
+
+/* ---------- aliases ---------- */
+
+struct alias_args {
+	char local[LIMIT_LOCAL_PART + 1];	/* "" = catch-all */
+	char domain[LIMIT_DOMAIN + 1];
+	char dlocal[LIMIT_LOCAL_PART + 1];
+	char ddomain[LIMIT_DOMAIN + 1];
+	char dest[LIMIT_ADDRESS + 1];		/* destination with its domain lower-cased */
+	char source[LIMIT_ADDRESS + 1];		/* for messages and the audit row */
+	char idtext[24];
+	int64_t did;
+};
+
+/* Validates source and destination, begins and finds the source domain. */
+static enum admin_status begin_alias(struct db *db, const char *source, const char *destination,
+				     struct alias_args *a, struct admin_err *err)
+{
+	enum db_status st;
+
+	if (!admin_address_check(source, true, a->local, a->domain, err) ||
+	    !admin_address_check(destination, false, a->dlocal, a->ddomain, err))
+		return ADMIN_FAIL;
+	(void)str_fmt(a->dest, sizeof(a->dest), "%s@%s", a->dlocal, a->ddomain);
+	(void)str_fmt(a->source, sizeof(a->source), "%s@%s", a->local, a->domain);
+	st = db_begin(db);
+	if (st == DB_OK)
+		st = domain_id(db, a->domain, &a->did);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	if (a->did == 0) {
+		admin_fail(err, "domain %s does not exist", a->domain);
+		return admin_refuse(db);
+	}
+	i64_text(a->idtext, sizeof(a->idtext), a->did);
+	return ADMIN_OK;
+}
+
+enum admin_status admin_alias_add(struct db *db, const char *actor, const char *source,
+				  const char *destination, struct admin_err *err)
+{
+	struct alias_args a;
+	char safe[80], safe2[80], detail[2 * LIMIT_ADDRESS + 8];
+	struct db_rcpt *r;
+	enum admin_status as;
+	enum db_status st;
+	int64_t aid = 0;
+
+	as = begin_alias(db, source, destination, &a, err);
+	if (as != ADMIN_OK)
+		return as;
+	if (str_caseeq(a.source, a.dest)) {
+		admin_fail(err, "an alias cannot point to itself");
+		return admin_refuse(db);
+	}
+	if (a.local[0] != '\0') {
+		st = account_id(db, a.did, a.local, &aid);
+		if (st != DB_OK)
+			return admin_abort(db, st, err);
+		if (aid != 0) {
+			admin_fail(err, "%s is an account; an alias with that address would never be used",
+				   q(safe, sizeof(safe), a.source));
+			return admin_refuse(db);
+		}
+	}
+	/* a hosted destination must exist: a typo would bounce every message */
+	r = xmalloc(sizeof(*r));
+	st = db_rcpt_resolve(db, a.dlocal, a.ddomain, r);
+	if (st == DB_OK && r->result == DB_RCPT_NO_USER) {
+		free(r);
+		admin_fail(err, "destination %s does not exist (no account, alias or catch-all)",
+			   q(safe, sizeof(safe), a.dest));
+		return admin_refuse(db);
+	}
+	free(r);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	{
+		const char *params[3] = { a.idtext, a.local[0] != '\0' ? a.local : NULL, a.dest };
+		st = run(db, STMT_ALIAS_INSERT, 3, params);
+	}
+	if (st == DB_CONFLICT) {
+		admin_fail(err, "alias %s -> %s already exists", q(safe, sizeof(safe), a.source),
+			   q(safe2, sizeof(safe2), a.dest));
+		return admin_refuse(db);
+	}
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	(void)str_fmt(detail, sizeof(detail), "%s -> %s", a.source, a.dest);
+	return admin_finish(db, actor, "alias add", detail, err);
+}
+
+enum admin_status admin_alias_del(struct db *db, const char *actor, const char *source,
+				  const char *destination, struct admin_err *err)
+{
+	struct alias_args a;
+	char safe[80], safe2[80], detail[2 * LIMIT_ADDRESS + 8];
+	enum admin_status as;
+	enum db_status st;
+	PGresult *res;
+	bool gone;
+
+	as = begin_alias(db, source, destination, &a, err);
+	if (as != ADMIN_OK)
+		return as;
+	{
+		const char *params[3] = { a.idtext, a.local[0] != '\0' ? a.local : NULL, a.dest };
+		res = db_exec(db, STMT_ALIAS_DELETE, 3, params, NULL, NULL, &st);
+	}
+	gone = st == DB_OK && PQcmdTuples(res)[0] != '0';
+	PQclear(res);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	if (!gone) {
+		admin_fail(err, "alias %s -> %s does not exist", q(safe, sizeof(safe), a.source),
+			   q(safe2, sizeof(safe2), a.dest));
+		return admin_refuse(db);
+	}
+	(void)str_fmt(detail, sizeof(detail), "%s -> %s", a.source, a.dest);
+	return admin_finish(db, actor, "alias del", detail, err);
+}
+
+enum admin_status admin_alias_list(struct db *db, const char *domain, admin_alias_fn *fn,
+				   void *arg, struct admin_err *err)
+{
+	char dom[LIMIT_DOMAIN + 1];
+	const char *params[1];
+	enum admin_status as = list_filter(db, domain, dom, sizeof(dom), &params[0], err);
+	enum db_status st;
+	PGresult *res;
+
+	if (as != ADMIN_OK)
+		return as;
+	res = db_exec(db, STMT_ALIAS_LIST, 1, params, NULL, NULL, &st);
+	for (int i = 0; st == DB_OK && i < PQntuples(res); i++) {
+		struct admin_alias al = { PQgetvalue(res, i, 0), PQgetvalue(res, i, 1) };
+		fn(arg, &al);
+	}
+	PQclear(res);
+	return st == DB_OK ? ADMIN_OK : admin_db_fail(db, st, err);
+}
+
+/* ---------- listeners ---------- */
+
+enum admin_status admin_listener_list(struct db *db, admin_listener_fn *fn, void *arg,
+				      struct admin_err *err)
+{
+	enum db_status st;
+	PGresult *res = db_exec(db, STMT_LISTENERS_LOAD, 0, NULL, NULL, NULL, &st);
+
+	for (int i = 0; st == DB_OK && i < PQntuples(res); i++) {
+		struct admin_listener l = {
+			.name = PQgetvalue(res, i, 0),
+			.protocol = PQgetvalue(res, i, 1),
+			.port = (int)col_i64(res, i, 2),
+			.tls = PQgetvalue(res, i, 3),
+			.enabled = PQgetvalue(res, i, 4)[0] == 't',
+		};
+		fn(arg, &l);
+	}
+	PQclear(res);
+	return st == DB_OK ? ADMIN_OK : admin_db_fail(db, st, err);
+}
+
+static bool tls_mode_ok(const char *s)
+{
+	return strcmp(s, "none") == 0 || strcmp(s, "starttls") == 0 || strcmp(s, "implicit") == 0;
+}
+
+enum admin_status admin_listener_set(struct db *db, const char *actor, const char *name,
+				     const struct admin_listener_change *c, struct admin_err *err)
+{
+	char safe[80], tls[16], port[16], detail[160];
+	const char *gp[1] = { name };
+	bool enabled;
+	enum db_status st;
+	PGresult *res;
+
+	if (c->set_port && (c->port < 1 || c->port > 65535))
+		return admin_fail(err, "port %d is out of range (1..65535)", c->port);
+	if (c->tls != NULL && !tls_mode_ok(c->tls))
+		return admin_fail(err, "bad TLS mode \"%s\" (use none, starttls or implicit)",
+				  q(safe, sizeof(safe), c->tls));
+	if (*name == '\0' || strlen(name) > 64)
+		return admin_fail(err, "listener \"%s\" does not exist", q(safe, sizeof(safe), name));
+	st = db_begin(db);
+	if (st == DB_OK)
+		st = run(db, STMT_LISTENER_LOCK, 0, NULL);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	res = db_exec(db, STMT_LISTENER_GET, 1, gp, NULL, NULL, &st);
+	if (st != DB_OK) {
+		PQclear(res);
+		return admin_abort(db, st, err);
+	}
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		admin_fail(err, "listener \"%s\" does not exist (see listener list)",
+			   q(safe, sizeof(safe), name));
+		return admin_refuse(db);
+	}
+	if (c->set_port)
+		(void)str_fmt(port, sizeof(port), "%d", c->port);
+	else
+		str_lcpy(port, PQgetvalue(res, 0, 2), sizeof(port));
+	str_lcpy(tls, c->tls != NULL ? c->tls : PQgetvalue(res, 0, 3), sizeof(tls));
+	enabled = c->enable >= 0 ? c->enable == 1 : PQgetvalue(res, 0, 4)[0] == 't';
+	PQclear(res);
+	if (enabled) {
+		const char *pp[2] = { port, name };
+		res = db_exec(db, STMT_LISTENER_PORT_USER, 2, pp, NULL, NULL, &st);
+		if (st == DB_OK && PQntuples(res) == 1) {
+			admin_fail(err, "port %s is already used by listener %s", port,
+				   q(safe, sizeof(safe), PQgetvalue(res, 0, 0)));
+			PQclear(res);
+			return admin_refuse(db);
+		}
+		PQclear(res);
+		if (st != DB_OK)
+			return admin_abort(db, st, err);
+	}
+	{
+		const char *up[4] = { name, port, tls, enabled ? "true" : "false" };
+		const char *np[1] = { "listeners" };
+		st = run(db, STMT_LISTENER_UPDATE, 4, up);
+		if (st == DB_OK)
+			st = run(db, STMT_NOTIFY_CONFIG, 1, np);
+	}
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	(void)str_fmt(detail, sizeof(detail), "%s port=%s tls=%s %s", q(safe, sizeof(safe), name),
+		      port, tls, enabled ? "enabled" : "disabled");
+	return admin_finish(db, actor, "listener set", detail, err);
+}
+
+/* ---------- queue ---------- */
+
+enum admin_status admin_queue_list(struct db *db, admin_queue_fn *fn, void *arg,
+				   struct admin_err *err)
+{
+	enum db_status st;
+	PGresult *res = db_exec(db, STMT_QUEUE_LIST, 0, NULL, NULL, NULL, &st);
+
+	for (int i = 0; st == DB_OK && i < PQntuples(res); i++) {
+		struct admin_queue_item it = {
+			.id = col_i64(res, i, 0),
+			.sender = PQgetvalue(res, i, 1),
+			.recipient = PQgetvalue(res, i, 2),
+			.state = PQgetvalue(res, i, 3),
+			.attempts = (int)col_i64(res, i, 4),
+			.next_attempt = PQgetvalue(res, i, 5),
+			.last_error = PQgetvalue(res, i, 6),
+		};
+		fn(arg, &it);
+	}
+	PQclear(res);
+	return st == DB_OK ? ADMIN_OK : admin_db_fail(db, st, err);
+}

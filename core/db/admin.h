@@ -1,0 +1,149 @@
+/* admin.h - typed administration operations shared by posternctl and the
+ * web panel: domains, accounts (with their mailboxes), aliases, listeners
+ * and the outbound queue. Each one validates its input and returns
+ * ADMIN_OK, or a failure with one sentence in err->msg (lower-case start,
+ * no final period, client text escaped and cut) fit to show a person.
+ * Every change runs in one transaction with a row in audit_log naming the
+ * actor ("posternctl", or the panel's admin user). Blocking: worker
+ * threads or posternctl only, never the loop (argon2id hashing is slow). */
+#ifndef POSTERN_DB_ADMIN_H
+#define POSTERN_DB_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/limits.h"
+#include "db/db.h"
+
+enum admin_status {
+	ADMIN_OK = 0,
+	ADMIN_FAIL,		/* refused (bad input, unknown or duplicate name) or failed: err->msg */
+	ADMIN_UNAVAILABLE,	/* database unreachable or commit outcome unknown: err->msg */
+};
+
+struct admin_err {
+	char msg[256];
+};
+
+/* --- validation (pure; no database) --- */
+
+/* Checks a domain name (LDH labels of 1..63, at most LIMIT_DOMAIN octets,
+ * IDNA A-labels allowed) and writes it lower-cased into out (LIMIT_DOMAIN+1
+ * bytes). true, or false with err->msg. */
+bool admin_domain_check(const char *name, char *out, size_t outsize, struct admin_err *err);
+/* Splits and checks local@domain: a dot-atom local part of at most
+ * LIMIT_LOCAL_PART octets (UTF-8 allowed), a valid domain (lower-cased in
+ * domain_r). With allow_catchall, "@domain" is accepted and gives local ""
+ * (the catch-all). local_r and domain_r hold LIMIT_LOCAL_PART+1 and
+ * LIMIT_DOMAIN+1 bytes. */
+bool admin_address_check(const char *address, bool allow_catchall, char *local_r,
+			 char *domain_r, struct admin_err *err);
+
+/* --- domains --- */
+
+struct admin_domain {
+	const char *name;
+	bool active;
+};
+typedef void admin_domain_fn(void *arg, const struct admin_domain *d);
+
+enum admin_status admin_domain_add(struct db *db, const char *actor, const char *name,
+				   struct admin_err *err);
+/* Refused while the domain has accounts (their mail would go with it);
+ * its aliases and DKIM keys are deleted with it. */
+enum admin_status admin_domain_del(struct db *db, const char *actor, const char *name,
+				   struct admin_err *err);
+enum admin_status admin_domain_list(struct db *db, admin_domain_fn *fn, void *arg,
+				    struct admin_err *err);
+
+/* --- accounts --- */
+
+struct admin_user {
+	const char *address;
+	int64_t used_bytes;
+	int64_t quota_bytes;	/* 0 = unlimited */
+	bool active;
+};
+typedef void admin_user_fn(void *arg, const struct admin_user *u);
+
+/* Creates the account (password checked with password_weakness() and
+ * hashed with argon2id) and its mailboxes INBOX, Drafts, Sent, Trash, Junk.
+ * quota_bytes 0 = unlimited. */
+enum admin_status admin_user_add(struct db *db, const char *actor, const char *address,
+				 const char *password, size_t passlen, int64_t quota_bytes,
+				 struct admin_err *err);
+enum admin_status admin_user_passwd(struct db *db, const char *actor, const char *address,
+				    const char *password, size_t passlen, struct admin_err *err);
+/* Deletes the account, its mailboxes and messages (and blobs no longer used). */
+enum admin_status admin_user_del(struct db *db, const char *actor, const char *address,
+				 struct admin_err *err);
+/* A disabled account cannot log in and receives no mail (550 5.2.1). */
+enum admin_status admin_user_set_active(struct db *db, const char *actor, const char *address,
+					bool active, struct admin_err *err);
+/* domain NULL = every domain. */
+enum admin_status admin_user_list(struct db *db, const char *domain, admin_user_fn *fn, void *arg,
+				  struct admin_err *err);
+
+/* --- aliases --- */
+
+struct admin_alias {
+	const char *source;	/* "local@domain", or "@domain" for the catch-all */
+	const char *destination;
+};
+typedef void admin_alias_fn(void *arg, const struct admin_alias *a);
+
+/* source "@domain" = the domain's catch-all. The source domain must be
+ * hosted; the source must not be an account; a destination in a hosted
+ * domain must resolve (account, alias or catch-all). */
+enum admin_status admin_alias_add(struct db *db, const char *actor, const char *source,
+				  const char *destination, struct admin_err *err);
+enum admin_status admin_alias_del(struct db *db, const char *actor, const char *source,
+				  const char *destination, struct admin_err *err);
+enum admin_status admin_alias_list(struct db *db, const char *domain, admin_alias_fn *fn,
+				   void *arg, struct admin_err *err);
+
+/* --- listeners --- */
+
+struct admin_listener {
+	const char *name;
+	const char *protocol;	/* smtp, pop3, imap */
+	int port;
+	const char *tls;	/* none, starttls, implicit */
+	bool enabled;
+};
+typedef void admin_listener_fn(void *arg, const struct admin_listener *l);
+
+struct admin_listener_change {
+	bool set_port;
+	int port;		/* 1..65535 */
+	const char *tls;	/* NULL = unchanged; none, starttls or implicit */
+	int enable;		/* -1 unchanged, 0 disable, 1 enable */
+};
+
+enum admin_status admin_listener_list(struct db *db, admin_listener_fn *fn, void *arg,
+				      struct admin_err *err);
+/* Applies the change and sends NOTIFY config_changed in the same
+ * transaction (posternd rebinds). Refuses a port another enabled listener
+ * uses. */
+enum admin_status admin_listener_set(struct db *db, const char *actor, const char *name,
+				     const struct admin_listener_change *change,
+				     struct admin_err *err);
+
+/* --- queue --- */
+
+struct admin_queue_item {
+	int64_t id;
+	const char *sender;	/* "" = <> */
+	const char *recipient;
+	const char *state;
+	int attempts;
+	const char *next_attempt;	/* ISO 8601 UTC, "2026-01-02T03:04:05Z" */
+	const char *last_error;		/* "" when none */
+};
+typedef void admin_queue_fn(void *arg, const struct admin_queue_item *q);
+
+enum admin_status admin_queue_list(struct db *db, admin_queue_fn *fn, void *arg,
+				   struct admin_err *err);
+
+#endif

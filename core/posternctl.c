@@ -1,0 +1,532 @@
+/* posternctl.c - the command line for scripts and `docker exec`: domains,
+ * accounts, aliases, listeners and the queue, through the same typed
+ * operations as the panel (db/admin.h). Its interface is a stable contract,
+ * documented in docs/CLI.md: tab-separated output without a header, errors
+ * as one line "posternctl: <sentence>" on stderr, exit codes 0 ok, 1 the
+ * request failed, 2 usage error, 3 database unreachable. Passwords are read
+ * from the first line of stdin (at most LIMIT_PASSWORD_MAX octets), never
+ * echoed, and wiped after use. The schema is migrated first, so accounts
+ * can be provisioned before posternd's first start. */
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "config/config.h"
+#include "config/limits.h"
+#include "db/admin.h"
+#include "db/db.h"
+#include "db/embedded.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/str.h"
+#include "lib/strnum.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,
+	EXIT_USAGE = 2,
+	EXIT_UNREACHABLE = 3,
+};
+
+/* options a command accepts */
+enum {
+	OPT_QUOTA = 1 << 0,
+	OPT_PORT = 1 << 1,
+	OPT_TLS = 1 << 2,
+	OPT_ENABLE = 1 << 3,	/* --enable and --disable */
+};
+
+#define CTL_MAX_ARGS 2
+
+struct ctl {
+	struct db *db;
+	char actor[96];
+	const char *args[CTL_MAX_ARGS];
+	int nargs;
+	unsigned opts_seen;
+	int64_t quota;
+	long port;
+	const char *tls;
+	int enable;		/* -1 unchanged */
+	char password[LIMIT_PASSWORD_MAX + 2];
+	size_t passlen;
+	struct admin_err err;
+};
+
+struct ctl_cmd {
+	const char *noun;
+	const char *verb;
+	int min_args, max_args;
+	unsigned opts;
+	bool password;		/* reads a password from stdin */
+	enum admin_status (*run)(struct ctl *c);
+	const char *usage;
+	const char *note;	/* shown by --help only */
+};
+
+static const char *ctl_prog = "posternctl";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", ctl_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see posternctl --help)\n");
+	return EXIT_USAGE;
+}
+
+/* Writes one field: tabs and line breaks become spaces so a row stays one
+ * line of tab-separated fields. */
+static void put_field(const char *s, bool last)
+{
+	for (; *s != '\0'; s++)
+		putchar(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s);
+	putchar(last ? '\n' : '\t');
+}
+
+/* ---------- list callbacks ---------- */
+
+static void print_domain(void *arg, const struct admin_domain *d)
+{
+	(void)arg;
+	put_field(d->name, true);
+}
+
+static void print_user(void *arg, const struct admin_user *u)
+{
+	(void)arg;
+	put_field(u->address, false);
+	printf("%lld\t%lld\t", (long long)u->used_bytes, (long long)u->quota_bytes);
+	put_field(u->active ? "active" : "disabled", true);
+}
+
+static void print_alias(void *arg, const struct admin_alias *a)
+{
+	(void)arg;
+	put_field(a->source, false);
+	put_field(a->destination, true);
+}
+
+static void print_listener(void *arg, const struct admin_listener *l)
+{
+	(void)arg;
+	put_field(l->name, false);
+	put_field(l->protocol, false);
+	printf("%d\t", l->port);
+	put_field(l->tls, false);
+	put_field(l->enabled ? "enabled" : "disabled", true);
+}
+
+static void print_queue(void *arg, const struct admin_queue_item *q)
+{
+	(void)arg;
+	printf("%lld\t", (long long)q->id);
+	put_field(q->sender, false);
+	put_field(q->recipient, false);
+	put_field(q->state, false);
+	printf("%d\t", q->attempts);
+	put_field(q->next_attempt, false);
+	put_field(q->last_error, true);
+}
+
+/* ---------- commands ---------- */
+
+static enum admin_status cmd_domain_add(struct ctl *c)
+{
+	return admin_domain_add(c->db, c->actor, c->args[0], &c->err);
+}
+
+static enum admin_status cmd_domain_del(struct ctl *c)
+{
+	return admin_domain_del(c->db, c->actor, c->args[0], &c->err);
+}
+
+static enum admin_status cmd_domain_list(struct ctl *c)
+{
+	return admin_domain_list(c->db, print_domain, NULL, &c->err);
+}
+
+static enum admin_status cmd_user_add(struct ctl *c)
+{
+	return admin_user_add(c->db, c->actor, c->args[0], c->password, c->passlen,
+			      (c->opts_seen & OPT_QUOTA) ? c->quota : 0, &c->err);
+}
+
+static enum admin_status cmd_user_passwd(struct ctl *c)
+{
+	return admin_user_passwd(c->db, c->actor, c->args[0], c->password, c->passlen, &c->err);
+}
+
+static enum admin_status cmd_user_list(struct ctl *c)
+{
+	return admin_user_list(c->db, c->nargs > 0 ? c->args[0] : NULL, print_user, NULL, &c->err);
+}
+
+static enum admin_status cmd_user_del(struct ctl *c)
+{
+	return admin_user_del(c->db, c->actor, c->args[0], &c->err);
+}
+
+static enum admin_status cmd_user_disable(struct ctl *c)
+{
+	return admin_user_set_active(c->db, c->actor, c->args[0], false, &c->err);
+}
+
+static enum admin_status cmd_user_enable(struct ctl *c)
+{
+	return admin_user_set_active(c->db, c->actor, c->args[0], true, &c->err);
+}
+
+static enum admin_status cmd_alias_add(struct ctl *c)
+{
+	return admin_alias_add(c->db, c->actor, c->args[0], c->args[1], &c->err);
+}
+
+static enum admin_status cmd_alias_del(struct ctl *c)
+{
+	return admin_alias_del(c->db, c->actor, c->args[0], c->args[1], &c->err);
+}
+
+static enum admin_status cmd_alias_list(struct ctl *c)
+{
+	return admin_alias_list(c->db, c->nargs > 0 ? c->args[0] : NULL, print_alias, NULL, &c->err);
+}
+
+static enum admin_status cmd_listener_list(struct ctl *c)
+{
+	return admin_listener_list(c->db, print_listener, NULL, &c->err);
+}
+
+static enum admin_status cmd_listener_set(struct ctl *c)
+{
+	struct admin_listener_change ch = {
+		.set_port = (c->opts_seen & OPT_PORT) != 0,
+		.port = (int)c->port,
+		.tls = c->tls,
+		.enable = c->enable,
+	};
+
+	return admin_listener_set(c->db, c->actor, c->args[0], &ch, &c->err);
+}
+
+static enum admin_status cmd_queue_list(struct ctl *c)
+{
+	return admin_queue_list(c->db, print_queue, NULL, &c->err);
+}
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ "domain", "add", 1, 1, 0, false, cmd_domain_add, "domain add NAME", NULL },
+	{ "domain", "list", 0, 0, 0, false, cmd_domain_list, "domain list", NULL },
+	{ "domain", "del", 1, 1, 0, false, cmd_domain_del, "domain del NAME", NULL },
+	{ "user", "add", 1, 1, OPT_QUOTA, true, cmd_user_add,
+	  "user add ADDRESS [--quota BYTES]", "password: first line of stdin" },
+	{ "user", "passwd", 1, 1, 0, true, cmd_user_passwd,
+	  "user passwd ADDRESS", "password: first line of stdin" },
+	{ "user", "list", 0, 1, 0, false, cmd_user_list, "user list [DOMAIN]", NULL },
+	{ "user", "del", 1, 1, 0, false, cmd_user_del, "user del ADDRESS", NULL },
+	{ "user", "disable", 1, 1, 0, false, cmd_user_disable, "user disable ADDRESS", NULL },
+	{ "user", "enable", 1, 1, 0, false, cmd_user_enable, "user enable ADDRESS", NULL },
+	{ "alias", "add", 2, 2, 0, false, cmd_alias_add,
+	  "alias add SOURCE DEST", "SOURCE @example.com = the domain's catch-all" },
+	{ "alias", "list", 0, 1, 0, false, cmd_alias_list, "alias list [DOMAIN]", NULL },
+	{ "alias", "del", 2, 2, 0, false, cmd_alias_del, "alias del SOURCE DEST", NULL },
+	{ "listener", "list", 0, 0, 0, false, cmd_listener_list, "listener list", NULL },
+	{ "listener", "set", 1, 1, OPT_PORT | OPT_TLS | OPT_ENABLE, false, cmd_listener_set,
+	  "listener set NAME [--port N] [--tls none|starttls|implicit] [--enable|--disable]", NULL },
+	{ "queue", "list", 0, 0, 0, false, cmd_queue_list, "queue list", NULL },
+};
+
+#define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: posternctl COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < CTL_NCMDS; i++) {
+		if (ctl_cmds[i].note != NULL)
+			fprintf(f, "  %-34s %s\n", ctl_cmds[i].usage, ctl_cmds[i].note);
+		else
+			fprintf(f, "  %s\n", ctl_cmds[i].usage);
+	}
+	fprintf(f, "\nOutput is tab-separated, one row per line, no header.\n"
+		   "Exit codes: 0 ok, 1 the request failed, 2 usage error, 3 database unreachable.\n"
+		   "Environment: POSTERN_DATABASE_URL (else the embedded cluster under\n"
+		   "POSTERN_DATA_DIR, default ./var), POSTERN_SQL_DIR. See docs/CLI.md.\n");
+}
+
+/* ---------- arguments ---------- */
+
+/* BYTES with an optional K, M, G or T suffix (powers of 1024). */
+static int parse_quota(const char *s, int64_t *out)
+{
+	size_t len = strlen(s);
+	uint64_t v, mult = 1;
+
+	if (len > 1) {
+		switch (s[len - 1]) {
+		case 'K': case 'k': mult = 1ULL << 10; break;
+		case 'M': case 'm': mult = 1ULL << 20; break;
+		case 'G': case 'g': mult = 1ULL << 30; break;
+		case 'T': case 't': mult = 1ULL << 40; break;
+		default: break;
+		}
+		if (mult > 1)
+			len--;
+	}
+	if (strnum_u64(s, len, INT64_MAX / mult, &v) < 0)
+		return -1;
+	*out = (int64_t)(v * mult);
+	return 0;
+}
+
+/* Option value: "--opt VALUE" or "--opt=VALUE". */
+static const char *opt_value(int argc, char **argv, int *i, const char *arg, size_t namelen)
+{
+	if (arg[namelen] == '=')
+		return arg + namelen + 1;
+	if (*i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+static int parse_args(struct ctl *c, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	bool only_args = false;
+
+	for (int i = 3; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v;
+
+		if (!only_args && strcmp(a, "--") == 0) {
+			only_args = true;
+		} else if (!only_args && a[0] == '-' && a[1] == '-' && a[2] != '\0') {
+			if ((cmd->opts & OPT_QUOTA) && (strcmp(a, "--quota") == 0 ||
+							 strncmp(a, "--quota=", 8) == 0)) {
+				v = opt_value(argc, argv, &i, a, 7);
+				if (v == NULL || parse_quota(v, &c->quota) < 0)
+					return usage_error("--quota needs a number of bytes (K, M, G, T "
+							   "suffixes allowed)");
+				c->opts_seen |= OPT_QUOTA;
+			} else if ((cmd->opts & OPT_PORT) && (strcmp(a, "--port") == 0 ||
+								strncmp(a, "--port=", 7) == 0)) {
+				uint64_t p;
+				v = opt_value(argc, argv, &i, a, 6);
+				if (v == NULL || strnum_parse(v, INT32_MAX, &p) < 0)
+					return usage_error("--port needs a number");
+				c->port = (long)p;	/* admin.c checks 1..65535 */
+				c->opts_seen |= OPT_PORT;
+			} else if ((cmd->opts & OPT_TLS) && (strcmp(a, "--tls") == 0 ||
+							       strncmp(a, "--tls=", 6) == 0)) {
+				v = opt_value(argc, argv, &i, a, 5);
+				if (v == NULL)
+					return usage_error("--tls needs none, starttls or implicit");
+				c->tls = v;
+				c->opts_seen |= OPT_TLS;
+			} else if ((cmd->opts & OPT_ENABLE) &&
+				   (strcmp(a, "--enable") == 0 || strcmp(a, "--disable") == 0)) {
+				int want = strcmp(a, "--enable") == 0;
+				if (c->enable >= 0 && c->enable != want)
+					return usage_error("--enable and --disable exclude each other");
+				c->enable = want;
+				c->opts_seen |= OPT_ENABLE;
+			} else {
+				char safe[64];
+				return usage_error("unknown option %s for %s %s",
+						   str_printable(safe, sizeof(safe), a, strlen(a)),
+						   cmd->noun, cmd->verb);
+			}
+		} else {
+			if (c->nargs == cmd->max_args)
+				return usage_error("too many arguments; usage: posternctl %s", cmd->usage);
+			c->args[c->nargs++] = a;
+		}
+	}
+	if (c->nargs < cmd->min_args)
+		return usage_error("missing argument; usage: posternctl %s", cmd->usage);
+	if (cmd->run == cmd_listener_set && c->opts_seen == 0)
+		return usage_error("listener set needs --port, --tls, --enable or --disable");
+	return EXIT_OK;
+}
+
+/* The first line of stdin, without its line ending; bounded, not echoed. */
+static int read_password(struct ctl *c)
+{
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO) == 1 && tcgetattr(STDIN_FILENO, &old) == 0;
+	bool too_long = false;
+	int ch;
+
+	if (tty) {
+		fprintf(stderr, "Password: ");
+		fflush(stderr);
+		quiet = old;
+		quiet.c_lflag &= (tcflag_t)~(ECHO | ECHONL);
+		quiet.c_lflag |= ICANON;
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	c->passlen = 0;
+	while ((ch = getchar()) != EOF && ch != '\n') {
+		if (c->passlen < sizeof(c->password) - 1)
+			c->password[c->passlen++] = (char)ch;
+		else
+			too_long = true;
+	}
+	if (tty) {
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (c->passlen > 0 && c->password[c->passlen - 1] == '\r')
+		c->passlen--;
+	c->password[c->passlen] = '\0';
+	if (too_long || c->passlen > LIMIT_PASSWORD_MAX) {
+		sodium_memzero(c->password, sizeof(c->password));
+		fprintf(stderr, "%s: the password is too long (at most %d characters)\n", ctl_prog,
+			LIMIT_PASSWORD_MAX);
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
+static const struct ctl_cmd *find_cmd(const char *noun, const char *verb, bool *noun_known_r)
+{
+	*noun_known_r = false;
+	for (size_t i = 0; i < CTL_NCMDS; i++) {
+		if (strcmp(ctl_cmds[i].noun, noun) != 0)
+			continue;
+		*noun_known_r = true;
+		if (verb != NULL && strcmp(ctl_cmds[i].verb, verb) == 0)
+			return &ctl_cmds[i];
+	}
+	return NULL;
+}
+
+static bool is_help(const char *a)
+{
+	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0;
+}
+
+/* ---------- database ---------- */
+
+static int connect_db(struct ctl *c)
+{
+	struct config cfg;
+	const char *error = NULL;
+	char *conninfo;
+	bool embedded;
+
+	if (config_load(&cfg, &error) < 0) {
+		fprintf(stderr, "%s: %s\n", ctl_prog, error);
+		return EXIT_FAILED;
+	}
+	embedded = cfg.database_url == NULL;
+	conninfo = embedded ? pg_embedded_conninfo(cfg.data_dir) : xstrdup(cfg.database_url);
+	if (conninfo == NULL) {
+		fprintf(stderr, "%s: the data directory path %s is too long\n", ctl_prog, cfg.data_dir);
+		config_free(&cfg);
+		return EXIT_FAILED;
+	}
+	c->db = db_open(conninfo, &error);
+	free(conninfo);
+	if (c->db == NULL) {
+		if (embedded)
+			fprintf(stderr, "%s: cannot connect to the embedded database under %s (is "
+				"posternd running? or set POSTERN_DATABASE_URL): %s\n", ctl_prog,
+				cfg.data_dir, error);
+		else
+			fprintf(stderr, "%s: cannot connect to the database: %s\n", ctl_prog, error);
+		config_free(&cfg);
+		return EXIT_UNREACHABLE;
+	}
+	if (db_migrate(c->db, cfg.sql_dir, &error) < 0) {
+		bool down = !db_ok(c->db);
+		fprintf(stderr, "%s: cannot bring the schema up to date: %s\n", ctl_prog, error);
+		config_free(&cfg);
+		db_close(&c->db);
+		return down ? EXIT_UNREACHABLE : EXIT_FAILED;
+	}
+	config_free(&cfg);
+	return EXIT_OK;
+}
+
+static void set_actor(struct ctl *c)
+{
+	const char *who = getenv("SUDO_USER");
+	struct passwd *pw;
+
+	if (who == NULL || *who == '\0') {
+		pw = getpwuid(getuid());
+		who = pw != NULL ? pw->pw_name : "?";
+	}
+	if (str_fmt(c->actor, sizeof(c->actor), "posternctl:%s", who) < 0)
+		str_lcpy(c->actor, "posternctl", sizeof(c->actor));
+}
+
+int main(int argc, char **argv)
+{
+	static struct ctl c;	/* static: the password buffer stays off the stack */
+	const struct ctl_cmd *cmd;
+	const char *level = getenv("POSTERN_LOG_LEVEL");
+	enum admin_status st;
+	bool noun_known;
+	int rc;
+
+	log_init(getenv("POSTERN_LOG_FORMAT"), level != NULL && *level != '\0' ? level : "error");
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
+		    (i == 1 && is_help(argv[i]))) {
+			usage(stdout);
+			return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
+		}
+	}
+	cmd = find_cmd(argv[1], argc > 2 ? argv[2] : NULL, &noun_known);
+	if (cmd == NULL) {
+		char safe[64];
+		if (!noun_known)
+			return usage_error("unknown command %s",
+					   str_printable(safe, sizeof(safe), argv[1], strlen(argv[1])));
+		if (argc < 3)
+			return usage_error("%s needs a subcommand", argv[1]);
+		return usage_error("unknown subcommand %s %s", argv[1],
+				   str_printable(safe, sizeof(safe), argv[2], strlen(argv[2])));
+	}
+	c.enable = -1;
+	rc = parse_args(&c, cmd, argc, argv);
+	if (rc != EXIT_OK)
+		return rc;
+	if (cmd->password && (rc = read_password(&c)) != EXIT_OK)
+		return rc;
+	set_actor(&c);
+	rc = connect_db(&c);
+	if (rc != EXIT_OK) {
+		sodium_memzero(c.password, sizeof(c.password));
+		return rc;
+	}
+	st = cmd->run(&c);
+	sodium_memzero(c.password, sizeof(c.password));
+	db_close(&c.db);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "%s: cannot write the output\n", ctl_prog);
+		return EXIT_FAILED;
+	}
+	if (st == ADMIN_OK)
+		return EXIT_OK;
+	fprintf(stderr, "%s: %s\n", ctl_prog, c.err.msg);
+	return st == ADMIN_UNAVAILABLE ? EXIT_UNREACHABLE : EXIT_FAILED;
+}
