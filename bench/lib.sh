@@ -136,7 +136,7 @@ bench_pg_stop() {
 
 # bench_psql DB SQL: one statement, unaligned tuples-only output.
 bench_psql() {
-	psql -X -q -A -t -v ON_ERROR_STOP=1 -h "$BENCH_PG_SOCK" -p "$BENCH_PG_PORT" -U postgres \
+	"$(bench_pg_bindir)/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$BENCH_PG_SOCK" -p "$BENCH_PG_PORT" -U postgres \
 		-d "$1" -c "$2"
 }
 

@@ -31,6 +31,7 @@
 #include "db/embedded.h"
 #include "db/listen.h"
 #include "db/store.h"
+#include "lib/fs.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
@@ -272,21 +273,6 @@ static int main_signals(void)
 
 /* --- start-up --- */
 
-static int main_mkdirs(const char *path)
-{
-	char p[4096];
-	if (str_fmt(p, sizeof(p), "%s", path) < 0)
-		return -1;
-	for (char *s = p + 1; *s != '\0'; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	return mkdir(p, 0750) < 0 && errno != EEXIST ? -1 : 0;
-}
 
 /* The start-up connection, retried while an external server comes up. */
 static struct db *main_db_connect(void)
@@ -407,7 +393,7 @@ int main(int argc, char **argv)
 		}
 		log_info("posternd", "running as user %s (keeping CAP_NET_BIND_SERVICE)",
 			 main_cfg.user);
-	} else if (main_mkdirs(main_cfg.data_dir) < 0) {
+	} else if (fs_mkdirs(main_cfg.data_dir, 0750) < 0) {
 		log_error("posternd", "cannot create %s: %s", main_cfg.data_dir, strerror(errno));
 		return 1;
 	}

@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "lib/fs.h"
 #include "lib/str.h"
 
 static char privdrop_err[512];
@@ -30,27 +31,6 @@ static int privdrop_fail(const char **error_r, const char *what, const char *arg
 		strerror(errno));
 	*error_r = privdrop_err;
 	return -1;
-}
-
-/* mkdir -p path (0750 for what it creates). */
-static int privdrop_mkdirs(const char *path)
-{
-	char p[4096];
-	if (str_fmt(p, sizeof(p), "%s", path) < 0) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (char *s = p + 1; *s != '\0'; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	if (mkdir(p, 0750) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
 }
 
 /* Gives dir and its direct children to uid:gid (symlinks not followed). */
@@ -108,7 +88,7 @@ int privdrop_to_user(const char *user, const char *chown_dir, const char **error
 	gid_t gid = pw.pw_gid;
 
 	if (chown_dir != NULL) {
-		if (privdrop_mkdirs(chown_dir) < 0)
+		if (fs_mkdirs(chown_dir, 0750) < 0)
 			return privdrop_fail(error_r, "cannot create", chown_dir);
 		if (privdrop_chown_dir(chown_dir, uid, gid) < 0)
 			return privdrop_fail(error_r, "cannot chown", chown_dir);

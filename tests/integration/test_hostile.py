@@ -93,7 +93,14 @@ def test_smtp_line_limit(daemon, ports):
         c.send(line)
         code, text = c.reply()
         assert code == 250, (code, text)
-        # One past: refused, and the tail is never read as a command.
+        # One past: refused.
+        line = b"NOOP " + b"a" * (n - 6) + b"\r\n"
+        assert len(line) == n + 1
+        c.send(line)
+        code, text = c.reply()
+        assert code == 500, (code, text)
+        assert c.cmd("NOOP")[0] == 250
+        # What follows the cap is never read as a command of its own.
         line = b"NOOP " + b"a" * (n - 5) + b"QUIT\r\n"
         assert line.index(b"QUIT") == n
         c.send(line)
@@ -245,7 +252,8 @@ def test_smuggling(daemon, site, ports, eod):
     assert [r[:3] for r in replies] == [b"250", b"221"], rest
     time.sleep(0.3)
     assert util.pop3_messages(ports, victim, vpw) == []
-    msgs = util.wait_messages(ports, rcpt, rpw, 1)
+    util.wait_messages(ports, rcpt, rpw, 1)
+    msgs = util.pop3_raw_messages(ports, rcpt, rpw)
     assert len(msgs) == 1
     stored = msgs[0]
     assert b"MAIL FROM:<evil@" in stored and b"smuggled body" in stored
@@ -262,7 +270,8 @@ def test_bare_lf_message_stored_as_crlf(daemon, site, ports):
         assert c.cmd("DATA")[0] == 354
         c.send(b"Subject: lf\nX-A: 1\r\n\nline1\nline2\rline3\r\n.\r\n")
         assert c.reply()[0] == 250
-    stored = util.wait_messages(ports, rcpt, rpw, 1)[0]
+    util.wait_messages(ports, rcpt, rpw, 1)
+    stored = util.pop3_raw_messages(ports, rcpt, rpw)[0]
     assert stored.endswith(b"Subject: lf\r\nX-A: 1\r\n\r\nline1\r\nline2\r\nline3\r\n"), stored
 
 
@@ -409,3 +418,70 @@ def test_timeouts(idle):
         assert last.startswith(b"421 4.4.2"), (name, report)
     last = idle["pop3"].data.rstrip(b"\r\n").split(b"\r\n")[-1]
     assert last.startswith(b"-ERR") or last.startswith(b"+OK"), report
+
+
+def check(c, cmd, ok):
+    code, text = c.cmd(cmd)
+    if ok is True:
+        assert 200 <= code < 300, (cmd, code, text)
+    elif ok is False:
+        assert 500 <= code < 600, (cmd, code, text)
+    else:
+        assert 200 <= code < 600, (cmd, code, text)
+
+
+def test_odd_arguments(daemon, ports, alice):
+    """Edge arguments get a reply each and leave the session usable."""
+    with mx(ports) as c:
+        for cmd, ok in [("MAIL FROM:<" + "a" * 400 + "@remote.test>", False),
+                        ("MAIL FROM:<x@remote.test> BODY=UNKNOWN", False),
+                        ("MAIL FROM:<x@remote.test> NOSUCHPARAM=1", False),
+                        ("MAIL FROM:x@remote.test", None),
+                        ("RSET", True)]:
+            check(c, cmd, ok)
+    with mx(ports) as c:
+        for cmd, ok in [("MAIL FROM:<x@remote.test>", True),
+                        ("RCPT TO:<" + "b" * 70 + "@example.test>", False),
+                        ("RCPT TO:<@example.test>", False),
+                        ("RCPT TO:<>", False),
+                        ("RCPT TO:<alice@example.test> NOTIFY=NEVER", None),
+                        ("VRFY alice", None),
+                        ("EXPN staff", False),
+                        ("HELP", None),
+                        ("STARTTLS extra", False)]:
+            check(c, cmd, ok)
+        assert c.cmd("RSET")[0] == 250
+    with Raw(ports["pop3s"], tls=True) as c:
+        c.pop_line()
+        login(c, *alice)
+        for cmd in ("RETR 0", "RETR -1", "RETR 99999999999999999999", "TOP 1 -1",
+                    "TOP 1 99999999999999999999", "DELE", "LIST 1 2", "UIDL 0"):
+            line = c.cmd_pop(cmd)
+            assert line.startswith(("-ERR", "+OK")), (cmd, line)
+            if line.startswith("+OK") and cmd.startswith(("TOP", "RETR")):
+                c.pop_multi()
+        assert c.cmd_pop("RSET").startswith("+OK")
+        assert c.cmd_pop("QUIT").startswith("+OK")
+
+
+def login(c, user, password):
+    assert c.cmd_pop(f"USER {user}").startswith("+OK")
+    line = c.cmd_pop(f"PASS {password}")
+    assert line.startswith("+OK"), line
+
+
+def test_empty_and_headerless_messages(daemon, site, ports):
+    rcpt, rpw = site.new_user("empty")
+    accepted = 0
+    for data in (b".\r\n", b"\r\n.\r\n", b"no header at all\r\n.\r\n", b"x" * 3000 + b"\r\n.\r\n"):
+        with mx(ports) as c:
+            assert c.cmd(f"MAIL FROM:<{SENDER}>")[0] == 250
+            assert c.cmd(f"RCPT TO:<{rcpt}>")[0] == 250
+            assert c.cmd("DATA")[0] == 354
+            c.send(data)
+            code, text = c.reply()
+            assert code == 250 or 500 <= code < 600, (data[:20], code, text)
+            accepted += code == 250
+            assert c.cmd("NOOP")[0] == 250
+    msgs = util.pop3_raw_messages(ports, rcpt, rpw)
+    assert len(msgs) == accepted

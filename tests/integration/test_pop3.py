@@ -358,3 +358,23 @@ def test_curl_pop3s_list_and_retr(daemon, site, ports):
     assert r.stdout == msgs[0]
     r = curl("--user", f"{addr}:wrong-password", f"pop3s://{HOST}:{ports['pop3s']}/")
     assert r.returncode != 0
+
+
+def test_password_with_spaces_and_utf8(daemon, site, ctl, ports):
+    addr = f"spacey-{util.token()}@{util.DOMAIN}"
+    pw = "correct horse  bättery staple "
+    ctl.add_user(addr, pw)
+    util.pop3_open(ports, addr, pw).quit()	# USER/PASS: PASS takes the rest of the line
+    with Raw(ports["pop3s"], tls=True) as c:
+        c.pop_line()
+        assert c.cmd_pop("AUTH PLAIN " + util.base64_plain(addr, pw)).startswith("+OK")
+    with Raw(ports["smtps"], tls=True) as c:	# smtplib can only AUTH in ASCII
+        c.greeting()
+        c.ehlo()
+        code, text = c.auth_plain(addr, pw)
+        assert code == 235, (code, text)
+
+
+def test_login_address_case_insensitive(daemon, ports, alice):
+    local, domain = alice[0].split("@")
+    util.pop3_open(ports, f"{local.upper()}@{domain.upper()}", alice[1]).quit()

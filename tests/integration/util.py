@@ -236,6 +236,8 @@ class Daemon:
         self.log_path = None
         self.starts = 0
         self.expect_dead = False
+        self.all_logs = []
+        self.checked = {}	# log path -> offset up to which reports were returned
 
     def env(self):
         e = dict(os.environ)
@@ -256,6 +258,7 @@ class Daemon:
         assert self.proc is None or self.proc.poll() is not None, "posternd already running"
         self.starts += 1
         self.log_path = self.log_dir / f"posternd-{os.getpid()}-{id(self)}-{self.starts}.log"
+        self.all_logs.append(self.log_path)
         logf = open(self.log_path, "wb")
         self.proc = subprocess.Popen([POSTERND], env=self.env(), stdin=subprocess.DEVNULL,
                                      stdout=logf, stderr=subprocess.STDOUT,
@@ -327,11 +330,19 @@ class Daemon:
         return "\n".join(self.log_text().splitlines()[-n:])
 
     def sanitizer_report(self):
-        text = self.log_text()
-        for mark in SANITIZER_MARKS:
-            i = text.find(mark)
-            if i >= 0:
-                return text[max(0, i - 200):i + 6000]
+        """The first sanitizer report not returned before, in any log of
+        this daemon (restarts included), or None."""
+        for path in self.all_logs:
+            try:
+                text = path.read_text(errors="replace")
+            except OSError:
+                continue
+            start = self.checked.get(path, 0)
+            hits = [i for i in (text.find(m, start) for m in SANITIZER_MARKS) if i >= 0]
+            if hits:
+                i = min(hits)
+                self.checked[path] = len(text)
+                return f"{path}:\n" + text[max(0, i - 200):i + 6000]
         return None
 
 
@@ -622,6 +633,30 @@ def pop3_messages(ports, user, password, delete=False):
         return out
     finally:
         p.close()
+
+
+def pop3_raw_messages(ports, user, password):
+    """Every message as the server sends it over POP3S, read with the raw
+    client: each line must end in CRLF (poplib would hide a bare LF), and
+    each one as long as LIST says."""
+    with Raw(ports["pop3s"], tls=True) as c:
+        assert c.pop_line().startswith("+OK")
+        assert c.cmd_pop(f"USER {user}").startswith("+OK")
+        line = c.cmd_pop(f"PASS {password}")
+        assert line.startswith("+OK"), line
+        line = c.cmd_pop("STAT")
+        count = int(line.split()[1])
+        out = []
+        for i in range(1, count + 1):
+            size = int(c.cmd_pop(f"LIST {i}").split()[2])
+            line = c.cmd_pop(f"RETR {i}")
+            assert line.startswith("+OK"), line
+            out.append(b"".join(ln + b"\r\n" for ln in c.pop_multi()))
+            # The stored octets (LIST) are what RETR sends: nothing was
+            # stored with bare LF/CR that the POP3 output then repaired.
+            assert len(out[-1]) == size, (i, size, len(out[-1]))
+        assert c.cmd_pop("QUIT").startswith("+OK")
+        return out
 
 
 def pop3_ids(ports, user, password):
