@@ -209,14 +209,20 @@ static enum admin_status cmd_listener_list(struct ctl *c)
 	return admin_listener_list(c->db, print_listener, NULL, &c->err);
 }
 
-static enum admin_status cmd_listener_set(struct ctl *c)
+static struct admin_listener_change listener_change(const struct ctl *c)
 {
 	struct admin_listener_change ch = {
 		.set_port = (c->opts_seen & OPT_PORT) != 0,
-		.port = (int)c->port,
+		.port = (int)c->port,	/* parsed with strnum, <= INT32_MAX */
 		.tls = c->tls,
 		.enable = c->enable,
 	};
+	return ch;
+}
+
+static enum admin_status cmd_listener_set(struct ctl *c)
+{
+	struct admin_listener_change ch = listener_change(c);
 
 	return admin_listener_set(c->db, c->actor, c->args[0], &ch, &c->err);
 }
@@ -510,6 +516,13 @@ int main(int argc, char **argv)
 	rc = parse_args(&c, cmd, argc, argv);
 	if (rc != EXIT_OK)
 		return rc;
+	if (cmd->run == cmd_listener_set) {
+		struct admin_listener_change ch = listener_change(&c);
+		if (!admin_listener_change_check(&ch, &c.err)) {
+			fprintf(stderr, "%s: %s\n", ctl_prog, c.err.msg);
+			return EXIT_FAILED;
+		}
+	}
 	if (cmd->password && (rc = read_password(&c)) != EXIT_OK)
 		return rc;
 	set_actor(&c);

@@ -749,6 +749,22 @@ static bool tls_mode_ok(const char *s)
 	return strcmp(s, "none") == 0 || strcmp(s, "starttls") == 0 || strcmp(s, "implicit") == 0;
 }
 
+bool admin_listener_change_check(const struct admin_listener_change *c, struct admin_err *err)
+{
+	char safe[80];
+
+	if (c->set_port && (c->port < 1 || c->port > 65535)) {
+		admin_fail(err, "port %d is out of range (1..65535)", c->port);
+		return false;
+	}
+	if (c->tls != NULL && !tls_mode_ok(c->tls)) {
+		admin_fail(err, "bad TLS mode \"%s\" (use none, starttls or implicit)",
+			   q(safe, sizeof(safe), c->tls));
+		return false;
+	}
+	return true;
+}
+
 enum admin_status admin_listener_set(struct db *db, const char *actor, const char *name,
 				     const struct admin_listener_change *c, struct admin_err *err)
 {
@@ -758,11 +774,8 @@ enum admin_status admin_listener_set(struct db *db, const char *actor, const cha
 	enum db_status st;
 	PGresult *res;
 
-	if (c->set_port && (c->port < 1 || c->port > 65535))
-		return admin_fail(err, "port %d is out of range (1..65535)", c->port);
-	if (c->tls != NULL && !tls_mode_ok(c->tls))
-		return admin_fail(err, "bad TLS mode \"%s\" (use none, starttls or implicit)",
-				  q(safe, sizeof(safe), c->tls));
+	if (!admin_listener_change_check(c, err))
+		return ADMIN_FAIL;
 	if (*name == '\0' || strlen(name) > 64)
 		return admin_fail(err, "listener \"%s\" does not exist", q(safe, sizeof(safe), name));
 	st = db_begin(db);

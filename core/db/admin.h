@@ -123,6 +123,8 @@ struct admin_listener_change {
 
 enum admin_status admin_listener_list(struct db *db, admin_listener_fn *fn, void *arg,
 				      struct admin_err *err);
+/* Checks port range and TLS mode without the database; false with err set. */
+bool admin_listener_change_check(const struct admin_listener_change *change, struct admin_err *err);
 /* Applies the change and sends NOTIFY config_changed in the same
  * transaction (posternd rebinds). Refuses a port another enabled listener
  * uses. */

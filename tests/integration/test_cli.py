@@ -173,6 +173,17 @@ def test_database_unreachable_exit_3(ctl, tmp_path):
         assert r.stderr.startswith("posternctl: ") and r.stderr.count("\n") <= 1, r.stderr
 
 
+def test_bad_listener_values_refused_before_connecting(ctl, tmp_path):
+    """Input errors are exit 1 with their own sentence even while the database is down."""
+    bad = f"host={tmp_path} dbname=postern user=postgres connect_timeout=3"
+    for args, words in ((["listener", "set", "pop3", "--port", "0"], "out of range"),
+                        (["listener", "set", "pop3", "--port", "70000"], "70000 is out of range"),
+                        (["listener", "set", "pop3", "--tls", "sometimes"], "TLS mode")):
+        r = ctl.run(*args, env={"POSTERN_DATABASE_URL": bad})
+        assert r.returncode == 1, (args, r.returncode, r.stderr)
+        assert words in r.stderr and r.stderr.count("\n") <= 1, r.stderr
+
+
 # --- live effects on a running posternd ---
 
 
