@@ -8,7 +8,7 @@
 #   make fmt      clang-format the C sources
 
 CC      ?= cc
-PKGS    := libpq libsodium openssl zlib
+PKGS    := libpq libsodium openssl zlib libmicrohttpd jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -17,13 +17,13 @@ WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wforma
 HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 DEFS    := -D_GNU_SOURCE
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS := $(WARN) $(DEFS) $(CFLAGS) -Icore $(PKG_CFLAGS) -MMD -MP
+ALL_CFLAGS := $(WARN) $(DEFS) $(CFLAGS) -Icore -I. $(PKG_CFLAGS) -MMD -MP
 LDLIBS  := $(PKG_LIBS) -lpthread
 
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
-# Every core .c file except the two programs' mains goes into one archive.
-CORE_SRC := $(filter-out core/posternd.c core/posternctl.c,$(shell find core -name '*.c' | sort))
+# Every core and web .c file except the two programs' mains goes into one archive.
+CORE_SRC := $(filter-out core/posternd.c core/posternctl.c,$(shell find core web -name '*.c' | sort))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 
 B  := build
@@ -73,14 +73,20 @@ $(BA)/tests/%: tests/unit/%.c $(BA)/libpostern.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -D_FORTIFY_SOURCE=0 -Wno-missing-prototypes $(ASAN_FLAGS) -o $@ $< $(BA)/libpostern.a -lcmocka $(LDLIBS)
 
+# Test tools (tests/tools/*.c), linked like the unit tests.
+$(BA)/tools/%: tests/tools/%.c $(BA)/libpostern.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -D_FORTIFY_SOURCE=0 $(ASAN_FLAGS) -o $@ $< $(BA)/libpostern.a $(LDLIBS)
+
 unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do echo "== $$t"; $$t || fail=1; done; exit $$fail
 
 # --- Debian packages (installed only when missing) ---
 BUILD_DEBS := gcc make pkg-config libc6-dev libssl-dev libpq-dev libsodium-dev zlib1g-dev \
+              libmicrohttpd-dev libjansson-dev \
               postgresql openssl ca-certificates
 TEST_DEBS  := $(BUILD_DEBS) libcmocka-dev python3 python3-pytest swaks fetchmail curl \
-              procps iproute2
+              procps iproute2 dovecot-core dovecot-imapd
 define install_missing
 	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -122,7 +128,7 @@ bench: all
 	bench/smtp-delivery
 
 fmt:
-	clang-format -i $$(find core tests/unit -name '*.[ch]')
+	clang-format -i $$(find core web tests/unit -name '*.[ch]')
 
 clean:
 	rm -rf $(B)

@@ -31,6 +31,7 @@
 #include "db/embedded.h"
 #include "db/listen.h"
 #include "db/store.h"
+#include "imap/imap.h"
 #include "lib/fs.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -41,6 +42,7 @@
 #include "net/tls.h"
 #include "pop3/pop3.h"
 #include "smtp/smtp.h"
+#include "web/server.h"
 #include "work/work.h"
 
 #define MAIN_CERT_DAYS 825		/* CA/B forum ceiling for server certificates */
@@ -164,6 +166,12 @@ static void main_reload(void)
 
 static void main_on_notify(const char *channel, const char *payload)
 {
+	if (strcmp(channel, "mailbox_changed") == 0) {
+		imap_notify_mailbox(payload);
+		return;
+	}
+	if (strcmp(channel, "reconnected") == 0)
+		imap_notify_all();
 	if (strcmp(channel, "config_changed") == 0 || strcmp(channel, "reconnected") == 0) {
 		log_debug("posternd", "%s: reloading listeners and certificates", channel);
 		main_reload();
@@ -424,6 +432,7 @@ int main(int argc, char **argv)
 	}
 	listener_register_proto("smtp", &smtp_proto);
 	listener_register_proto("pop3", &pop3_proto);
+	listener_register_proto("imap", &imap_proto);
 	listener_set_address(main_cfg.listen_address);
 	listener_apply(specs, n_specs);
 	xfree(specs);
@@ -432,9 +441,13 @@ int main(int argc, char **argv)
 	log_info("posternd", "database: %s", main_embedded ? "embedded" : "external");
 	if (db_listen_start(main_conninfo, main_on_notify) < 0)
 		log_warn("posternd", "LISTEN connection not started: reloads need SIGHUP");
+	/* the panel is optional: mail keeps flowing when it cannot start */
+	if (web_server_start(main_cfg.admin_listen, main_conninfo, &err) < 0)
+		log_warn("posternd", "admin panel not started (%s): %s", main_cfg.admin_listen, err);
 
 	loop_run();
 
+	web_server_stop();
 	listener_close_all();
 	loop_timer_cancel(&main_shutdown_timer);
 	loop_timer_cancel(&main_poll_timer);

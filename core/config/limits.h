@@ -62,8 +62,64 @@
 #define LIMIT_DB_CONNECT_TIMEOUT_MS	(10 * 1000)	/* LISTEN connection attempt, then back-off */
 #define LIMIT_DB_RECONNECT_MIN_MS	100	/* first reconnect delay (doubles up to _MAX_MS) */
 #define LIMIT_DELIVER_RETRIES		3	/* db_deliver on serialization failure/deadlock */
+#define LIMIT_DELIVER_BATCH		32	/* deliveries sharing one transaction (group commit); keep <= 64 (savepoints) */
+#define LIMIT_DELIVER_BATCH_BYTES	(8 * 1024 * 1024)	/* message bytes one batch transaction holds in memory (at least one message) */
 #define LIMIT_ALIAS_DEPTH		4	/* alias -> alias expansion depth; deeper targets dropped */
 #define LIMIT_EMBEDDED_START_MS		(30 * 1000)	/* embedded postgres to accept connections */
 #define LIMIT_EMBEDDED_STOP_MS		(5 * 1000)	/* fast shutdown before SIGQUIT */
+
+/* --- admin panel (web/) --- */
+#define LIMIT_WEB_CONNECTIONS		64	/* HTTP connections (one thread each); past it: refused at accept */
+#define LIMIT_WEB_CONNECTIONS_PER_IP	16	/* same, per client address */
+#define LIMIT_WEB_CONN_MEMORY		(64 * 1024)	/* libmicrohttpd memory per connection (headers); past it: 431/413 */
+#define LIMIT_WEB_TIMEOUT_S		30	/* idle HTTP connection closed */
+#define LIMIT_WEB_BODY			(64 * 1024)	/* JSON request body; past it: 413 */
+#define LIMIT_WEB_DB_CONNS		2	/* the panel's own PGconn pool */
+#define LIMIT_WEB_DB_WAIT_MS		(10 * 1000)	/* wait for a pooled connection; then 503 */
+#define LIMIT_WEB_HASHERS		2	/* concurrent argon2id runs (logins, passwords); others wait */
+#define LIMIT_WEB_SESSION_IDLE_S	(30 * 60)	/* session unused this long: 401 */
+#define LIMIT_WEB_SESSION_MAX_S		(12 * 60 * 60)	/* absolute session lifetime: 401 */
+#define LIMIT_WEB_LOGIN_FAILS_USER	5	/* failed logins per user name in the window; then 429 */
+#define LIMIT_WEB_LOGIN_FAILS_IP	20	/* failed logins per client address in the window; then 429 */
+#define LIMIT_WEB_LOGIN_WINDOW_S	(15 * 60)	/* failure counting window */
+#define LIMIT_WEB_THROTTLE_ENTRIES	4096	/* remembered (user|ip) failure counters; oldest replaced */
+#define LIMIT_WEB_USERNAME		64	/* admin user name */
+#define LIMIT_WEB_PAGE_MAX		500	/* rows per page (accounts, audit log) */
+#define LIMIT_WEB_LIST_MAX		10000	/* rows in an unpaged list (queue); cut with "truncated" */
+#define LIMIT_WEB_STATIC_FILE		(1024 * 1024)	/* one static/ file loaded at start */
+
+/* --- IMAP (RFC 3501 / RFC 9051; core/imap/parser.c, seqset.c) --- */
+#define LIMIT_IMAP_LINE			(64 * 1024)	/* one command line incl. CRLF, literals not counted; BAD, line skipped */
+#define LIMIT_IMAP_LINE_PREAUTH		(8 * 1024)	/* the same before login */
+#define LIMIT_IMAP_COMMAND		(1024 * 1024)	/* lines + buffered literals of one command; BAD [TOOBIG] */
+#define LIMIT_IMAP_COMMAND_PREAUTH	(16 * 1024)	/* the same before login */
+#define LIMIT_IMAP_LITERAL		(50 * 1024 * 1024)	/* largest literal announced (APPEND); sync: NO [TOOBIG], {n+}: BYE */
+#define LIMIT_IMAP_LITERAL_PREAUTH	(8 * 1024)	/* the same before login (LOGIN/AUTHENTICATE literals) */
+#define LIMIT_IMAP_LITERAL_MINUS	4096	/* RFC 7888 LITERAL-: largest {n+}; BAD [TOOBIG] */
+#define LIMIT_IMAP_LIST_DEPTH		10	/* nested parentheses; BAD */
+#define LIMIT_IMAP_LIST_DEPTH_PREAUTH	1	/* the same before login (ID needs one) */
+#define LIMIT_IMAP_ARGS			4096	/* arguments in one command, nested ones included; BAD */
+#define LIMIT_IMAP_ARGS_PREAUTH		32	/* the same before login */
+#define LIMIT_IMAP_SEQSET_RANGES	16384	/* ranges in one sequence set; BAD [LIMIT] */
+#define LIMIT_IMAP_ERRORS		20	/* BAD/NO for client mistakes before "* BYE Too many errors" */
+#define LIMIT_IMAP_ERRORS_PREAUTH	5	/* the same before login (failed logins included) */
+#define LIMIT_IMAP_TIMEOUT_PREAUTH_MS	(60 * 1000)	/* idle before login; then "* BYE" */
+#define LIMIT_IMAP_TIMEOUT_MS		(30 * 60 * 1000)	/* RFC 3501 5.4: at least 30 minutes, IDLE included */
+#define LIMIT_IMAP_AUTH_FAIL_DELAY_MS	1000	/* delay before NO [AUTHENTICATIONFAILED] */
+#define LIMIT_IMAP_OUT_HIGHWATER	(LIMIT_OUTBUF_MAX / 2)	/* stop producing replies above this much pending output */
+#define LIMIT_IMAP_STREAM_CHUNK		(32 * 1024)	/* large replies (FETCH) written per step */
+#define LIMIT_IMAP_FETCH_BATCH		256	/* messages one FETCH job renders; then the next batch */
+#define LIMIT_IMAP_FETCH_BYTES		(4 * 1024 * 1024)	/* rendered FETCH output per job (at least one message) */
+#define LIMIT_IMAP_MESSAGES		1000000	/* messages a selected mailbox may show; more: NO [LIMIT] at SELECT */
+#define LIMIT_IMAP_MAILBOX_NAME		1024	/* octets of a mailbox name (UTF-8); BAD */
+#define LIMIT_IMAP_SEARCH_KEYS		256	/* search keys in one SEARCH; BAD [LIMIT] */
+
+/* --- MIME structure (core/mail/mime*.c; IMAP ENVELOPE/BODYSTRUCTURE) --- */
+#define LIMIT_MIME_DEPTH		20	/* nesting depth; deeper multiparts and message/rfc822 are text/plain leaves */
+#define LIMIT_MIME_PARTS		1000	/* parts per message (encapsulated messages count); then no more boundaries are seen */
+#define LIMIT_MIME_HEADER_SIZE		(256 * 1024)	/* header octets per part; the rest is treated as body */
+#define LIMIT_MIME_HEADER_LINES		5000	/* header lines per part; the rest is treated as body */
+#define LIMIT_MIME_BOUNDARY		200	/* boundary length (RFC 2046 allows 70); longer: a multipart without parts */
+#define LIMIT_MIME_PARAMS		64	/* Content-Type/Disposition parameters kept per header */
 
 #endif

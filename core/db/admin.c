@@ -535,6 +535,29 @@ enum admin_status admin_user_set_active(struct db *db, const char *actor, const 
 	return admin_finish(db, actor, active ? "user enable" : "user disable", address, err);
 }
 
+enum admin_status admin_user_set_quota(struct db *db, const char *actor, const char *address,
+				       int64_t quota_bytes, struct admin_err *err)
+{
+	char idtext[24], qtext[24], detail[LIMIT_ADDRESS + 40];
+	const char *params[2] = { idtext, qtext };
+	enum admin_status as;
+	enum db_status st;
+	int64_t aid;
+
+	if (quota_bytes < 0)
+		return admin_fail(err, "the quota must be 0 (unlimited) or a number of bytes");
+	as = begin_account(db, address, &aid, err);
+	if (as != ADMIN_OK)
+		return as;
+	i64_text(idtext, sizeof(idtext), aid);
+	i64_text(qtext, sizeof(qtext), quota_bytes);
+	st = run(db, STMT_ACCOUNT_SET_QUOTA, 2, params);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	(void)str_fmt(detail, sizeof(detail), "%s quota=%lld", address, (long long)quota_bytes);
+	return admin_finish(db, actor, "user quota", detail, err);
+}
+
 /* Checks an optional domain filter: normalised into out, or out NULL. */
 static enum admin_status list_filter(struct db *db, const char *domain, char *out, size_t size,
 				     const char **filter_r, struct admin_err *err)

@@ -81,6 +81,9 @@ enum admin_status admin_user_del(struct db *db, const char *actor, const char *a
 /* A disabled account cannot log in and receives no mail (550 5.2.1). */
 enum admin_status admin_user_set_active(struct db *db, const char *actor, const char *address,
 					bool active, struct admin_err *err);
+/* quota_bytes 0 = unlimited; a quota below the current use only stops new mail. */
+enum admin_status admin_user_set_quota(struct db *db, const char *actor, const char *address,
+				       int64_t quota_bytes, struct admin_err *err);
 /* domain NULL = every domain. */
 enum admin_status admin_user_list(struct db *db, const char *domain, admin_user_fn *fn, void *arg,
 				  struct admin_err *err);

@@ -56,25 +56,71 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	S(STMT_BLOB_PUT, "blob_put", 3,
 	  "INSERT INTO blobs (sha256, size, body) VALUES ($1, $2, $3)"
 	  " ON CONFLICT (sha256) DO UPDATE SET size = EXCLUDED.size RETURNING id"),
-	/* UIDs come from the mailbox row, updated in the delivering transaction. */
-	S(STMT_INBOX_NEXT_UID, "inbox_next_uid", 1,
-	  "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
-	  " WHERE account_id = $1 AND name = 'INBOX' RETURNING id, uidnext - 1, highestmodseq"),
 	/* $1 account, $2 name, $3 special-use or NULL */
 	S(STMT_MAILBOX_CREATE, "mailbox_create", 3,
 	  "INSERT INTO mailboxes (account_id, name, special_use) VALUES ($1, $2, $3)"
 	  " ON CONFLICT (account_id, name) DO NOTHING"),
-	/* $1 mailbox, $2 uid, $3 blob, $4 modseq, $5 size */
-	S(STMT_MESSAGE_INSERT, "message_insert", 5,
-	  "INSERT INTO messages (mailbox_id, uid, blob_id, modseq, size, internal_date)"
-	  " VALUES ($1, $2, $3, $4, $5, now())"),
-	/* The quota check is in the WHERE clause: no row = over quota. */
-	S(STMT_ACCOUNT_CHARGE, "account_charge", 2,
-	  "UPDATE accounts SET used_bytes = used_bytes + $2"
-	  " WHERE id = $1 AND (quota_bytes = 0 OR used_bytes + $2 <= quota_bytes)"),
 	S(STMT_QUEUE_INSERT, "queue_insert", 3,
 	  "INSERT INTO queue (blob_id, sender, recipient) VALUES ($1, $2, $3)"),
 	S(STMT_NOTIFY_MAILBOX, "notify_mailbox", 1, "SELECT pg_notify('mailbox_changed', $1)"),
+	/* Group commit (db_deliver_batch): $1 account ids '{1,2}'. Locks the
+	 * INBOX rows of a whole batch in one order (mailbox id), so batches
+	 * with overlapping recipients cannot deadlock. */
+	S(STMT_DELIVER_LOCK, "deliver_lock", 1,
+	  "SELECT account_id, id FROM mailboxes WHERE account_id = ANY($1::bigint[])"
+	  " AND name = 'INBOX' ORDER BY id FOR UPDATE"),
+	/* One copy into one account's INBOX in one round trip: $1 account,
+	 * $2 blob, $3 size. Lock order as everywhere: the INBOX row first
+	 * (l), then the account row (c). The quota check is in the accounts
+	 * UPDATE (no row = over quota, no such account or no INBOX: nothing
+	 * changed); UID and MODSEQ come from the mailbox row, updated in this
+	 * transaction; mailbox_changed goes out at COMMIT, once per mailbox
+	 * however many copies (PostgreSQL folds identical notifications of a
+	 * transaction), and is dropped with a rolled-back savepoint. Always one row: charged (0/1), mailbox id
+	 * and UID (NULL when no copy was stored). */
+	S(STMT_DELIVER_MESSAGE, "deliver_message", 3,
+	  "WITH l AS (SELECT id, account_id FROM mailboxes"
+	  " WHERE account_id = $1::bigint AND name = 'INBOX' FOR UPDATE),"
+	  " c AS (UPDATE accounts SET used_bytes = used_bytes + $3::bigint"
+	  " WHERE id = (SELECT account_id FROM l)"
+	  " AND (quota_bytes = 0 OR used_bytes + $3::bigint <= quota_bytes) RETURNING id),"
+	  " m AS (UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
+	  " WHERE id = (SELECT id FROM l) AND EXISTS (SELECT 1 FROM c)"
+	  " RETURNING id, uidnext - 1 AS uid, highestmodseq),"
+	  " i AS (INSERT INTO messages (mailbox_id, uid, blob_id, modseq, size, internal_date)"
+	  " SELECT id, uid, $2::bigint, highestmodseq, $3::bigint, now() FROM m"
+	  " RETURNING mailbox_id, uid)"
+	  " SELECT (SELECT count(*) FROM c), i.mailbox_id, i.uid,"
+	  " CASE WHEN i.mailbox_id IS NOT NULL"
+	  " THEN pg_notify('mailbox_changed', i.mailbox_id::text) END"
+	  " FROM (SELECT 1) one LEFT JOIN i ON true"),
+	/* The same with the blob written in the same statement, only when the
+	 * copy fits (group commit's one-round-trip path, every statement of a
+	 * batch sent at once, none waiting for another's result): $1 account,
+	 * $2 size, $3 sha256 (binary), $4 body (binary). Same row as above. */
+	S(STMT_DELIVER_NEW, "deliver_new", 4,
+	  "WITH l AS (SELECT id, account_id FROM mailboxes"
+	  " WHERE account_id = $1::bigint AND name = 'INBOX' FOR UPDATE),"
+	  " c AS (UPDATE accounts SET used_bytes = used_bytes + $2::bigint"
+	  " WHERE id = (SELECT account_id FROM l)"
+	  " AND (quota_bytes = 0 OR used_bytes + $2::bigint <= quota_bytes) RETURNING id),"
+	  " b AS (INSERT INTO blobs (sha256, size, body) SELECT $3::bytea, $2::bigint, $4::bytea"
+	  " FROM c ON CONFLICT (sha256) DO UPDATE SET size = EXCLUDED.size RETURNING id),"
+	  " m AS (UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
+	  " WHERE id = (SELECT id FROM l) AND EXISTS (SELECT 1 FROM c)"
+	  " RETURNING id, uidnext - 1 AS uid, highestmodseq),"
+	  " i AS (INSERT INTO messages (mailbox_id, uid, blob_id, modseq, size, internal_date)"
+	  " SELECT m.id, m.uid, b.id, m.highestmodseq, $2::bigint, now() FROM m, b"
+	  " RETURNING mailbox_id, uid)"
+	  " SELECT (SELECT count(*) FROM c), i.mailbox_id, i.uid,"
+	  " CASE WHEN i.mailbox_id IS NOT NULL"
+	  " THEN pg_notify('mailbox_changed', i.mailbox_id::text) END"
+	  " FROM (SELECT 1) one LEFT JOIN i ON true"),
+	/* After a copy changed nothing: no row = the account is gone; else
+	 * whether it has an INBOX (false: make one and try again). */
+	S(STMT_ACCOUNT_EXISTS, "account_exists", 1,
+	  "SELECT EXISTS (SELECT 1 FROM mailboxes WHERE account_id = $1::bigint AND name = 'INBOX')"
+	  " FROM accounts WHERE id = $1::bigint"),
 	S(STMT_NOTIFY_CONFIG, "notify_config", 1, "SELECT pg_notify('config_changed', $1)"),
 
 	/* --- POP3 view and expunge --- */
@@ -169,4 +215,180 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " to_char(next_attempt AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
 	  " coalesce(last_error, '') FROM queue ORDER BY id"),
 	S(STMT_AUDIT, "audit", 3, "INSERT INTO audit_log (admin, action, detail) VALUES ($1, $2, $3)"),
+	S(STMT_ACCOUNT_SET_QUOTA, "account_set_quota", 2,
+	  "UPDATE accounts SET quota_bytes = $2 WHERE id = $1"),
+
+	/* --- admin panel (web/) --- */
+	S(STMT_WEB_ADMIN_COUNT, "web_admin_count", 0, "SELECT count(*) FROM admins"),
+	/* several nodes may create the first admin at once: the first wins */
+	S(STMT_WEB_ADMIN_INSERT, "web_admin_insert", 2,
+	  "INSERT INTO admins (username, password_hash) VALUES ($1, $2)"
+	  " ON CONFLICT (username) DO NOTHING"),
+	S(STMT_WEB_ADMIN_BY_NAME, "web_admin_by_name", 1,
+	  "SELECT id, password_hash FROM admins WHERE username = $1"),
+	/* $1 sha256 of the token (binary), $2 admin, $3 csrf, $4 idle seconds */
+	S(STMT_WEB_SESSION_INSERT, "web_session_insert", 4,
+	  "INSERT INTO admin_sessions (token_hash, admin_id, csrf, expires_at)"
+	  " VALUES ($1, $2, $3, now() + make_interval(secs => $4::int))"),
+	/* Finds a live session and slides its idle expiry, never past the
+	 * absolute one: $1 token hash (binary), $2 idle s, $3 absolute s. */
+	S(STMT_WEB_SESSION_TOUCH, "web_session_touch", 3,
+	  "UPDATE admin_sessions s SET expires_at = least(now() + make_interval(secs => $2::int),"
+	  " s.created_at + make_interval(secs => $3::int))"
+	  " FROM admins a WHERE s.token_hash = $1 AND a.id = s.admin_id AND s.expires_at > now()"
+	  " AND s.created_at > now() - make_interval(secs => $3::int)"
+	  " RETURNING a.id, a.username, s.csrf"),
+	S(STMT_WEB_SESSION_DELETE, "web_session_delete", 1,
+	  "DELETE FROM admin_sessions WHERE token_hash = $1"),
+	S(STMT_WEB_SESSION_PURGE, "web_session_purge", 0,
+	  "DELETE FROM admin_sessions WHERE expires_at <= now()"),
+	/* $1 domain or NULL, $2 substring or NULL, $3 offset, $4 limit */
+	S(STMT_WEB_ACCOUNT_PAGE, "web_account_page", 4,
+	  "SELECT a.local_part || '@' || d.name, a.used_bytes, a.quota_bytes, a.active"
+	  " FROM accounts a JOIN domains d ON d.id = a.domain_id"
+	  " WHERE ($1::text IS NULL OR d.name = lower($1::text))"
+	  " AND ($2::text IS NULL OR strpos(lower(a.local_part || '@' || d.name), lower($2::text)) > 0)"
+	  " ORDER BY d.name, lower(a.local_part) OFFSET $3::bigint LIMIT $4::bigint"),
+	S(STMT_WEB_ACCOUNT_COUNT, "web_account_count", 2,
+	  "SELECT count(*) FROM accounts a JOIN domains d ON d.id = a.domain_id"
+	  " WHERE ($1::text IS NULL OR d.name = lower($1::text))"
+	  " AND ($2::text IS NULL OR strpos(lower(a.local_part || '@' || d.name), lower($2::text)) > 0)"),
+	/* newest first: $1 offset, $2 limit */
+	S(STMT_WEB_AUDIT_LIST, "web_audit_list", 2,
+	  "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), admin, action,"
+	  " detail FROM audit_log ORDER BY id DESC OFFSET $1::bigint LIMIT $2::bigint"),
+	/* XXX: exact counts; a very large messages table wants reltuples */
+	S(STMT_WEB_DASHBOARD, "web_dashboard", 0,
+	  "SELECT (SELECT count(*) FROM domains), (SELECT count(*) FROM accounts),"
+	  " (SELECT count(*) FROM aliases), (SELECT count(*) FROM messages),"
+	  " (SELECT coalesce(sum(used_bytes), 0) FROM accounts),"
+	  " (SELECT count(*) FROM queue WHERE state = 'queued'),"
+	  " (SELECT count(*) FROM admin_sessions WHERE expires_at > now())"),
+	/* --- IMAP (imap_store.c) --- */
+	S(STMT_IMAP_LIST, "imap_list", 1,
+	  "SELECT id, name, coalesce(special_use, ''), subscribed FROM mailboxes"
+	  " WHERE account_id = $1 ORDER BY name"),
+	S(STMT_IMAP_MAILBOX_GET, "imap_mailbox_get", 2,
+	  "SELECT id, uidvalidity, uidnext, highestmodseq FROM mailboxes"
+	  " WHERE account_id = $1 AND name = $2"),
+	S(STMT_IMAP_CREATE, "imap_create", 2,
+	  "INSERT INTO mailboxes (account_id, name) VALUES ($1, $2)"
+	  " ON CONFLICT (account_id, name) DO NOTHING RETURNING id"),
+	/* $1 account, $2 name -> deleted (0/1), blob ids to collect. The
+	 * messages go first (their sizes are uncharged), the mailbox row's
+	 * cascade finds none left. */
+	S(STMT_IMAP_DELETE, "imap_delete", 2,
+	  "WITH mb AS (SELECT id FROM mailboxes WHERE account_id = $1 AND name = $2"
+	  " AND name <> 'INBOX' FOR UPDATE),"
+	  " del AS (DELETE FROM messages WHERE mailbox_id = (SELECT id FROM mb)"
+	  " RETURNING size, blob_id),"
+	  " un AS (UPDATE accounts SET used_bytes = greatest(used_bytes -"
+	  " (SELECT coalesce(sum(size), 0) FROM del), 0) WHERE id = $1 AND EXISTS (SELECT 1 FROM mb)),"
+	  " d AS (DELETE FROM mailboxes WHERE id = (SELECT id FROM mb) RETURNING id)"
+	  " SELECT (SELECT count(*) FROM d),"
+	  " coalesce((SELECT array_agg(DISTINCT blob_id) FROM del), '{}'::bigint[]),"
+	  " (SELECT pg_notify('mailbox_changed', id::text) FROM d)"),
+	/* $1 account, $2 from, $3 to: the mailbox and its children */
+	S(STMT_IMAP_RENAME, "imap_rename", 3,
+	  "UPDATE mailboxes SET name = $3 || substr(name, length($2) + 1)"
+	  " WHERE account_id = $1 AND (name = $2 OR left(name, length($2) + 1) = $2 || '/')"
+	  " RETURNING id"),
+	S(STMT_IMAP_SUBSCRIBE, "imap_subscribe", 3,
+	  "UPDATE mailboxes SET subscribed = $3 WHERE account_id = $1 AND name = $2 RETURNING id"),
+	S(STMT_IMAP_STATUS, "imap_status", 2,
+	  "SELECT (SELECT count(*) FROM messages WHERE mailbox_id = mb.id),"
+	  " (SELECT count(*) FROM messages WHERE mailbox_id = mb.id AND flags & 1 = 0),"
+	  " (SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox_id = mb.id),"
+	  " mb.uidnext, mb.uidvalidity, mb.highestmodseq"
+	  " FROM mailboxes mb WHERE account_id = $1 AND name = $2"),
+	/* $1 mailbox, $2 MODSEQ seen: one snapshot of the counters (kind 0),
+	 * expunged UIDs (1) and added or changed messages (2). */
+	S(STMT_IMAP_SYNC, "imap_sync", 2,
+	  "SELECT 0 AS k, highestmodseq AS a, uidnext AS b, 0 AS f, '' AS kw"
+	  " FROM mailboxes WHERE id = $1"
+	  " UNION ALL SELECT 1, uid, 0, 0, '' FROM expunged"
+	  " WHERE mailbox_id = $1 AND modseq > $2::bigint AND $2::bigint > 0"
+	  " UNION ALL SELECT 2, uid, modseq, flags, array_to_string(keywords, ' ') FROM messages"
+	  " WHERE mailbox_id = $1 AND modseq > $2::bigint"
+	  " ORDER BY 1, 2"),
+	/* $1 blob, $2 envelope, $3 bodystructure, $4 body, $5 parts */
+	S(STMT_IMAP_META_SAVE, "imap_meta_save", 5,
+	  "UPDATE messages SET envelope = $2, bodystructure = $3, body_simple = $4, parts = $5"
+	  " WHERE blob_id = $1 AND parts IS NULL"),
+	S(STMT_IMAP_ROWS, "imap_rows", 2,
+	  "SELECT uid, flags, array_to_string(keywords, ' '),"
+	  " extract(epoch FROM internal_date)::bigint, size, blob_id,"
+	  " envelope, bodystructure, body_simple, parts FROM messages"
+	  " WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid"),
+	/* $1 mailbox, $2 uids, $3 op '+', '-' or '=', $4 flag bits, $5 keywords */
+	S(STMT_IMAP_SET_FLAGS, "imap_set_flags", 5,
+	  "WITH mb AS (UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = $1"
+	  " RETURNING highestmodseq),"
+	  " u AS (UPDATE messages SET"
+	  " flags = CASE $3::text WHEN '+' THEN flags | $4::int WHEN '-' THEN flags & ~$4::int"
+	  " ELSE $4::int END,"
+	  " keywords = CASE $3::text"
+	  " WHEN '+' THEN ARRAY(SELECT DISTINCT k FROM unnest(keywords || $5::text[]) k ORDER BY k)"
+	  " WHEN '-' THEN ARRAY(SELECT k FROM unnest(keywords) k WHERE k <> ALL($5::text[]))"
+	  " ELSE ARRAY(SELECT DISTINCT k FROM unnest($5::text[]) k ORDER BY k) END,"
+	  " modseq = (SELECT highestmodseq FROM mb)"
+	  " WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) RETURNING uid, flags, keywords)"
+	  " SELECT uid, flags, array_to_string(keywords, ' '),"
+	  " pg_notify('mailbox_changed', $1::text) FROM u ORDER BY uid"),
+	/* $2 NULL = every message */
+	S(STMT_IMAP_DELETED, "imap_deleted", 2,
+	  "SELECT uid FROM messages WHERE mailbox_id = $1 AND flags & 8 <> 0"
+	  " AND ($2::bigint[] IS NULL OR uid = ANY($2::bigint[])) ORDER BY uid"),
+	S(STMT_IMAP_MAILBOX_LOCK, "imap_mailbox_lock", 2,
+	  "SELECT id, uidvalidity, uidnext FROM mailboxes WHERE account_id = $1 AND name = $2"
+	  " FOR UPDATE"),
+	/* $1 source mailbox, $2 uids, $3 destination (locked), $4 its uidnext:
+	 * the copies get $4, $4 + 1, ... in source UID order. */
+	S(STMT_IMAP_COPY, "imap_copy", 4,
+	  "WITH s AS (SELECT uid, blob_id, flags, keywords, internal_date, size, envelope,"
+	  " bodystructure, body_simple, parts, row_number() OVER (ORDER BY uid) - 1 AS n"
+	  " FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])),"
+	  " mb AS (UPDATE mailboxes SET uidnext = $4::bigint + (SELECT count(*) FROM s),"
+	  " highestmodseq = highestmodseq + 1 WHERE id = $3 RETURNING highestmodseq),"
+	  " i AS (INSERT INTO messages (mailbox_id, uid, blob_id, modseq, flags, keywords,"
+	  " internal_date, size, envelope, bodystructure, body_simple, parts)"
+	  " SELECT $3, $4::bigint + s.n, s.blob_id, (SELECT highestmodseq FROM mb), s.flags,"
+	  " s.keywords, s.internal_date, s.size, s.envelope, s.bodystructure, s.body_simple,"
+	  " s.parts FROM s RETURNING uid)"
+	  " SELECT s.uid, $4::bigint + s.n, s.size, pg_notify('mailbox_changed', $3::text)"
+	  " FROM s ORDER BY s.uid"),
+	/* $1 account, $2 bytes: no row = over quota */
+	S(STMT_IMAP_CHARGE, "imap_charge", 2,
+	  "UPDATE accounts SET used_bytes = used_bytes + $2::bigint WHERE id = $1"
+	  " AND (quota_bytes = 0 OR used_bytes + $2::bigint <= quota_bytes) RETURNING id"),
+	/* $1 mailbox (locked), $2 blob, $3 size, $4 flags, $5 keywords,
+	 * $6 internal date (unix time or NULL), $7-$10 metadata */
+	S(STMT_IMAP_APPEND, "imap_append", 10,
+	  "WITH mb AS (UPDATE mailboxes SET uidnext = uidnext + 1,"
+	  " highestmodseq = highestmodseq + 1 WHERE id = $1"
+	  " RETURNING uidnext - 1 AS uid, highestmodseq)"
+	  " INSERT INTO messages (mailbox_id, uid, blob_id, modseq, flags, keywords,"
+	  " internal_date, size, envelope, bodystructure, body_simple, parts)"
+	  " SELECT $1, mb.uid, $2, mb.highestmodseq, $4, $5::text[],"
+	  " coalesce(to_timestamp($6::bigint), now()), $3, $7, $8, $9, $10 FROM mb"
+	  " RETURNING uid, pg_notify('mailbox_changed', $1::text)"),
+	S(STMT_IMAP_SEARCH_ROWS, "imap_search_rows", 1,
+	  "SELECT uid, flags, array_to_string(keywords, ' '),"
+	  " extract(epoch FROM internal_date)::bigint, size FROM messages"
+	  " WHERE mailbox_id = $1 ORDER BY uid"),
+	/* $2: 0 whole message, 1 body, 2 header block. XXX: a scan; needs an index. */
+	S(STMT_IMAP_SEARCH_TEXT, "imap_search_text", 3,
+	  "SELECT m.uid FROM messages m JOIN blobs b ON b.id = m.blob_id"
+	  " CROSS JOIN LATERAL (SELECT position('\\x0d0a0d0a'::bytea IN b.body) AS p) h"
+	  " WHERE m.mailbox_id = $1 AND strpos(lower(encode(CASE $2::int"
+	  " WHEN 0 THEN b.body"
+	  " WHEN 1 THEN CASE WHEN h.p = 0 THEN ''::bytea ELSE substring(b.body FROM h.p + 4) END"
+	  " ELSE CASE WHEN h.p = 0 THEN b.body ELSE substring(b.body FOR h.p + 1) END END,"
+	  " 'escape')), lower($3)) > 0 ORDER BY m.uid"),
+	/* binary result: uid, header block */
+	S(STMT_IMAP_HEADERS, "imap_headers", 1,
+	  "SELECT m.uid, CASE WHEN h.p = 0 THEN b.body ELSE substring(b.body FOR h.p + 1) END"
+	  " FROM messages m JOIN blobs b ON b.id = m.blob_id"
+	  " CROSS JOIN LATERAL (SELECT position('\\x0d0a0d0a'::bytea IN b.body) AS p) h"
+	  " WHERE m.mailbox_id = $1 ORDER BY m.uid"),
 };

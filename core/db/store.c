@@ -3,10 +3,13 @@
  * alias, +tag, catch-all; aliases nest LIMIT_ALIAS_DEPTH deep and may point
  * to other domains), delivery in ONE transaction (DESIGN.md durability
  * invariant: the caller answers 250 only after db_deliver returned DB_OK),
+ * group commit of several deliveries in one transaction (one round trip
+ * for the common one-mailbox case; over quota isolates each message),
  * the POP3 view of INBOX, expunge with QRESYNC bookkeeping, listeners and
  * certificates. UIDs come from the mailbox row updated in the same
- * transaction, never from a sequence; mailbox rows are locked in account id
- * order so concurrent deliveries cannot deadlock each other. */
+ * transaction, never from a sequence; INBOX rows are locked before account
+ * rows, and a batch with several locks them all in mailbox id order first,
+ * so concurrent batches (and expunges) cannot deadlock. */
 #include "db/store.h"
 
 #include <stdio.h>
@@ -42,16 +45,6 @@ static int64_t col_i64(const PGresult *res, int row, int col)
 static bool col_bool(const PGresult *res, int row, int col)
 {
 	return !PQgetisnull(res, row, col) && PQgetvalue(res, row, col)[0] == 't';
-}
-
-/* Rows changed by an INSERT/UPDATE/DELETE. */
-static int64_t affected(const PGresult *res)
-{
-	uint64_t v;
-
-	if (strnum_parse(PQcmdTuples((PGresult *)res), INT64_MAX, &v) < 0)
-		return 0;
-	return (int64_t)v;
 }
 
 /* Runs a statement whose result is not needed. */
@@ -388,37 +381,6 @@ static enum db_status blob_put(struct db *db, const unsigned char *body, size_t 
 	return st;
 }
 
-/* Takes the next UID of an account's INBOX (creating a missing INBOX).
- * *mailbox_r 0 when the account is gone. */
-static enum db_status inbox_next_uid(struct db *db, int64_t account, int64_t *mailbox_r,
-				     int64_t *uid_r, int64_t *modseq_r)
-{
-	char idtext[24];
-	const char *params[3] = { idtext, "INBOX", NULL };
-	enum db_status st;
-
-	*mailbox_r = 0;
-	i64_text(idtext, sizeof(idtext), account);
-	for (int pass = 0; pass < 2; pass++) {
-		PGresult *res = db_exec(db, STMT_INBOX_NEXT_UID, 1, params, NULL, NULL, &st);
-		if (st == DB_OK && PQntuples(res) == 1) {
-			*mailbox_r = col_i64(res, 0, 0);
-			*uid_r = col_i64(res, 0, 1);
-			*modseq_r = col_i64(res, 0, 2);
-		}
-		PQclear(res);
-		if (st != DB_OK || *mailbox_r != 0 || pass == 1)
-			return st;
-		/* no INBOX row: create it (admin.c makes one with the account) */
-		PGresult *cr = db_exec(db, STMT_MAILBOX_CREATE, 3, params, NULL, NULL, &st);
-		bool created = st == DB_OK && affected(cr) == 1;
-		PQclear(cr);
-		if (st != DB_OK || !created)
-			return st;	/* FK: the account was deleted meanwhile */
-	}
-	return st;
-}
-
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -426,109 +388,548 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static enum db_status deliver_once(struct db *db, const struct db_delivery *d,
-				   const int64_t *accounts, size_t n_accounts, int64_t *mailboxes,
-				   bool *over_quota_r)
+/* Sorts v and removes duplicates; returns the new length. */
+static size_t sort_unique(int64_t *v, size_t n)
 {
-	int64_t blob = 0;
-	size_t n_mb = 0;
-	char t[5][24];
-	enum db_status st;
+	size_t o = 0;
 
-	st = db_begin(db);
-	if (st != DB_OK)
-		return st;
-	if (n_accounts > 0)
-		st = blob_put(db, d->local_body, d->local_len, &blob);
-	for (size_t i = 0; i < n_accounts && st == DB_OK; i++) {
-		int64_t mailbox, uid = 0, modseq = 0;
-		const char *mp[5] = { t[0], t[1], t[2], t[3], t[4] };
-		const char *cp[2] = { t[0], t[1] };
-		PGresult *res;
+	qsort(v, n, sizeof(*v), cmp_i64);
+	for (size_t i = 0; i < n; i++)
+		if (o == 0 || v[o - 1] != v[i])
+			v[o++] = v[i];
+	return o;
+}
 
-		st = inbox_next_uid(db, accounts[i], &mailbox, &uid, &modseq);
-		if (st != DB_OK)
-			break;
-		if (mailbox == 0) {
-			log_warn("db", "account %lld vanished during delivery; its copy is skipped",
-				 (long long)accounts[i]);
-			continue;
+/* "{1,2,3}" (malloc'd) for a bigint[] parameter. */
+static char *i64_array(const int64_t *v, size_t n)
+{
+	size_t cap = n * 21 + 3, len = 0;
+	char *arr = xmalloc(cap);
+
+	arr[len++] = '{';
+	for (size_t i = 0; i < n; i++) {
+		int w = snprintf(arr + len, cap - len, "%s%lld", i > 0 ? "," : "", (long long)v[i]);
+		if (w < 0 || (size_t)w >= cap - len)
+			abort();	/* cap is computed for the widest int64 */
+		len += (size_t)w;
+	}
+	arr[len++] = '}';
+	arr[len] = '\0';
+	return arr;
+}
+
+/* Scratch of one batch: ids of every delivery, sorted account sets. */
+struct batch_ctx {
+	struct db *db;
+	const struct db_delivery *d;
+	size_t n;
+	struct db_delivery_result *res;
+	int64_t *local_blob;	/* [n], 0 = none */
+	int64_t *remote_blob;	/* [n] */
+	int64_t *accts;		/* every delivery's distinct accounts, one after another */
+	size_t *acct_off;	/* [n + 1]: delivery i has accts[acct_off[i] .. acct_off[i+1]) */
+	int64_t *all;		/* distinct accounts of the whole batch, sorted */
+	size_t n_all;
+	int64_t *gc;		/* blobs of rolled-back deliveries */
+	size_t n_gc;
+	bool *skip;		/* [n]: failed alone, left out of the next attempt */
+	bool *redo;		/* [n]: one-round-trip path found no INBOX: slow path */
+	size_t failed;		/* delivery whose statement failed the attempt, or SIZE_MAX */
+};
+
+/* The account ids of every delivery, deduplicated; the whole batch's set
+ * sorted for the lock statement. */
+static void batch_accounts(struct batch_ctx *b)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < b->n; i++)
+		total += b->d[i].n_accounts;
+	b->accts = xmalloc((total + 1) * sizeof(*b->accts));
+	b->all = xmalloc((total + 1) * sizeof(*b->all));
+	b->acct_off = xmalloc((b->n + 1) * sizeof(*b->acct_off));
+	b->gc = xmalloc((2 * b->n + 1) * sizeof(*b->gc));
+	b->skip = xcalloc(b->n, sizeof(*b->skip));
+	b->redo = xcalloc(b->n, sizeof(*b->redo));
+	b->local_blob = xcalloc(b->n, sizeof(*b->local_blob));
+	b->remote_blob = xcalloc(b->n, sizeof(*b->remote_blob));
+	total = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		b->acct_off[i] = total;
+		if (b->d[i].n_accounts > 0) {
+			memcpy(b->accts + total, b->d[i].accounts,
+			       b->d[i].n_accounts * sizeof(*b->accts));
+			total += sort_unique(b->accts + total, b->d[i].n_accounts);
 		}
-		i64_text(t[0], sizeof(t[0]), mailbox);
-		i64_text(t[1], sizeof(t[1]), uid);
-		i64_text(t[2], sizeof(t[2]), blob);
-		i64_text(t[3], sizeof(t[3]), modseq);
-		i64_text(t[4], sizeof(t[4]), (int64_t)d->local_len);
-		st = run(db, STMT_MESSAGE_INSERT, 5, mp);
+	}
+	b->acct_off[b->n] = total;
+	if (total > 0)
+		memcpy(b->all, b->accts, total * sizeof(*b->all));
+	b->n_all = sort_unique(b->all, total);
+}
+
+static void batch_free(struct batch_ctx *b)
+{
+	free(b->local_blob);
+	free(b->remote_blob);
+	free(b->accts);
+	free(b->acct_off);
+	free(b->all);
+	free(b->gc);
+	free(b->skip);
+	free(b->redo);
+}
+
+/* Locks the INBOX rows of every account of a batch that writes to more
+ * than one, in mailbox id order, before any of them is written: batches
+ * with overlapping accounts cannot deadlock. A batch for one account needs
+ * no extra statement (its copy statement locks the row first). */
+static enum db_status batch_lock(struct batch_ctx *b)
+{
+	const char *params[1];
+	enum db_status st;
+	char *arr;
+
+	if (b->n_all < 2)
+		return DB_OK;
+	arr = i64_array(b->all, b->n_all);
+	params[0] = arr;
+	st = run(b->db, STMT_DELIVER_LOCK, 1, params);
+	free(arr);
+	return st;
+}
+
+/* One copy into one account's INBOX; *mailbox_r its mailbox, or 0 when
+ * nothing was stored: over quota (*over_quota_r) or the account is gone
+ * (skipped, as if it were not a recipient). */
+static enum db_status deliver_copy(struct batch_ctx *b, size_t i, int64_t account,
+				   int64_t *mailbox_r, bool *over_quota_r)
+{
+	char t[3][24];
+	const char *params[3] = { t[0], t[1], t[2] };
+	enum db_status st = DB_OK;
+
+	*mailbox_r = 0;
+	*over_quota_r = false;
+	i64_text(t[0], sizeof(t[0]), account);
+	i64_text(t[1], sizeof(t[1]), b->local_blob[i]);
+	i64_text(t[2], sizeof(t[2]), (int64_t)b->d[i].local_len);
+	for (int pass = 0; pass < 2; pass++) {
+		const char *cp[3] = { t[0], "INBOX", NULL };
+		bool charged = false, exists = false, has_inbox = false;
+		PGresult *res = db_exec(b->db, STMT_DELIVER_MESSAGE, 3, params, NULL, NULL, &st);
+
+		if (st == DB_OK && PQntuples(res) == 1) {
+			charged = col_i64(res, 0, 0) == 1;
+			*mailbox_r = col_i64(res, 0, 1);
+		} else if (st == DB_OK) {
+			st = DB_ERROR;
+		}
+		PQclear(res);
 		if (st != DB_OK)
-			break;
-		i64_text(t[0], sizeof(t[0]), accounts[i]);
-		i64_text(t[1], sizeof(t[1]), (int64_t)d->local_len);
-		res = db_exec(db, STMT_ACCOUNT_CHARGE, 2, cp, NULL, NULL, &st);
-		if (st == DB_OK && affected(res) == 0) {
-			PQclear(res);
-			db_rollback(db);
+			return st;
+		if (charged && *mailbox_r == 0) {
+			log_error("db", "account %lld: charged but no copy stored", (long long)account);
+			return DB_ERROR;	/* cannot happen: the INBOX row was locked */
+		}
+		if (charged)
+			return DB_OK;
+		/* Nothing changed: over quota, no such account, or no INBOX. */
+		res = db_exec(b->db, STMT_ACCOUNT_EXISTS, 1, params, NULL, NULL, &st);
+		if (st == DB_OK && PQntuples(res) == 1) {
+			exists = true;
+			has_inbox = col_bool(res, 0, 0);
+		}
+		PQclear(res);
+		if (st != DB_OK)
+			return st;
+		if (!exists) {
+			log_warn("db", "account %lld vanished during delivery; its copy is skipped",
+				 (long long)account);
+			return DB_OK;
+		}
+		if (has_inbox || pass == 1) {
 			*over_quota_r = true;
 			return DB_OK;
 		}
-		PQclear(res);
-		mailboxes[n_mb++] = mailbox;
+		/* admin.c makes the INBOX with the account; this is for rows
+		 * made by hand. Then the copy once more. */
+		st = run(b->db, STMT_MAILBOX_CREATE, 3, cp);
+		if (st != DB_OK)
+			return st;
 	}
-	if (st == DB_OK && d->n_remote > 0) {
-		st = blob_put(db, d->remote_body, d->remote_len, &blob);
-		i64_text(t[0], sizeof(t[0]), blob);
-		for (size_t i = 0; i < d->n_remote && st == DB_OK; i++) {
-			const char *qp[3] = { t[0], d->sender != NULL ? d->sender : "", d->remote[i] };
-			st = run(db, STMT_QUEUE_INSERT, 3, qp);
-		}
+	return st;
+}
+
+/* Delivery i: a copy per account, then its queue rows. A savepoint only
+ * when it has several local accounts (over quota at the second must undo
+ * the first): a subtransaction that takes the foreign key lock on a
+ * mailbox row the transaction already updated makes PostgreSQL create a
+ * MultiXact, which costs more than the whole delivery. With one account
+ * the copy is one statement that changes nothing when over quota. A
+ * statement that fails without a savepoint sets b->failed: the batch is
+ * rolled back and run again without this delivery. DB_OK with res[i] set,
+ * or a status that fails the attempt. */
+static enum db_status deliver_one(struct batch_ctx *b, size_t i)
+{
+	const struct db_delivery *d = &b->d[i];
+	bool sp = b->acct_off[i + 1] - b->acct_off[i] > 1, over = false;
+	enum db_status st = DB_OK;
+	char blob[24];
+
+	if (sp)
+		st = run(b->db, STMT_SAVEPOINT, 0, NULL);
+	if (st != DB_OK)
+		return st;
+	for (size_t k = b->acct_off[i]; k < b->acct_off[i + 1] && st == DB_OK && !over; k++) {
+		int64_t mailbox;
+		st = deliver_copy(b, i, b->accts[k], &mailbox, &over);
 	}
-	for (size_t i = 0; i < n_mb && st == DB_OK; i++) {
-		const char *np[1] = { t[0] };
-		i64_text(t[0], sizeof(t[0]), mailboxes[i]);
-		st = run(db, STMT_NOTIFY_MAILBOX, 1, np);
+	i64_text(blob, sizeof(blob), b->remote_blob[i]);
+	for (size_t k = 0; k < d->n_remote && st == DB_OK && !over; k++) {
+		const char *qp[3] = { blob, d->sender != NULL ? d->sender : "", d->remote[k] };
+		st = run(b->db, STMT_QUEUE_INSERT, 3, qp);
 	}
-	if (st != DB_OK) {
-		db_rollback(db);
+	if (st == DB_OK && !over) {
+		b->res[i].st = DB_OK;
+		if (sp)
+			st = run(b->db, STMT_RELEASE_SAVEPOINT, 0, NULL);
 		return st;
 	}
-	return db_commit(db);
+	if (st == DB_TEMP || st == DB_RETRY)
+		return st;	/* the connection or the whole transaction */
+	if (st != DB_OK && !sp) {
+		b->failed = i;	/* DB_ERROR, DB_DISKFULL, DB_CONFLICT */
+		return st;
+	}
+	/* Over quota, or (with a savepoint) this message's statement failed:
+	 * undo only this one. Over quota without a savepoint changed nothing
+	 * (the first and only copy's statement found no room). */
+	b->res[i].st = st;
+	b->res[i].over_quota = over;
+	if (b->local_blob[i] != 0)
+		b->gc[b->n_gc++] = b->local_blob[i];
+	if (b->remote_blob[i] != 0)
+		b->gc[b->n_gc++] = b->remote_blob[i];
+	return sp ? run(b->db, STMT_ROLLBACK_TO_SAVEPOINT, 0, NULL) : DB_OK;
+}
+
+static enum db_status batch_slow(struct batch_ctx *b)
+{
+	enum db_status st;
+
+	b->n_gc = 0;
+	b->failed = SIZE_MAX;
+	for (size_t i = 0; i < b->n; i++) {
+		if (!b->skip[i]) {
+			b->res[i].st = DB_OK;
+			b->res[i].over_quota = false;
+		}
+		b->local_blob[i] = b->remote_blob[i] = 0;
+	}
+	st = db_begin(b->db);
+	if (st != DB_OK)
+		return st;
+	/* Blobs first, before any mailbox lock: the big writes of a batch
+	 * overlap with the COMMIT of the batch ahead of it. */
+	for (size_t i = 0; i < b->n && st == DB_OK; i++) {
+		if (b->skip[i])
+			continue;
+		if (b->acct_off[i + 1] > b->acct_off[i])
+			st = blob_put(b->db, b->d[i].local_body, b->d[i].local_len, &b->local_blob[i]);
+		if (st == DB_OK && b->d[i].n_remote > 0)
+			st = blob_put(b->db, b->d[i].remote_body, b->d[i].remote_len,
+				      &b->remote_blob[i]);
+		if (st != DB_OK && st != DB_TEMP && st != DB_RETRY)
+			b->failed = i;
+	}
+	if (st == DB_OK)
+		st = batch_lock(b);
+	for (size_t i = 0; i < b->n && st == DB_OK; i++)
+		if (!b->skip[i])
+			st = deliver_one(b, i);
+	if (st == DB_OK && b->n_gc > 0) {
+		char *arr = i64_array(b->gc, sort_unique(b->gc, b->n_gc));
+		st = db_blob_gc(b->db, arr);
+		free(arr);
+	}
+	if (st != DB_OK) {
+		db_rollback(b->db);
+		return st;
+	}
+	return db_commit(b->db);
+}
+
+/* ---------- group commit in one round trip ---------- */
+
+/* True when every delivery left is one copy into the same single account
+ * (the MX case): no statement needs another's result, so BEGIN, one
+ * statement per message and COMMIT go to the server at once (libpq
+ * pipeline mode). On a busy two-core machine every round trip costs a
+ * scheduler wake-up on both sides, and the batch holds its INBOX row lock
+ * across them all. */
+static bool batch_simple(const struct batch_ctx *b)
+{
+	if (b->n_all != 1)
+		return false;
+	for (size_t i = 0; i < b->n; i++)
+		if (!b->skip[i] && (b->acct_off[i + 1] - b->acct_off[i] != 1 || b->d[i].n_remote > 0))
+			return false;
+	return true;
+}
+
+static bool pipe_send(PGconn *pg, enum db_stmt id, int n, const char *const *values,
+		      const int *lengths, const int *formats)
+{
+	return PQsendQueryPrepared(pg, db_stmts[id].name, n, values, lengths, formats, 0) == 1;
+}
+
+/* The next statement's result in the pipeline (NULL when the connection
+ * broke), having read the NULL that ends it. */
+static PGresult *pipe_result(PGconn *pg)
+{
+	PGresult *res = PQgetResult(pg), *extra;
+
+	if (res != NULL && PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+		while ((extra = PQgetResult(pg)) != NULL)
+			PQclear(extra);
+	return res;
+}
+
+/* Status of the pipelined COMMIT, as db_commit() decides it. */
+static enum db_status pipe_commit_status(struct db *db, PGresult *res)
+{
+	if (res == NULL || !db_ok(db))
+		return DB_TEMP;	/* outcome unknown: a duplicate, never a loss */
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		enum db_status st = db_status_of(db, res);
+		return st == DB_OK ? DB_ERROR : st;
+	}
+	if (strcmp(PQcmdStatus(res), "COMMIT") != 0)
+		return DB_ERROR;	/* rolled back at COMMIT */
+	return DB_OK;
+}
+
+/* One transaction, one round trip. A message whose copy changed nothing
+ * is looked at after the COMMIT: over quota, account gone (skipped), or
+ * no INBOX (b->redo: stored again on the slow path, which makes one). */
+static enum db_status batch_pipe(struct batch_ctx *b)
+{
+	PGconn *pg = db_pg(b->db);
+	unsigned char (*hash)[crypto_hash_sha256_BYTES] = xmalloc(b->n * sizeof(*hash));
+	char (*txt)[2][24] = xmalloc(b->n * sizeof(*txt));
+	size_t *order = xmalloc(b->n * sizeof(*order)), sent = 0;
+	bool *check = xcalloc(b->n, sizeof(*check)), sent_ok;
+	enum db_status st, cst;
+	PGresult *res;
+
+	if (PQenterPipelineMode(pg) != 1) {
+		st = DB_TEMP;
+		goto out;
+	}
+	sent_ok = pipe_send(pg, STMT_BEGIN, 0, NULL, NULL, NULL);
+	for (size_t i = 0; i < b->n && sent_ok; i++) {
+		const struct db_delivery *d = &b->d[i];
+		const char *v[4] = { txt[i][0], txt[i][1], (const char *)hash[i],
+				     (const char *)d->local_body };
+		const int len[4] = { 0, 0, crypto_hash_sha256_BYTES, (int)d->local_len };
+		static const int fmt[4] = { 0, 0, 1, 1 };
+
+		if (b->skip[i])
+			continue;
+		if (d->local_len > (size_t)INT32_MAX) {
+			sent_ok = false;
+			break;
+		}
+		crypto_hash_sha256(hash[i], d->local_body, d->local_len);
+		i64_text(txt[i][0], sizeof(txt[i][0]), b->accts[b->acct_off[i]]);
+		i64_text(txt[i][1], sizeof(txt[i][1]), (int64_t)d->local_len);
+		sent_ok = pipe_send(pg, STMT_DELIVER_NEW, 4, v, len, fmt);
+		order[sent++] = i;
+	}
+	sent_ok = sent_ok && pipe_send(pg, STMT_COMMIT, 0, NULL, NULL, NULL) &&
+		  PQpipelineSync(pg) == 1;
+	if (!sent_ok) {
+		log_warn("db", "delivery pipeline: %s", PQerrorMessage(pg));
+		(void)PQexitPipelineMode(pg);
+		st = DB_TEMP;
+		goto out;
+	}
+	res = pipe_result(pg);	/* BEGIN */
+	st = db_status_of(b->db, res);
+	PQclear(res);
+	for (size_t k = 0; k < sent; k++) {
+		size_t i = order[k];
+		res = pipe_result(pg);
+		if (res == NULL) {
+			st = DB_TEMP;
+			break;
+		}
+		if (st == DB_OK && PQresultStatus(res) != PGRES_PIPELINE_ABORTED) {
+			enum db_status rst = db_status_of(b->db, res);
+			if (rst == DB_OK && PQntuples(res) == 1) {
+				b->res[i].st = DB_OK;
+				check[i] = col_i64(res, 0, 0) != 1;
+			} else {
+				st = rst == DB_OK ? DB_ERROR : rst;
+				log_warn("db", "deliver_new: %s", PQresultErrorMessage(res));
+				if (st != DB_TEMP && st != DB_RETRY)
+					b->failed = i;	/* this one alone */
+			}
+		}
+		PQclear(res);
+	}
+	res = st == DB_TEMP ? NULL : pipe_result(pg);	/* COMMIT */
+	cst = pipe_commit_status(b->db, res);
+	PQclear(res);
+	if (st == DB_OK)
+		st = cst;
+	while ((res = PQgetResult(pg)) != NULL) {	/* the Sync */
+		ExecStatusType rs = PQresultStatus(res);
+		PQclear(res);
+		if (rs == PGRES_PIPELINE_SYNC)
+			break;
+	}
+	if (PQexitPipelineMode(pg) != 1) {
+		log_error("db", "delivery pipeline did not end: %s", PQerrorMessage(pg));
+		if (st != DB_OK)
+			st = DB_TEMP;
+	}
+	if (st != DB_OK) {
+		db_rollback(b->db);	/* a failed statement left the block open */
+		goto out;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		char idtext[24];
+		const char *params[1] = { idtext };
+		if (!check[i])
+			continue;
+		i64_text(idtext, sizeof(idtext), b->accts[b->acct_off[i]]);
+		res = db_exec(b->db, STMT_ACCOUNT_EXISTS, 1, params, NULL, NULL, &cst);
+		if (cst != DB_OK)
+			b->res[i].st = cst;
+		else if (PQntuples(res) != 1)
+			log_warn("db", "account %s vanished during delivery; its copy is skipped",
+				 idtext);
+		else if (col_bool(res, 0, 0))
+			b->res[i].over_quota = true;
+		else
+			b->redo[i] = true;
+		PQclear(res);
+	}
+out:
+	free(hash);
+	free(txt);
+	free(order);
+	free(check);
+	return st;
+}
+
+static enum db_status batch_once(struct batch_ctx *b)
+{
+	enum db_status st;
+	bool any = false;
+
+	const char *unprepared = NULL;
+
+	/* Pipelined statements must be prepared already (db_exec() prepares
+	 * on first use; the pipeline cannot). XXX: db.h prepares all or
+	 * reports the first failure, so a statement of another module that
+	 * cannot be prepared (its table missing) keeps every batch on the
+	 * slow path; a db_prepare_one() would be finer. */
+	if (!batch_simple(b) || db_prepare_all(b->db, &unprepared) != DB_OK)
+		return batch_slow(b);
+	b->failed = SIZE_MAX;
+	for (size_t i = 0; i < b->n; i++) {
+		b->redo[i] = false;
+		if (!b->skip[i]) {
+			b->res[i].st = DB_OK;
+			b->res[i].over_quota = false;
+		}
+	}
+	st = batch_pipe(b);
+	for (size_t i = 0; i < b->n; i++)
+		any = any || b->redo[i];
+	if (st != DB_OK || !any)
+		return st;
+	/* The batch is committed. The messages for an account without an
+	 * INBOX row go once more, alone, on the path that makes one. */
+	bool *saved = xmalloc(b->n * sizeof(*saved));
+	memcpy(saved, b->skip, b->n * sizeof(*saved));
+	for (size_t i = 0; i < b->n; i++)
+		b->skip[i] = saved[i] || !b->redo[i];
+	st = batch_slow(b);
+	memcpy(b->skip, saved, b->n * sizeof(*saved));
+	free(saved);
+	for (size_t i = 0; i < b->n; i++)
+		if (b->redo[i] && st != DB_OK) {
+			b->res[i].st = st == DB_RETRY ? DB_TEMP : st;
+			b->res[i].over_quota = false;
+		}
+	b->failed = SIZE_MAX;
+	return DB_OK;
+}
+
+enum db_status db_deliver_batch(struct db *db, const struct db_delivery *d, size_t n,
+				struct db_delivery_result *results)
+{
+	struct batch_ctx b = { .db = db, .d = d, .n = n, .res = results };
+	enum db_status st = DB_ERROR;
+	int retries = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		results[i].st = DB_OK;
+		results[i].over_quota = false;
+		if ((d[i].n_accounts > 0 && d[i].local_body == NULL) ||
+		    (d[i].n_remote > 0 && d[i].remote_body == NULL)) {
+			log_error("db", "db_deliver_batch: a body is missing");
+			for (size_t k = 0; k < n; k++)
+				results[k].st = DB_ERROR;
+			return DB_ERROR;
+		}
+	}
+	if (n == 0)
+		return DB_OK;
+	batch_accounts(&b);
+	for (;;) {
+		st = batch_once(&b);
+		if (st == DB_OK)
+			break;
+		if (b.failed != SIZE_MAX && st != DB_TEMP && st != DB_RETRY) {
+			/* One message's statement failed: it alone gets that
+			 * status; the others go again without it (at most n
+			 * times in all). */
+			b.skip[b.failed] = true;
+			results[b.failed].st = st;
+			results[b.failed].over_quota = false;
+			log_warn("db", "delivery batch of %zu: one message failed (%d), the others "
+				 "are retried", n, (int)st);
+			continue;
+		}
+		if (st != DB_RETRY || retries++ >= LIMIT_DELIVER_RETRIES)
+			break;
+		log_info("db", "delivery batch of %zu: serialization failure or deadlock, retrying", n);
+	}
+	if (st == DB_RETRY)
+		st = DB_TEMP;
+	if (st != DB_OK)
+		for (size_t i = 0; i < n; i++) {
+			if (b.skip[i])
+				continue;
+			results[i].st = st;
+			results[i].over_quota = false;
+		}
+	batch_free(&b);
+	return st;
 }
 
 enum db_status db_deliver(struct db *db, const struct db_delivery *d, bool *over_quota_r)
 {
-	int64_t accounts[DB_RCPT_MAX_TARGETS * 4];
-	int64_t *sorted = accounts, *mailboxes;
-	size_t n = 0;
-	enum db_status st = DB_ERROR;
+	struct db_delivery_result r;
+	enum db_status st = db_deliver_batch(db, d, 1, &r);
 
-	*over_quota_r = false;
-	if ((d->n_accounts > 0 && d->local_body == NULL) || (d->n_remote > 0 && d->remote_body == NULL)) {
-		log_error("db", "db_deliver: a body is missing");
-		return DB_ERROR;
-	}
-	if (d->n_accounts > sizeof(accounts) / sizeof(accounts[0]))
-		sorted = xmalloc(d->n_accounts * sizeof(*sorted));
-	/* Lock mailbox rows in account id order: no deadlock between two
-	 * deliveries to overlapping recipient sets. */
-	if (d->n_accounts > 0)
-		memcpy(sorted, d->accounts, d->n_accounts * sizeof(*sorted));
-	qsort(sorted, d->n_accounts, sizeof(*sorted), cmp_i64);
-	for (size_t i = 0; i < d->n_accounts; i++)
-		if (n == 0 || sorted[n - 1] != sorted[i])
-			sorted[n++] = sorted[i];
-	mailboxes = xmalloc((n + 1) * sizeof(*mailboxes));
-	for (int attempt = 0; attempt <= LIMIT_DELIVER_RETRIES; attempt++) {
-		st = deliver_once(db, d, sorted, n, mailboxes, over_quota_r);
-		if (st != DB_RETRY)
-			break;
-		log_info("db", "delivery: serialization failure or deadlock, retrying");
-	}
-	if (st == DB_RETRY)
-		st = DB_TEMP;
-	free(mailboxes);
-	if (sorted != accounts)
-		free(sorted);
-	return st;
+	*over_quota_r = st == DB_OK && r.over_quota;
+	return st == DB_OK ? r.st : st;
 }
 
 /* ---------- POP3 view ---------- */

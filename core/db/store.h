@@ -80,6 +80,37 @@ struct db_delivery {
  * would pass its quota. Retries serialization failures itself. */
 enum db_status db_deliver(struct db *db, const struct db_delivery *d, bool *over_quota_r);
 
+/* Result of one delivery of a batch. */
+struct db_delivery_result {
+	/* DB_OK: committed (or over quota, below); otherwise the failure
+	 * class for this message's reply (a batch that failed as a whole
+	 * gives every message the batch's status). */
+	enum db_status st;
+	/* With DB_OK: nothing of this message was stored because a local
+	 * account would pass its quota (452 4.2.2); the others were. */
+	bool over_quota;
+};
+
+/* Group commit: stores n deliveries in ONE transaction with one COMMIT.
+ * Over quota (or one message's failed statement) affects only that
+ * message: a copy that does not fit changes nothing, a message with several
+ * local accounts runs under its own savepoint, and a message whose
+ * statement fails the transaction is left out and the others go again.
+ * When every message goes to the same single account (the MX case), the
+ * whole transaction is sent in one round trip (libpq pipeline mode).
+ * Otherwise blobs are written first, the INBOX rows of a batch with
+ * several accounts are locked in one statement in mailbox id order (no
+ * deadlock between concurrent batches), then the copies. mailbox_changed
+ * is notified for each mailbox written. A serialization failure or
+ * deadlock retries the whole batch (LIMIT_DELIVER_RETRIES). Returns the
+ * batch's status: DB_OK when the COMMIT succeeded (each results[i] then
+ * tells that message's own outcome); otherwise every message not failed
+ * alone gets that status and none of them was stored. The caller may
+ * answer 250 only when results[i].st == DB_OK and !results[i].over_quota.
+ * db_deliver() is this with n = 1. */
+enum db_status db_deliver_batch(struct db *db, const struct db_delivery *d, size_t n,
+				struct db_delivery_result *results);
+
 /* POP3: the INBOX of an account, in UID order. */
 struct db_pop3_msg {
 	int64_t uid;

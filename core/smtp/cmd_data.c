@@ -6,7 +6,9 @@
  * -> 503), RFC 1870 (over LIMIT_SMTP_MESSAGE_SIZE: read to the end, then
  * 552 5.3.4), RFC 3848 (with ESMTP/ESMTPS/ESMTPA/ESMTPSA). The body goes
  * to a spool; a DB worker reads it and stores everything in one
- * transaction; "250 2.0.0 Ok: queued" only after DB_OK (durability). */
+ * transaction, shared with the other deliveries queued at that moment
+ * (group commit, db_deliver_batch); "250 2.0.0 Ok: queued" only after the
+ * COMMIT that contains this message returned DB_OK (durability). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,13 +98,13 @@ static void deliver_job_free(struct deliver_job *j)
 	free(j);
 }
 
-static void deliver_run(struct job *base, struct db *db)
+/* Reads the spool into one buffer: Return-Path + Received + message, the
+ * local copy; the remote copy is the same without Return-Path. */
+static unsigned char *deliver_body(struct deliver_job *j, struct db_delivery *d)
 {
-	struct deliver_job *j = (struct deliver_job *)base;
-	if (db == NULL) {
-		j->st = DB_TEMP;
-		return;
-	}
+	/* XXX: db_delivery takes contiguous bodies, so the whole message is
+	 * copied here (up to LIMIT_SMTP_MESSAGE_SIZE per busy worker); a
+	 * streaming store API would read the spool in pieces. */
 	size_t rp = strlen(j->return_path), rc = strlen(j->received);
 	size_t sz = spool_size(j->spool);
 	unsigned char *body = xmalloc(rp + rc + sz + 1);
@@ -111,10 +113,9 @@ static void deliver_run(struct job *base, struct db *db)
 	if (spool_read(j->spool, 0, body + rp + rc, sz) < 0) {
 		log_error("smtp", "spool read failed id=%s", j->id);
 		free(body);
-		j->st = DB_TEMP;
-		return;
+		return NULL;
 	}
-	struct db_delivery d = {
+	*d = (struct db_delivery){
 		.sender = j->sender,
 		.local_body = j->n_accounts > 0 ? body : NULL,
 		.local_len = j->n_accounts > 0 ? rp + rc + sz : 0,
@@ -125,8 +126,61 @@ static void deliver_run(struct job *base, struct db *db)
 		.remote = (const char *const *)j->remote,
 		.n_remote = j->n_remote,
 	};
-	j->st = db_deliver(db, &d, &j->over_quota);
-	free(body);
+	return body;
+}
+
+/* Group commit (work.h): the deliveries queued together share one
+ * transaction and one COMMIT (db_deliver_batch), in pieces of at most
+ * LIMIT_DELIVER_BATCH_BYTES of bodies (at least one message each), so a
+ * batch holds no more memory than that or one message. Each job gets its
+ * own status: 250 only for a message whose COMMIT succeeded. */
+static void deliver_run_batch(struct job **jobs, size_t n, struct db *db)
+{
+	struct db_delivery d[LIMIT_DELIVER_BATCH];
+	struct db_delivery_result r[LIMIT_DELIVER_BATCH];
+	unsigned char *bodies[LIMIT_DELIVER_BATCH];
+	struct deliver_job *part[LIMIT_DELIVER_BATCH];
+	size_t i = 0;
+
+	if (n > LIMIT_DELIVER_BATCH)
+		abort();	/* work.c takes at most that many */
+	while (i < n) {
+		size_t k = 0, bytes = 0;
+		while (i < n && k < LIMIT_DELIVER_BATCH) {
+			struct deliver_job *j = (struct deliver_job *)jobs[i];
+			size_t sz = spool_size(j->spool);
+			if (k > 0 && bytes + sz > LIMIT_DELIVER_BATCH_BYTES)
+				break;
+			i++;
+			j->over_quota = false;
+			if (db == NULL) {
+				j->st = DB_TEMP;
+				continue;
+			}
+			bodies[k] = deliver_body(j, &d[k]);
+			if (bodies[k] == NULL) {
+				j->st = DB_TEMP;
+				continue;
+			}
+			bytes += sz;
+			part[k++] = j;
+		}
+		if (k == 0)
+			continue;
+		if (k > 1)
+			log_debug("smtp", "group commit: %zu messages in one transaction", k);
+		(void)db_deliver_batch(db, d, k, r);
+		for (size_t m = 0; m < k; m++) {
+			part[m]->st = r[m].st;
+			part[m]->over_quota = r[m].over_quota;
+			free(bodies[m]);
+		}
+	}
+}
+
+static void deliver_run(struct job *base, struct db *db)
+{
+	deliver_run_batch(&base, 1, db);
 }
 
 static void deliver_done(struct job *base)
@@ -239,7 +293,8 @@ static void peer_literal(struct smtp_session *s, char *out, size_t outsize)
 		str_lcpy(out, "[unknown]", outsize);
 }
 
-/* RFC 5321 4.4 trace field with the RFC 3848 protocol and the TLS facts. */
+/* RFC 5321 4.4 trace field with the RFC 3848 protocol and the TLS facts.
+ * XXX: no reverse DNS name (the loop does no DNS): "from helo ([ip])". */
 static char *build_received(struct smtp_session *s, const char *id)
 {
 	char lit[80], date[64], tls[200] = "", forc[LIMIT_ADDRESS + 16] = "";
@@ -272,6 +327,16 @@ static char *build_received(struct smtp_session *s, const char *id)
 	return out;
 }
 
+/* Deliveries with the same key may share a transaction: keyed by the
+ * lowest local account (accounts are sorted), so one batch writes to few
+ * mailboxes, and batches for different mailboxes commit in parallel on the
+ * other workers (work.c runs one batch per key at a time). Remote-only
+ * messages contend on no row: 0, not batched, they run in parallel. */
+static uint64_t deliver_batch_key(const struct deliver_job *j)
+{
+	return j->n_accounts > 0 ? (uint64_t)j->accounts[0] : 0;
+}
+
 static void end_of_message(struct smtp_session *s)
 {
 	s->in = SMTP_IN_CMD;
@@ -296,6 +361,7 @@ static void end_of_message(struct smtp_session *s)
 	j->base.run = deliver_run;
 	j->base.done = deliver_done;
 	j->base.conn_id = s->conn_id;
+	j->base.run_batch = deliver_run_batch;
 	queue_id(j->id, sizeof j->id);
 	j->received = build_received(s, j->id);
 	size_t rpl = strlen(s->sender.addr) + 32;
@@ -319,6 +385,7 @@ static void end_of_message(struct smtp_session *s)
 		str_lcpy(j->client, "?", sizeof j->client);
 	str_lcpy(j->auth, s->authed ? s->account : "", sizeof j->auth);
 	j->tls = conn_is_tls(s->c);
+	j->base.batch_key = deliver_batch_key(j);
 	smtp_txn_reset(s);
 
 	if (work_submit_db(&j->base) < 0) {

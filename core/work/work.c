@@ -5,7 +5,13 @@
  * failure at once instead of queueing behind a dead server. Auth pool:
  * argon2 and other CPU work, db always NULL. Finished jobs go to one queue
  * whose eventfd wakes the loop (h2o's multithread.c), and done() runs there.
- * Each pool holds at most LIMIT_JOB_QUEUE waiting jobs. */
+ * Each pool holds at most LIMIT_JOB_QUEUE waiting jobs. Group commit: a DB
+ * worker that dequeues a batchable job (work.h) also unlinks the queued jobs
+ * of the same batch_key, up to LIMIT_DELIVER_BATCH, and runs them with one
+ * run_batch call; it never waits to fill a batch. One batch per key runs at
+ * a time: the jobs of a busy key stay queued (other jobs pass them) and
+ * form the next batch, rather than each waiting on the same row lock in a
+ * transaction of its own. */
 #include "work/work.h"
 
 #include <errno.h>
@@ -40,6 +46,8 @@ struct work_pool {
 	bool stopping;
 	pthread_t *threads;
 	int n_threads;
+	uint64_t *busy_keys;	/* [thread index]: batch_key it is running, 0 = none */
+	int n_busy_keys;
 };
 
 struct work_thread_arg {
@@ -70,19 +78,6 @@ static void work_queue_push(struct work_queue *q, struct job *j)
 	q->len++;
 }
 
-static struct job *work_queue_pop(struct work_queue *q)
-{
-	struct job *j = q->head;
-	if (j == NULL)
-		return NULL;
-	q->head = j->next;
-	if (q->head == NULL)
-		q->tail = NULL;
-	q->len--;
-	j->next = NULL;
-	return j;
-}
-
 static uint64_t work_now_ms(void)
 {
 	struct timespec ts;
@@ -90,14 +85,84 @@ static uint64_t work_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void work_complete(struct job *j)
+/* Hands finished jobs to the loop: one lock and one eventfd write. */
+static void work_complete(struct job **jobs, size_t n)
 {
 	uint64_t one = 1;
 	pthread_mutex_lock(&work_done_lock);
-	work_queue_push(&work_done, j);
+	for (size_t i = 0; i < n; i++)
+		work_queue_push(&work_done, jobs[i]);
 	pthread_mutex_unlock(&work_done_lock);
 	while (write(work_efd, &one, sizeof(one)) < 0 && errno == EINTR)
 		;
+}
+
+static bool work_batchable(const struct job *j)
+{
+	return j->batch_key != 0 && j->run_batch != NULL;
+}
+
+static bool work_key_busy(const struct work_pool *p, uint64_t key)
+{
+	for (int i = 0; i < p->n_busy_keys; i++)
+		if (p->busy_keys[i] == key)
+			return true;
+	return false;
+}
+
+/* Pool lock held. Unlinks and returns the first queued job that may run
+ * now: any job, except a batchable one whose key another thread is running
+ * (it waits for that batch to end and then goes with the next one, instead
+ * of waiting in its own transaction for the same row lock). NULL when
+ * none may. */
+static struct job *work_pop(struct work_pool *p)
+{
+	struct job *prev = NULL;
+
+	for (struct job *j = p->q.head; j != NULL; prev = j, j = j->next) {
+		if (p->is_db && work_batchable(j) && work_key_busy(p, j->batch_key))
+			continue;
+		if (prev != NULL)
+			prev->next = j->next;
+		else
+			p->q.head = j->next;
+		if (p->q.tail == j)
+			p->q.tail = prev;
+		p->q.len--;
+		j->next = NULL;
+		return j;
+	}
+	return NULL;
+}
+
+/* Pool lock held; first was just popped. Unlinks the queued jobs that may
+ * share its batch (same key, same run_batch), in queue order, into
+ * batch[1..]; returns the batch size (>= 1). One pass over the queue. */
+static size_t work_take_batch(struct work_queue *q, struct job *first, struct job **batch,
+			      size_t max)
+{
+	struct job *prev = NULL, *j = q->head;
+	size_t n = 1;
+
+	batch[0] = first;
+	while (j != NULL && n < max) {
+		struct job *next = j->next;
+		if (j->batch_key == first->batch_key && j->run_batch == first->run_batch) {
+			if (prev != NULL)
+				prev->next = next;
+			else
+				q->head = next;
+			if (q->tail == j)
+				q->tail = prev;
+			q->len--;
+			j->next = NULL;
+			batch[n++] = j;
+		} else {
+			prev = j;
+		}
+		j = next;
+	}
+	return n;
 }
 
 /* DB thread state: the connection and when to try again after a failure. */
@@ -146,8 +211,12 @@ static void *work_thread(void *arg)
 	if (p->is_db)
 		work_db_connect(&w);
 	for (;;) {
+		struct job *batch[LIMIT_DELIVER_BATCH];
+		struct job *j;
+		size_t n = 0;
+
 		pthread_mutex_lock(&p->lock);
-		while (p->q.head == NULL && !p->stopping) {
+		while ((j = work_pop(p)) == NULL && !(p->stopping && p->q.head == NULL)) {
 			if (p->is_db && w.db == NULL && w.next_try != 0) {
 				/* Reconnect in the background while idle. */
 				struct timespec ts;
@@ -168,14 +237,32 @@ static void *work_thread(void *arg)
 				pthread_cond_wait(&p->cond, &p->lock);
 			}
 		}
-		struct job *j = work_queue_pop(&p->q);
+		if (j != NULL && p->is_db && work_batchable(j)) {
+			n = work_take_batch(&p->q, j, batch, LIMIT_DELIVER_BATCH);
+			p->busy_keys[w.index] = j->batch_key;
+		}
 		pthread_mutex_unlock(&p->lock);
 		if (j == NULL)
 			break; /* stopping and the queue is empty */
 		if (p->is_db)
 			work_db_connect(&w);
-		j->run(j, w.db);
-		work_complete(j);
+		if (n > 0) {
+			j->run_batch(batch, n, w.db);
+			/* The key is free again: its jobs that queued up
+			 * meanwhile are one batch for whoever comes first. */
+			pthread_mutex_lock(&p->lock);
+			p->busy_keys[w.index] = 0;
+			if (p->stopping)	/* waiters may only have been waiting for this */
+				pthread_cond_broadcast(&p->cond);
+			else if (p->q.head != NULL)
+				pthread_cond_signal(&p->cond);
+			pthread_mutex_unlock(&p->lock);
+		} else {
+			j->run(j, w.db);
+			batch[0] = j;
+			n = 1;
+		}
+		work_complete(batch, n);
 	}
 	if (w.db != NULL)
 		db_close(&w.db);
@@ -207,6 +294,8 @@ static int work_pool_start(struct work_pool *p, int n)
 	pthread_cond_init(&p->cond, NULL);
 	p->stopping = false;
 	p->threads = xcalloc((size_t)n, sizeof(pthread_t));
+	p->busy_keys = xcalloc((size_t)n, sizeof(*p->busy_keys));
+	p->n_busy_keys = n;
 	for (int i = 0; i < n; i++) {
 		struct work_thread_arg *ta = xmalloc(sizeof(*ta));
 		ta->pool = p;
@@ -287,6 +376,8 @@ static void work_pool_stop(struct work_pool *p)
 	for (int i = 0; i < p->n_threads; i++)
 		pthread_join(p->threads[i], NULL);
 	xfree(p->threads);
+	xfree(p->busy_keys);
+	p->n_busy_keys = 0;
 	p->n_threads = 0;
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);

@@ -123,7 +123,7 @@ def test_listener_list(ctl, ports):
     for name, tls in util.LISTENERS.items():
         row = rows[name]
         assert len(row) == 5, row
-        proto = "pop3" if name.startswith("pop3") else "smtp"
+        proto = "pop3" if name.startswith("pop3") else "imap" if name.startswith("imap") else "smtp"
         assert row == [name, proto, str(ports[name]), tls, "enabled"], row
     for name in util.DISABLED_LISTENERS:
         if name in rows:

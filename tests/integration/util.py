@@ -31,6 +31,10 @@ DOMAIN = "example.test"
 CATCHALL_DOMAIN = "catchall.test"
 REMOTE_DOMAIN = "remote.test"
 
+# The panel's first admin (created by the first posternd on an empty admins table).
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "Admin-Test-pw1"
+
 # The listeners the tests configure, with the TLS mode each one keeps.
 LISTENERS = {
     "smtp": "starttls",
@@ -39,8 +43,10 @@ LISTENERS = {
     "submission-alt": "starttls",
     "pop3": "starttls",
     "pop3s": "implicit",
+    "imap": "starttls",
+    "imaps": "implicit",
 }
-DISABLED_LISTENERS = ("imap", "imaps")
+DISABLED_LISTENERS = ()
 
 # poplib refuses reply lines over 2048 octets; messages may carry longer ones.
 poplib._MAXLINE = 1 << 20
@@ -249,6 +255,7 @@ class Daemon:
             "POSTERN_LOG_LEVEL": "debug",
             "POSTERN_SQL_DIR": str(ROOT / "sql"),
             "POSTERN_ADMIN_LISTEN": f"{HOST}:{self.ports['admin']}",
+            "POSTERN_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0",
             "UBSAN_OPTIONS": "print_stacktrace=1",
         })

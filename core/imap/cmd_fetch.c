@@ -1,0 +1,572 @@
+/* cmd_fetch.c - FETCH and UID FETCH (RFC 3501 6.4.5, 7.4.2): FLAGS, UID,
+ * INTERNALDATE, RFC822.SIZE, ENVELOPE, BODYSTRUCTURE, BODY, BODY[section]
+ * and BODY.PEEK[section]<partial> (HEADER, HEADER.FIELDS(.NOT), TEXT, MIME,
+ * part numbers), RFC822, RFC822.HEADER, RFC822.TEXT; \Seen set by a
+ * non-PEEK body fetch. ENVELOPE/BODYSTRUCTURE/BODY and the part table are
+ * read from the message row; a message stored without them (delivered
+ * before 004_imap.sql) gets them computed once here and saved. The worker
+ * renders the reply; LIMIT_IMAP_FETCH_BATCH messages or
+ * LIMIT_IMAP_FETCH_BYTES per job, streamed, then the next batch.
+ * XXX: BINARY[] / BINARY.SIZE (RFC 3516) and MODSEQ are not served yet. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "imap/session.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "mail/mime.h"
+
+/* XXX: a FETCH naming several whole-message items of one huge message can
+ * pass this and is cut; a streaming renderer is the fix. */
+#define FETCH_OUT_MAX ((size_t)LIMIT_IMAP_FETCH_BYTES + 3 * (size_t)LIMIT_IMAP_LITERAL)
+
+enum fi_kind {
+	FI_FLAGS,
+	FI_UID,
+	FI_INTERNALDATE,
+	FI_SIZE,
+	FI_ENVELOPE,
+	FI_BODYSTRUCTURE,
+	FI_BODY,
+	FI_SECTION,
+	FI_RFC822,
+	FI_RFC822_HEADER,
+	FI_RFC822_TEXT,
+};
+
+struct fetch_item {
+	enum fi_kind kind;
+	bool peek;
+	char *spec;
+	char **fields;
+	unsigned n_fields;
+	bool partial;
+	uint64_t off, len;
+};
+
+/* The request, kept across batches. */
+struct fetch_req {
+	struct fetch_item *items;
+	size_t n_items;
+	bool uid_cmd;
+	bool seen;		/* a non-PEEK body item */
+	bool readonly;
+	uint32_t *todo;		/* UIDs, ascending */
+	size_t n_todo;
+	size_t next;		/* first UID not rendered yet */
+};
+
+struct fetch_job {
+	struct imap_job j;
+	struct fetch_req *req;
+	size_t first, end;	/* todo[first .. end) attempted */
+	struct buf out;
+};
+
+static void req_free(void *p)
+{
+	struct fetch_req *r = p;
+
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->n_items; i++) {
+		free(r->items[i].spec);
+		for (unsigned k = 0; k < r->items[i].n_fields; k++)
+			free(r->items[i].fields[k]);
+		free(r->items[i].fields);
+	}
+	free(r->items);
+	free(r->todo);
+	free(r);
+}
+
+/* ---------- worker: rendering ---------- */
+
+static bool has_item(const struct fetch_req *r, enum fi_kind k)
+{
+	for (size_t i = 0; i < r->n_items; i++)
+		if (r->items[i].kind == k)
+			return true;
+	return false;
+}
+
+static void write_literal(struct buf *b, const unsigned char *p, size_t n)
+{
+	buf_printf(b, "{%zu}\r\n", n);
+	buf_append(b, p, n);
+}
+
+static bool field_listed(const struct fetch_item *it, const unsigned char *name, size_t len)
+{
+	for (unsigned k = 0; k < it->n_fields; k++)
+		if (strlen(it->fields[k]) == len && strncasecmp(it->fields[k], (const char *)name,
+								len) == 0)
+			return true;
+	return false;
+}
+
+/* The bytes of one section, malloc'd into *out (HEADER.FIELDS filtered). */
+static int section_bytes(const struct fetch_item *it, const char *spec, const struct mime_tree *tree,
+			 const unsigned char *msg, size_t len, unsigned char **out, size_t *n_r)
+{
+	struct mime_section sec;
+	const char *err = NULL;
+
+	if (mime_section_lookup(tree, spec, strlen(spec), &sec, &err) < 0)
+		return -1;
+	if (sec.off > len || sec.len > len - sec.off)
+		return -1;
+	if (sec.kind == MIME_SECTION_HEADER_FIELDS || sec.kind == MIME_SECTION_HEADER_FIELDS_NOT) {
+		bool not = sec.kind == MIME_SECTION_HEADER_FIELDS_NOT;
+		size_t pos = sec.off, end = sec.off + sec.len, no, nl, vo, vl, o = 0;
+		unsigned char *d = xmalloc(sec.len + 3);
+
+		for (;;) {
+			size_t start = pos;
+
+			if (mime_header_next(msg, &pos, end, &no, &nl, &vo, &vl) != 1)
+				break;
+			(void)start;
+			if (field_listed(it, msg + no, nl) != not) {
+				memcpy(d + o, msg + no, pos - no);
+				o += pos - no;
+			}
+		}
+		d[o++] = '\r';
+		d[o++] = '\n';
+		*out = d;
+		*n_r = o;
+		return 0;
+	}
+	*out = xmalloc(sec.len > 0 ? sec.len : 1);
+	memcpy(*out, msg + sec.off, sec.len);
+	*n_r = sec.len;
+	return 0;
+}
+
+static void write_section(struct buf *b, const struct fetch_item *it, const char *label,
+			  const char *spec, const struct mime_tree *tree, const unsigned char *msg,
+			  size_t len)
+{
+	unsigned char *d = NULL;
+	size_t n = 0;
+
+	if (it->kind == FI_SECTION)
+		buf_printf(b, "BODY[%s]", it->spec);
+	else
+		buf_append_str(b, label);
+	if (it->partial)
+		buf_printf(b, "<%llu>", (unsigned long long)it->off);
+	buf_append_str(b, " ");
+	if (msg == NULL || tree == NULL || section_bytes(it, spec, tree, msg, len, &d, &n) < 0) {
+		buf_append_str(b, "NIL");
+		return;
+	}
+	if (it->partial) {
+		size_t o = it->off > n ? n : (size_t)it->off;
+		size_t k = n - o;
+
+		if ((uint64_t)k > it->len)
+			k = (size_t)it->len;
+		write_literal(b, d + o, k);
+	} else {
+		write_literal(b, d, n);
+	}
+	free(d);
+}
+
+static void write_date(struct buf *b, int64_t t)
+{
+	static const char *const mon[12] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	buf_printf(b, "INTERNALDATE \"%02d-%s-%04d %02d:%02d:%02d +0000\"", tm.tm_mday,
+		   mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static void render_row(struct fetch_job *fj, struct db *db, struct imap_store_row *row,
+		       uint32_t seq, bool flags_changed)
+{
+	const struct fetch_req *r = fj->req;
+	struct buf *b = &fj->out;
+	bool need_body = false, need_meta = false;
+	unsigned char *msg = NULL;
+	size_t len = 0;
+	struct mime_tree *tree = NULL;
+	bool first = true;
+
+	for (size_t i = 0; i < r->n_items; i++) {
+		enum fi_kind k = r->items[i].kind;
+
+		if (k == FI_SECTION || k == FI_RFC822 || k == FI_RFC822_HEADER ||
+		    k == FI_RFC822_TEXT) {
+			need_body = true;
+			need_meta = true;
+		}
+		if (k == FI_ENVELOPE || k == FI_BODYSTRUCTURE || k == FI_BODY)
+			need_meta = true;
+	}
+	if (need_meta && row->meta.parts == NULL)
+		need_body = true;
+	if (need_body) {
+		bool found = false;
+
+		if (imap_store_body(db, fj->j.mailbox_id, row->uid, &msg, &len, &found) != DB_OK ||
+		    !found) {
+			free(msg);
+			msg = NULL;
+		}
+	}
+	if (need_meta && row->meta.parts == NULL && msg != NULL) {
+		struct imap_store_meta m;
+
+		if (imap_store_meta_compute(msg, len, &m) == 0) {
+			imap_store_meta_save(db, row->blob_id, &m);
+			imap_store_meta_free(&row->meta);
+			row->meta = m;
+		}
+	}
+	if (msg != NULL && row->meta.parts != NULL) {
+		const char *err = NULL;
+
+		tree = mime_deserialize(row->meta.parts, strlen(row->meta.parts), len, &err);
+		if (tree == NULL)
+			tree = mime_parse(msg, len);
+	}
+
+	buf_printf(b, "* %u FETCH (", seq);
+#define SEP()                                                                                   \
+	do {                                                                                    \
+		if (!first)                                                                     \
+			buf_append_str(b, " ");                                                 \
+		first = false;                                                                  \
+	} while (0)
+	if (r->uid_cmd && !has_item(r, FI_UID)) {
+		SEP();
+		buf_printf(b, "UID %u", row->uid);
+	}
+	if (flags_changed && !has_item(r, FI_FLAGS)) {
+		SEP();
+		imap_flags_write(b, row->flags, row->keywords);
+	}
+	for (size_t i = 0; i < r->n_items; i++) {
+		const struct fetch_item *it = &r->items[i];
+
+		SEP();
+		switch (it->kind) {
+		case FI_FLAGS:
+			imap_flags_write(b, row->flags, row->keywords);
+			break;
+		case FI_UID:
+			buf_printf(b, "UID %u", row->uid);
+			break;
+		case FI_INTERNALDATE:
+			write_date(b, row->internal_date);
+			break;
+		case FI_SIZE:
+			buf_printf(b, "RFC822.SIZE %lld", (long long)row->size);
+			break;
+		case FI_ENVELOPE:
+			buf_printf(b, "ENVELOPE %s", row->meta.envelope ? row->meta.envelope : "NIL");
+			break;
+		case FI_BODYSTRUCTURE:
+			buf_printf(b, "BODYSTRUCTURE %s",
+				   row->meta.bodystructure ? row->meta.bodystructure : "NIL");
+			break;
+		case FI_BODY:
+			buf_printf(b, "BODY %s", row->meta.body ? row->meta.body : "NIL");
+			break;
+		case FI_SECTION:
+			write_section(b, it, NULL, it->spec, tree, msg, len);
+			break;
+		case FI_RFC822:
+			write_section(b, it, "RFC822", "", tree, msg, len);
+			break;
+		case FI_RFC822_HEADER:
+			write_section(b, it, "RFC822.HEADER", "HEADER", tree, msg, len);
+			break;
+		case FI_RFC822_TEXT:
+			write_section(b, it, "RFC822.TEXT", "TEXT", tree, msg, len);
+			break;
+		}
+	}
+#undef SEP
+	buf_append_str(b, ")\r\n");
+	mime_tree_free(&tree);
+	free(msg);
+}
+
+static void fetch_work(struct imap_job *jj, struct db *db)
+{
+	struct fetch_job *fj = (struct fetch_job *)jj;
+	struct fetch_req *r = fj->req;
+	size_t end = fj->first + LIMIT_IMAP_FETCH_BATCH;
+	struct imap_store_row *rows = NULL;
+	struct imap_store_flags *changed = NULL;
+	size_t n_rows = 0, n_changed = 0;
+	char *arr;
+
+	if (end > r->n_todo)
+		end = r->n_todo;
+	arr = imap_uids_array(r->todo + fj->first, end - fj->first);
+	jj->st = imap_store_rows(db, jj->mailbox_id, arr, &rows, &n_rows);
+	free(arr);
+	if (jj->st != DB_OK) {
+		fj->end = fj->first;
+		return;
+	}
+	if (r->seen && !r->readonly) {
+		uint32_t *unseen = xcalloc(n_rows + 1, sizeof(*unseen));
+		size_t k = 0;
+
+		for (size_t i = 0; i < n_rows; i++)
+			if ((rows[i].flags & IMAP_FLAG_SEEN) == 0)
+				unseen[k++] = rows[i].uid;
+		if (k > 0) {
+			arr = imap_uids_array(unseen, k);
+			jj->st = imap_store_set_flags(db, jj->mailbox_id, arr, '+', IMAP_FLAG_SEEN,
+						      "{}", &changed, &n_changed);
+			free(arr);
+		}
+		free(unseen);
+		if (jj->st != DB_OK) {
+			imap_store_rows_free(rows, n_rows);
+			fj->end = fj->first;
+			return;
+		}
+	}
+	fj->end = end;
+	for (size_t i = 0; i < n_rows; i++) {
+		uint32_t seq = imap_view_seq(jj->uids, jj->n_uids, rows[i].uid);
+		bool flags_changed = false;
+
+		if (seq == 0)
+			continue;
+		for (size_t c = 0; c < n_changed; c++)
+			if (changed[c].uid == rows[i].uid) {
+				rows[i].flags = changed[c].flags;
+				flags_changed = true;
+			}
+		render_row(fj, db, &rows[i], seq, flags_changed);
+		if (buf_len(&fj->out) >= LIMIT_IMAP_FETCH_BYTES && i + 1 < n_rows) {
+			/* the rest of this batch goes in the next job */
+			size_t k = fj->first;
+
+			while (k < end && r->todo[k] <= rows[i].uid)
+				k++;
+			fj->end = k;
+			break;
+		}
+	}
+	/* the skip list: our own \Seen changes are reported here */
+	if (n_changed > 0) {
+		jj->skip = xcalloc(n_changed, sizeof(uint32_t));
+		for (size_t c = 0; c < n_changed; c++)
+			jj->skip[c] = changed[c].uid;
+		jj->n_skip = n_changed;
+	}
+	imap_store_flags_free(changed, n_changed);
+	imap_store_rows_free(rows, n_rows);
+}
+
+/* ---------- loop: batches ---------- */
+
+static void fetch_submit(struct imap_session *s, struct fetch_req *r);
+
+static void fetch_next(struct imap_session *s)
+{
+	struct fetch_req *r = s->cont_data;
+
+	s->cont_data = NULL;
+	s->cont_free = NULL;
+	if (r == NULL || r->next >= r->n_todo) {
+		req_free(r);
+		imap_tagged(s, "OK", "FETCH completed");
+		imap_session_resume(s);
+		return;
+	}
+	fetch_submit(s, r);
+}
+
+static void fetch_cleanup(struct imap_job *jj)
+{
+	struct fetch_job *fj = (struct fetch_job *)jj;
+
+	req_free(fj->req);
+	buf_free(&fj->out);
+}
+
+static void fetch_finish(struct imap_session *s, struct imap_job *jj)
+{
+	struct fetch_job *fj = (struct fetch_job *)jj;
+	struct fetch_req *r = fj->req;
+	unsigned char *data;
+	size_t len;
+
+	if (jj->st != DB_OK) {
+		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+		return;
+	}
+	r->next = fj->end;
+	fj->req = NULL;
+	s->cont_data = r;
+	s->cont_free = req_free;
+	len = buf_len(&fj->out);
+	data = xmalloc(len > 0 ? len : 1);
+	memcpy(data, buf_data(&fj->out), len);
+	imap_session_stream(s, data, len, fetch_next);
+}
+
+static void fetch_submit(struct imap_session *s, struct fetch_req *r)
+{
+	struct fetch_job *fj = xcalloc(1, sizeof(*fj));
+
+	fj->j.work = fetch_work;
+	fj->j.finish = fetch_finish;
+	fj->j.cleanup = fetch_cleanup;
+	fj->req = r;
+	fj->first = r->next;
+	buf_init(&fj->out, FETCH_OUT_MAX);
+	if (s->sel.n > 0) {
+		fj->j.uids = xmalloc(s->sel.n * sizeof(uint32_t));
+		memcpy(fj->j.uids, s->sel.uids, s->sel.n * sizeof(uint32_t));
+		fj->j.n_uids = s->sel.n;
+	}
+	imap_job_submit(s, &fj->j);
+	if (s->wait != IMAP_WAIT_JOB && s->wait != IMAP_WAIT_NONE)
+		imap_session_resume(s);	/* a later batch could not be queued */
+}
+
+/* ---------- parsing ---------- */
+
+static int add_item(struct fetch_req *r, const struct imap_arg *a)
+{
+	static const struct {
+		const char *name;
+		enum fi_kind kind;
+	} atoms[] = {
+		{ "FLAGS", FI_FLAGS },
+		{ "UID", FI_UID },
+		{ "INTERNALDATE", FI_INTERNALDATE },
+		{ "RFC822.SIZE", FI_SIZE },
+		{ "ENVELOPE", FI_ENVELOPE },
+		{ "BODYSTRUCTURE", FI_BODYSTRUCTURE },
+		{ "BODY", FI_BODY },
+		{ "RFC822", FI_RFC822 },
+		{ "RFC822.HEADER", FI_RFC822_HEADER },
+		{ "RFC822.TEXT", FI_RFC822_TEXT },
+	};
+	struct fetch_item *it;
+
+	if (r->n_items >= 64)
+		return -1;
+	r->items = xrealloc(r->items, (r->n_items + 1) * sizeof(*r->items));
+	it = &r->items[r->n_items];
+	memset(it, 0, sizeof(*it));
+	if (a->type == IMAP_ARG_SECTION) {
+		const struct imap_section *sec = a->section;
+
+		if (sec->kind != IMAP_FETCH_BODY && sec->kind != IMAP_FETCH_BODY_PEEK)
+			return -1;	/* XXX: BINARY */
+		it->kind = FI_SECTION;
+		it->peek = sec->kind == IMAP_FETCH_BODY_PEEK;
+		it->spec = xstrdup(sec->spec != NULL ? sec->spec : "");
+		it->partial = sec->partial;
+		it->off = sec->partial_offset;
+		it->len = sec->partial_length;
+		if (sec->n_fields > 0) {
+			it->fields = xcalloc(sec->n_fields, sizeof(char *));
+			for (unsigned k = 0; k < sec->n_fields; k++)
+				it->fields[k] = xstrdup(sec->fields[k]);
+			it->n_fields = sec->n_fields;
+		}
+		if (!it->peek)
+			r->seen = true;
+		r->n_items++;
+		return 0;
+	}
+	if (a->type != IMAP_ARG_ATOM)
+		return -1;
+	for (size_t i = 0; i < sizeof(atoms) / sizeof(atoms[0]); i++)
+		if (strcasecmp(a->str, atoms[i].name) == 0) {
+			it->kind = atoms[i].kind;
+			if (it->kind == FI_RFC822 || it->kind == FI_RFC822_TEXT)
+				r->seen = true;
+			r->n_items++;
+			return 0;
+		}
+	return -1;
+}
+
+static int add_macro(struct fetch_req *r, const struct imap_arg *a)
+{
+	static const char *const fast[] = { "FLAGS", "INTERNALDATE", "RFC822.SIZE" };
+	bool all = imap_arg_atom_is(a, "ALL"), full = imap_arg_atom_is(a, "FULL");
+	struct imap_arg tmp;
+
+	if (!all && !full && !imap_arg_atom_is(a, "FAST"))
+		return 1;
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.type = IMAP_ARG_ATOM;
+	for (size_t i = 0; i < 3; i++) {
+		tmp.str = fast[i];
+		add_item(r, &tmp);
+	}
+	if (all || full) {
+		tmp.str = "ENVELOPE";
+		add_item(r, &tmp);
+	}
+	if (full) {
+		tmp.str = "BODY";
+		add_item(r, &tmp);
+	}
+	return 0;
+}
+
+void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd, bool uid,
+		    const struct imap_arg *args)
+{
+	struct fetch_req *r = xcalloc(1, sizeof(*r));
+	const struct imap_arg *items = &args[1];
+	int bad = 0;
+
+	(void)cmd;
+	if (args[2].type != IMAP_ARG_EOL) {
+		req_free(r);
+		imap_error(s, "BAD", "Unexpected arguments (CONDSTORE is not supported)");
+		return;
+	}
+	r->uid_cmd = uid;
+	r->readonly = s->sel.readonly;
+	if (items->type == IMAP_ARG_LIST) {
+		for (unsigned i = 0; i < items->list_count && bad == 0; i++)
+			bad = add_item(r, &items->list[i]);
+		if (items->list_count == 0)
+			bad = -1;
+	} else {
+		int m = add_macro(r, items);
+
+		bad = m == 0 ? 0 : add_item(r, items);
+	}
+	if (bad != 0) {
+		req_free(r);
+		imap_error(s, "BAD", "Invalid FETCH item");
+		return;
+	}
+	if (imap_seqset_uids(s, &args[0], uid, &r->todo, &r->n_todo) < 0) {
+		req_free(r);
+		return;
+	}
+	if (r->n_todo == 0) {
+		req_free(r);
+		imap_tagged(s, "OK", "FETCH completed");
+		return;
+	}
+	fetch_submit(s, r);
+}

@@ -1,0 +1,767 @@
+/* cmd_mailbox.c - mailbox commands (RFC 3501 6.3, 6.4): LIST/LSUB with
+ * RFC 6154 special-use and RFC 3348 CHILDREN attributes, CREATE, DELETE,
+ * RENAME, SUBSCRIBE/UNSUBSCRIBE, STATUS, SELECT/EXAMINE, CLOSE, UNSELECT
+ * (RFC 3691), EXPUNGE and UID EXPUNGE (RFC 4315), IDLE (RFC 2177) and
+ * APPEND with APPENDUID (RFC 4315; the literal arrives in the spool).
+ * Names are modified UTF-7 on the wire and UTF-8 in the database. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "db/store.h"
+#include "imap/mutf7.h"
+#include "imap/session.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/strnum.h"
+
+enum mbox_op { OP_LIST, OP_CREATE, OP_DELETE, OP_RENAME, OP_SUBSCRIBE, OP_STATUS };
+
+#define ST_MESSAGES	(1u << 0)
+#define ST_UIDNEXT	(1u << 1)
+#define ST_UIDVALIDITY	(1u << 2)
+#define ST_UNSEEN	(1u << 3)
+#define ST_RECENT	(1u << 4)
+#define ST_HIGHESTMODSEQ (1u << 5)
+#define ST_SIZE		(1u << 6)
+
+struct mbox_job {
+	struct imap_job j;
+	enum mbox_op op;
+	char *name;
+	char *name2;
+	bool on;
+	bool lsub;
+	unsigned items;
+	bool found;
+	int result;
+	struct imap_store_mbox *list;
+	size_t n;
+	struct imap_store_status status;
+};
+
+static void mbox_cleanup(struct imap_job *jj)
+{
+	struct mbox_job *m = (struct mbox_job *)jj;
+
+	free(m->name);
+	free(m->name2);
+	imap_store_mboxes_free(m->list, m->n);
+}
+
+static void mbox_work(struct imap_job *jj, struct db *db)
+{
+	struct mbox_job *m = (struct mbox_job *)jj;
+	bool exists = false;
+
+	switch (m->op) {
+	case OP_LIST:
+		jj->st = imap_store_list(db, jj->account_id, &m->list, &m->n);
+		break;
+	case OP_CREATE:
+		jj->st = imap_store_create(db, jj->account_id, m->name, &exists);
+		m->found = exists;
+		break;
+	case OP_DELETE:
+		jj->st = imap_store_delete(db, jj->account_id, m->name, &m->found);
+		break;
+	case OP_RENAME:
+		jj->st = imap_store_rename(db, jj->account_id, m->name, m->name2, &m->result);
+		break;
+	case OP_SUBSCRIBE:
+		jj->st = imap_store_subscribe(db, jj->account_id, m->name, m->on, &m->found);
+		break;
+	case OP_STATUS:
+		jj->st = imap_store_status(db, jj->account_id, m->name, &m->status, &m->found);
+		break;
+	}
+}
+
+bool imap_list_match(const char *p, const char *n)
+{
+	for (; *p != '\0'; p++, n++) {
+		if (*p == '*' || *p == '%') {
+			for (const char *k = n;; k++) {
+				if (imap_list_match(p + 1, k))
+					return true;
+				if (*k == '\0' || (*p == '%' && *k == '/'))
+					return false;
+			}
+		}
+		if (*n != *p)
+			return false;
+	}
+	return *n == '\0';
+}
+
+static bool has_children(const struct mbox_job *m, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < m->n; i++)
+		if (strncmp(m->list[i].name, name, len) == 0 && m->list[i].name[len] == '/')
+			return true;
+	return false;
+}
+
+static void list_finish(struct imap_session *s, struct mbox_job *m)
+{
+	const char *verb = m->lsub ? "LSUB" : "LIST";
+
+	for (size_t i = 0; i < m->n; i++) {
+		const struct imap_store_mbox *mb = &m->list[i];
+		struct buf b;
+
+		if (m->lsub && !mb->subscribed)
+			continue;
+		if (!imap_list_match(m->name, mb->name))
+			continue;
+		buf_init(&b, LIMIT_IMAP_MAILBOX_NAME * 8);
+		buf_printf(&b, "* %s (%s", verb,
+			   has_children(m, mb->name) ? "\\HasChildren" : "\\HasNoChildren");
+		if (mb->special_use[0] != '\0' && !m->lsub)
+			buf_printf(&b, " %s", mb->special_use);
+		buf_append_str(&b, ") \"/\" ");
+		if (imap_mailbox_write(&b, mb->name) == 0) {
+			buf_append_str(&b, "\r\n");
+			imap_send_raw(s, buf_data(&b), buf_len(&b));
+		}
+		buf_free(&b);
+	}
+	imap_tagged(s, "OK", "%s completed", verb);
+}
+
+static void status_finish(struct imap_session *s, struct mbox_job *m)
+{
+	struct buf b;
+	const char *sep = "";
+
+	buf_init(&b, LIMIT_IMAP_MAILBOX_NAME * 8);
+	buf_append_str(&b, "* STATUS ");
+	imap_mailbox_write(&b, m->name);
+	buf_append_str(&b, " (");
+#define ITEM(bit, label, val)                                                                   \
+	do {                                                                                    \
+		if (m->items & (bit)) {                                                         \
+			buf_printf(&b, "%s%s %lld", sep, label, (long long)(val));              \
+			sep = " ";                                                              \
+		}                                                                               \
+	} while (0)
+	ITEM(ST_MESSAGES, "MESSAGES", m->status.messages);
+	ITEM(ST_RECENT, "RECENT", 0);
+	ITEM(ST_UIDNEXT, "UIDNEXT", m->status.uidnext);
+	ITEM(ST_UIDVALIDITY, "UIDVALIDITY", m->status.uidvalidity);
+	ITEM(ST_UNSEEN, "UNSEEN", m->status.unseen);
+	ITEM(ST_HIGHESTMODSEQ, "HIGHESTMODSEQ", m->status.highestmodseq);
+	ITEM(ST_SIZE, "SIZE", m->status.size);
+#undef ITEM
+	buf_append_str(&b, ")\r\n");
+	imap_send_raw(s, buf_data(&b), buf_len(&b));
+	buf_free(&b);
+	imap_tagged(s, "OK", "STATUS completed");
+}
+
+static void mbox_finish(struct imap_session *s, struct imap_job *jj)
+{
+	struct mbox_job *m = (struct mbox_job *)jj;
+
+	if (jj->st != DB_OK) {
+		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+		return;
+	}
+	switch (m->op) {
+	case OP_LIST:
+		list_finish(s, m);
+		return;
+	case OP_CREATE:
+		if (m->found)
+			imap_error(s, "NO", "[ALREADYEXISTS] Mailbox already exists");
+		else
+			imap_tagged(s, "OK", "CREATE completed");
+		return;
+	case OP_DELETE:
+		if (!m->found)
+			imap_error(s, "NO", "[NONEXISTENT] No such mailbox");
+		else
+			imap_tagged(s, "OK", "DELETE completed");
+		return;
+	case OP_RENAME:
+		if (m->result == 1)
+			imap_error(s, "NO", "[NONEXISTENT] No such mailbox");
+		else if (m->result == 2)
+			imap_error(s, "NO", "[ALREADYEXISTS] Target mailbox already exists");
+		else
+			imap_tagged(s, "OK", "RENAME completed");
+		return;
+	case OP_SUBSCRIBE:
+		if (!m->found)
+			imap_error(s, "NO", "[NONEXISTENT] No such mailbox");
+		else
+			imap_tagged(s, "OK", "%s completed", m->on ? "SUBSCRIBE" : "UNSUBSCRIBE");
+		return;
+	case OP_STATUS:
+		if (!m->found)
+			imap_error(s, "NO", "[NONEXISTENT] No such mailbox");
+		else
+			status_finish(s, m);
+		return;
+	}
+}
+
+static struct mbox_job *mbox_job_new(enum mbox_op op)
+{
+	struct mbox_job *m = xcalloc(1, sizeof(*m));
+
+	m->op = op;
+	m->j.work = mbox_work;
+	m->j.finish = mbox_finish;
+	m->j.cleanup = mbox_cleanup;
+	m->j.allow_expunge = true;
+	return m;
+}
+
+void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	const char *ref, *pat;
+	size_t rlen, plen;
+	struct buf raw, dec;
+	struct mbox_job *m;
+	bool lsub = strcmp(cmd->name, "LSUB") == 0;
+
+	if (imap_arg_astring(&cmd->args[0], &ref, &rlen) < 0 ||
+	    imap_arg_astring(&cmd->args[1], &pat, &plen) < 0) {
+		imap_error(s, "BAD", "%s reference pattern", cmd->name);
+		return;
+	}
+	if (plen == 0) {
+		if (!lsub)
+			imap_send(s, "* LIST (\\Noselect) \"/\" \"\"");
+		imap_tagged(s, "OK", "%s completed", cmd->name);
+		return;
+	}
+	buf_init(&raw, LIMIT_IMAP_MAILBOX_NAME * 2);
+	buf_init(&dec, LIMIT_IMAP_MAILBOX_NAME * 2);
+	if (buf_append(&raw, ref, rlen) < 0 || buf_append(&raw, pat, plen) < 0 ||
+	    imap_mutf7_decode((const char *)buf_data(&raw), buf_len(&raw), &dec) < 0) {
+		buf_free(&raw);
+		buf_free(&dec);
+		imap_error(s, "BAD", "Invalid pattern");
+		return;
+	}
+	m = mbox_job_new(OP_LIST);
+	m->lsub = lsub;
+	m->name = xstrndup((const char *)buf_data(&dec), buf_len(&dec));
+	buf_free(&raw);
+	buf_free(&dec);
+	if (strncasecmp(m->name, "INBOX", 5) == 0 && (m->name[5] == '\0' || m->name[5] == '/'))
+		memcpy(m->name, "INBOX", 5);
+	imap_job_submit(s, &m->j);
+}
+
+static void simple_op(struct imap_session *s, const struct imap_cmd *cmd, enum mbox_op op)
+{
+	struct mbox_job *m;
+	char *name = imap_mailbox_arg(s, &cmd->args[0]);
+
+	if (name == NULL)
+		return;
+	if ((op == OP_DELETE || op == OP_CREATE) && strcmp(name, "INBOX") == 0) {
+		free(name);
+		imap_error(s, "NO", "[CANNOT] INBOX cannot be %s",
+			   op == OP_DELETE ? "deleted" : "created");
+		return;
+	}
+	if (op == OP_DELETE && s->state == IMAP_STATE_SELECTED && strcmp(name, s->sel.name) == 0)
+		imap_view_clear(s);	/* XXX: Dovecot refuses; we unselect */
+	m = mbox_job_new(op);
+	m->name = name;
+	m->on = strcmp(cmd->name, "SUBSCRIBE") == 0;
+	imap_job_submit(s, &m->j);
+}
+
+void imap_cmd_create(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	simple_op(s, cmd, OP_CREATE);
+}
+
+void imap_cmd_delete(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	simple_op(s, cmd, OP_DELETE);
+}
+
+void imap_cmd_subscribe(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	simple_op(s, cmd, OP_SUBSCRIBE);
+}
+
+void imap_cmd_rename(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	char *from = imap_mailbox_arg(s, &cmd->args[0]), *to;
+	struct mbox_job *m;
+
+	if (from == NULL)
+		return;
+	if ((to = imap_mailbox_arg(s, &cmd->args[1])) == NULL) {
+		free(from);
+		return;
+	}
+	if (strcmp(from, "INBOX") == 0 || strcmp(to, "INBOX") == 0) {
+		/* XXX: RFC 3501 6.3.5 renaming INBOX moves its messages. */
+		free(from);
+		free(to);
+		imap_error(s, "NO", "[CANNOT] INBOX cannot be renamed");
+		return;
+	}
+	m = mbox_job_new(OP_RENAME);
+	m->name = from;
+	m->name2 = to;
+	imap_job_submit(s, &m->j);
+}
+
+void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} items[] = {
+		{ "MESSAGES", ST_MESSAGES }, { "UIDNEXT", ST_UIDNEXT },
+		{ "UIDVALIDITY", ST_UIDVALIDITY }, { "UNSEEN", ST_UNSEEN },
+		{ "RECENT", ST_RECENT }, { "HIGHESTMODSEQ", ST_HIGHESTMODSEQ },
+		{ "SIZE", ST_SIZE },
+	};
+	const struct imap_arg *l = &cmd->args[1];
+	unsigned bits = 0;
+	struct mbox_job *m;
+	char *name;
+
+	if (l->type != IMAP_ARG_LIST || l->list_count == 0) {
+		imap_error(s, "BAD", "STATUS mailbox (items)");
+		return;
+	}
+	for (unsigned i = 0; i < l->list_count; i++) {
+		size_t k;
+
+		for (k = 0; k < sizeof(items) / sizeof(items[0]); k++)
+			if (imap_arg_atom_is(&l->list[i], items[k].name))
+				break;
+		if (k == sizeof(items) / sizeof(items[0])) {
+			imap_error(s, "BAD", "Unknown STATUS item");
+			return;
+		}
+		bits |= items[k].bit;
+	}
+	if ((name = imap_mailbox_arg(s, &cmd->args[0])) == NULL)
+		return;
+	m = mbox_job_new(OP_STATUS);
+	m->name = name;
+	m->items = bits;
+	imap_job_submit(s, &m->j);
+}
+
+/* ---------- SELECT / EXAMINE ---------- */
+
+struct select_job {
+	struct imap_job j;
+	char *name;
+	bool readonly;
+	bool found;
+	struct imap_store_mbox_info info;
+	struct imap_store_sync sy;
+};
+
+static void select_cleanup(struct imap_job *jj)
+{
+	struct select_job *sj = (struct select_job *)jj;
+
+	free(sj->name);
+	imap_store_sync_free(&sj->sy);
+}
+
+static void select_work(struct imap_job *jj, struct db *db)
+{
+	struct select_job *sj = (struct select_job *)jj;
+
+	jj->st = imap_store_mailbox_get(db, jj->account_id, sj->name, &sj->info, &sj->found);
+	if (jj->st == DB_OK && sj->found)
+		jj->st = imap_store_sync(db, sj->info.id, 0, &sj->sy);
+}
+
+/* Adds the distinct keywords of kw (space separated) to set (space
+ * separated, bounded). */
+static void keywords_union(struct buf *set, const char *kw)
+{
+	while (*kw != '\0') {
+		const char *end = strchr(kw, ' ');
+		size_t len = end ? (size_t)(end - kw) : strlen(kw);
+		const char *p = (const char *)buf_data(set);
+		size_t n = buf_len(set);
+		bool have = false;
+
+		for (size_t i = 0; i + len <= n; i++)
+			if ((i == 0 || p[i - 1] == ' ') && memcmp(p + i, kw, len) == 0 &&
+			    (i + len == n || p[i + len] == ' ')) {
+				have = true;
+				break;
+			}
+		if (!have && len > 0) {
+			buf_append_str(set, " ");
+			buf_append(set, kw, len);
+		}
+		kw += len;
+		while (*kw == ' ')
+			kw++;
+	}
+}
+
+static void select_finish(struct imap_session *s, struct imap_job *jj)
+{
+	struct select_job *sj = (struct select_job *)jj;
+	uint32_t unseen = 0;
+	struct buf kw;
+
+	if (jj->st != DB_OK) {
+		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+		return;
+	}
+	if (!sj->found || sj->sy.gone) {
+		imap_error(s, "NO", "[NONEXISTENT] No such mailbox");
+		return;
+	}
+	if (sj->sy.n_msgs > LIMIT_IMAP_MESSAGES) {
+		imap_tagged(s, "NO", "[LIMIT] Mailbox too large");
+		return;
+	}
+	imap_view_set(s, sj->info.id, sj->name, sj->readonly);
+	s->sel.uidvalidity = sj->info.uidvalidity;
+	s->sel.uidnext = sj->sy.uidnext;
+	s->sel.modseq = sj->sy.highestmodseq;
+	s->sel.alloc = sj->sy.n_msgs > 0 ? sj->sy.n_msgs : 16;
+	s->sel.uids = xcalloc(s->sel.alloc, sizeof(uint32_t));
+	buf_init(&kw, 16 * 1024);
+	for (size_t i = 0; i < sj->sy.n_msgs; i++) {
+		s->sel.uids[s->sel.n++] = sj->sy.msgs[i].uid;
+		if (unseen == 0 && (sj->sy.msgs[i].flags & IMAP_FLAG_SEEN) == 0)
+			unseen = (uint32_t)s->sel.n;
+		keywords_union(&kw, sj->sy.msgs[i].keywords);
+	}
+	imap_send(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft%.*s)",
+		  (int)buf_len(&kw), (const char *)buf_data(&kw));
+	imap_send(s, "* OK [PERMANENTFLAGS (%s)] Flags permitted",
+		  sj->readonly ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*");
+	buf_free(&kw);
+	imap_send(s, "* %zu EXISTS", s->sel.n);
+	imap_send(s, "* 0 RECENT");
+	if (unseen > 0)
+		imap_send(s, "* OK [UNSEEN %u] First unseen", unseen);
+	imap_send(s, "* OK [UIDVALIDITY %lld] UIDs valid", (long long)s->sel.uidvalidity);
+	imap_send(s, "* OK [UIDNEXT %lld] Predicted next UID", (long long)s->sel.uidnext);
+	imap_tagged(s, "OK", "[%s] %s completed", sj->readonly ? "READ-ONLY" : "READ-WRITE",
+		    sj->readonly ? "EXAMINE" : "SELECT");
+}
+
+void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	struct select_job *sj;
+	char *name = imap_mailbox_arg(s, &cmd->args[0]);
+
+	if (name == NULL)
+		return;
+	if (s->state == IMAP_STATE_SELECTED)
+		imap_view_clear(s);	/* XXX: [CLOSED] once QRESYNC / IMAP4rev2 exist */
+	sj = xcalloc(1, sizeof(*sj));
+	sj->j.work = select_work;
+	sj->j.finish = select_finish;
+	sj->j.cleanup = select_cleanup;
+	sj->name = name;
+	sj->readonly = strcmp(cmd->name, "EXAMINE") == 0;
+	imap_job_submit(s, &sj->j);
+}
+
+/* ---------- EXPUNGE, UID EXPUNGE, CLOSE ---------- */
+
+struct expunge_job {
+	struct imap_job j;
+	int64_t mailbox_id;
+	char *filter;		/* UID EXPUNGE set, or NULL */
+	bool close;
+	uint32_t *gone;
+	size_t n_gone;
+};
+
+static void expunge_cleanup(struct imap_job *jj)
+{
+	struct expunge_job *e = (struct expunge_job *)jj;
+
+	free(e->filter);
+	free(e->gone);
+}
+
+static void expunge_work(struct imap_job *jj, struct db *db)
+{
+	struct expunge_job *e = (struct expunge_job *)jj;
+	int64_t *uids;
+
+	jj->st = imap_store_deleted(db, e->mailbox_id, e->filter, &e->gone, &e->n_gone);
+	if (jj->st != DB_OK || e->n_gone == 0)
+		return;
+	uids = xcalloc(e->n_gone, sizeof(*uids));
+	for (size_t i = 0; i < e->n_gone; i++)
+		uids[i] = e->gone[i];
+	/* XXX: a flag cleared between the two statements is not rechecked. */
+	jj->st = db_expunge_uids(db, jj->account_id, e->mailbox_id, uids, e->n_gone);
+	free(uids);
+}
+
+static void expunge_finish(struct imap_session *s, struct imap_job *jj)
+{
+	struct expunge_job *e = (struct expunge_job *)jj;
+
+	if (jj->st != DB_OK) {
+		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+		return;
+	}
+	if (e->close) {
+		imap_tagged(s, "OK", "CLOSE completed");
+		return;
+	}
+	for (size_t i = 0; i < e->n_gone; i++)
+		imap_view_expunge(s, e->gone[i]);
+	imap_tagged(s, "OK", "EXPUNGE completed");
+}
+
+static void expunge_start(struct imap_session *s, char *filter, bool close)
+{
+	struct expunge_job *e = xcalloc(1, sizeof(*e));
+
+	e->j.work = expunge_work;
+	e->j.finish = expunge_finish;
+	e->j.cleanup = expunge_cleanup;
+	e->j.allow_expunge = true;
+	e->mailbox_id = s->sel.mailbox_id;
+	e->filter = filter;
+	e->close = close;
+	if (close)
+		imap_view_clear(s);	/* CLOSE sends no EXPUNGE responses */
+	imap_job_submit(s, &e->j);
+}
+
+void imap_cmd_expunge(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	(void)cmd;
+	if (s->sel.readonly) {
+		imap_error(s, "NO", "[READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	expunge_start(s, NULL, false);
+}
+
+void imap_cmd_uid_expunge(struct imap_session *s, const struct imap_cmd *cmd,
+			  const struct imap_arg *args)
+{
+	uint32_t *uids;
+	size_t n;
+
+	(void)cmd;
+	if (s->sel.readonly) {
+		imap_error(s, "NO", "[READ-ONLY] Mailbox is read-only");
+		return;
+	}
+	if (imap_seqset_uids(s, &args[0], true, &uids, &n) < 0)
+		return;
+	if (n == 0) {
+		free(uids);
+		imap_tagged(s, "OK", "EXPUNGE completed");
+		return;
+	}
+	expunge_start(s, imap_uids_array(uids, n), false);
+	free(uids);
+}
+
+void imap_cmd_close(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	if (strcmp(cmd->name, "UNSELECT") == 0 || s->sel.readonly) {
+		imap_view_clear(s);
+		imap_tagged(s, "OK", "%s completed", cmd->name);
+		return;
+	}
+	expunge_start(s, NULL, true);
+}
+
+/* ---------- IDLE ---------- */
+
+void imap_cmd_idle(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	(void)cmd;
+	s->idling = true;
+	imap_send(s, "+ idling");
+	if (s->state == IMAP_STATE_SELECTED)
+		imap_sync_start(s, true);
+}
+
+void imap_idle_line(struct imap_session *s, const char *line, size_t len)
+{
+	s->idling = false;
+	if (len == 4 && strncasecmp(line, "DONE", 4) == 0) {
+		imap_tagged(s, "OK", "IDLE terminated");
+		return;
+	}
+	imap_error(s, "BAD", "Expected DONE");
+}
+
+/* ---------- APPEND ---------- */
+
+struct append_job {
+	struct imap_job j;
+	char *name;
+	struct spool *spool;
+	int flags;
+	char *keywords;
+	int64_t date;
+	bool found, over_quota;
+	int64_t uidvalidity;
+	uint32_t uid;
+};
+
+static void append_cleanup(struct imap_job *jj)
+{
+	struct append_job *a = (struct append_job *)jj;
+
+	free(a->name);
+	free(a->keywords);
+	spool_free(&a->spool);
+}
+
+static void append_work(struct imap_job *jj, struct db *db)
+{
+	struct append_job *a = (struct append_job *)jj;
+	size_t len = spool_size(a->spool);
+	unsigned char *msg = xmalloc(len > 0 ? len : 1);
+	struct imap_store_meta meta;
+	struct imap_store_append ap;
+
+	if (len > 0 && spool_read(a->spool, 0, msg, len) < 0) {
+		free(msg);
+		jj->st = DB_DISKFULL;
+		return;
+	}
+	if (imap_store_meta_compute(msg, len, &meta) < 0)
+		memset(&meta, 0, sizeof(meta));
+	ap.msg = msg;
+	ap.len = len;
+	ap.meta = &meta;
+	ap.flags = a->flags;
+	ap.keywords = a->keywords;
+	ap.internal_date = a->date;
+	jj->st = imap_store_append(db, jj->account_id, a->name, &ap, &a->found, &a->over_quota,
+				   &a->uidvalidity, &a->uid);
+	imap_store_meta_free(&meta);
+	free(msg);
+}
+
+static void append_finish(struct imap_session *s, struct imap_job *jj)
+{
+	struct append_job *a = (struct append_job *)jj;
+
+	if (jj->st != DB_OK)
+		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+	else if (!a->found)
+		imap_error(s, "NO", "[TRYCREATE] No such mailbox");
+	else if (a->over_quota)
+		imap_tagged(s, "NO", "[OVERQUOTA] Quota exceeded");
+	else
+		imap_tagged(s, "OK", "[APPENDUID %lld %u] APPEND completed",
+			    (long long)a->uidvalidity, a->uid);
+}
+
+static const char *const months[12] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+
+int imap_date_time_parse(const char *s, size_t len, int64_t *out)
+{
+	struct tm tm;
+	char mon[4];
+	int d, y, hh, mm, ss, zone, n = 0;
+	char sign;
+
+	memset(&tm, 0, sizeof(tm));
+	if (len < 25 || len > 26)
+		return -1;
+	if (sscanf(s, "%2d-%3c-%4d %2d:%2d:%2d %c%4d%n", &d, mon, &y, &hh, &mm, &ss, &sign,
+		   &zone, &n) != 8 || (size_t)n != len || (sign != '+' && sign != '-'))
+		return -1;
+	mon[3] = '\0';
+	tm.tm_mon = -1;
+	for (int i = 0; i < 12; i++)
+		if (strcasecmp(mon, months[i]) == 0)
+			tm.tm_mon = i;
+	if (tm.tm_mon < 0 || d < 1 || d > 31 || y < 1970 || hh > 23 || mm > 59 || ss > 60)
+		return -1;
+	tm.tm_mday = d;
+	tm.tm_year = y - 1900;
+	tm.tm_hour = hh;
+	tm.tm_min = mm;
+	tm.tm_sec = ss;
+	*out = (int64_t)timegm(&tm) -
+	       (sign == '-' ? -1 : 1) * ((zone / 100) * 3600 + (zone % 100) * 60);
+	return 0;
+}
+
+void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	const struct imap_arg *lit = &cmd->args[cmd->n_args - 1];
+	struct append_job *a;
+	const char *err = NULL;
+	char *name;
+	unsigned i = 1;
+	int flags = 0;
+	char *keywords = NULL;
+	int64_t date = 0;
+
+	if (lit->type != IMAP_ARG_LITERAL_TAKEN || s->spool == NULL || cmd->n_args > 4) {
+		imap_error(s, "BAD", "APPEND mailbox [(flags)] [date-time] literal");
+		return;
+	}
+	if (s->lit_failed || spool_overflow(s->spool) || spool_io_error(s->spool)) {
+		imap_tagged(s, "NO", "[UNAVAILABLE] Message could not be stored");
+		return;
+	}
+	if (cmd->args[i].type == IMAP_ARG_LIST && i < cmd->n_args - 1) {
+		if (imap_flags_parse(&cmd->args[i], &flags, &keywords, &err) < 0) {
+			imap_error(s, "BAD", "%s", err);
+			return;
+		}
+		i++;
+	}
+	if (i < cmd->n_args - 1) {
+		const char *ds;
+		size_t dl;
+
+		if (imap_arg_string(&cmd->args[i], &ds, &dl) < 0 ||
+		    imap_date_time_parse(ds, dl, &date) < 0) {
+			free(keywords);
+			imap_error(s, "BAD", "Invalid date-time");
+			return;
+		}
+		i++;
+	}
+	if (i != cmd->n_args - 1 || (name = imap_mailbox_arg(s, &cmd->args[0])) == NULL) {
+		if (i != cmd->n_args - 1)
+			imap_error(s, "BAD", "APPEND mailbox [(flags)] [date-time] literal");
+		free(keywords);
+		return;
+	}
+	a = xcalloc(1, sizeof(*a));
+	a->j.work = append_work;
+	a->j.finish = append_finish;
+	a->j.cleanup = append_cleanup;
+	a->j.allow_expunge = true;
+	a->name = name;
+	a->flags = flags;
+	a->keywords = keywords != NULL ? keywords : xstrdup("{}");
+	a->date = date;
+	a->spool = s->spool;
+	s->spool = NULL;
+	imap_job_submit(s, &a->j);
+}

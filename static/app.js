@@ -1,0 +1,344 @@
+/* app.js - the Postern admin panel. Talks to the JSON API under /api/v1
+ * (docs/API.md) with the session cookie and the CSRF token from login/me.
+ * Every piece of data reaches the page through textContent or
+ * createElement: never innerHTML, so stored text stays inert. */
+"use strict";
+
+const state = { csrf: "", user: "", page: "dashboard", accOffset: 0, accLimit: 50, accTotal: 0 };
+
+function $(id) { return document.getElementById(id); }
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  if (cls) e.className = cls;
+  return e;
+}
+
+function row(cells) {
+  const tr = document.createElement("tr");
+  for (const c of cells) {
+    const td = document.createElement("td");
+    if (c instanceof Node) td.appendChild(c); else td.textContent = c === undefined ? "" : String(c);
+    tr.appendChild(td);
+  }
+  return tr;
+}
+
+function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+function bytes(n) {
+  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return (i === 0 ? n : n.toFixed(1)) + " " + u[i];
+}
+
+async function api(method, path, body) {
+  const opt = { method, headers: {}, credentials: "same-origin" };
+  if (method !== "GET" && method !== "HEAD") opt.headers["X-CSRF-Token"] = state.csrf;
+  if (body !== undefined) {
+    opt.headers["Content-Type"] = "application/json";
+    opt.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch("/api/v1" + path, opt);
+  } catch (e) {
+    return { ok: false, status: 0, data: { error: "the server cannot be reached", field: "" } };
+  }
+  let data = {};
+  try { data = await res.json(); } catch (e) { data = {}; }
+  if (res.status === 401 && path !== "/login" && path !== "/me") showLogin("Your session has ended; please log in again.");
+  return { ok: res.ok, status: res.status, data };
+}
+
+function notice(text) {
+  const n = $("notice");
+  n.textContent = text || "";
+  n.hidden = !text;
+}
+
+/* Shows an API error next to its field (data-error="field"), or the form's general slot. */
+function formErrors(form, r) {
+  for (const p of form.querySelectorAll(".error")) p.textContent = "";
+  if (!r || r.ok) return;
+  const field = (r.data && r.data.field) || "";
+  let slot = form.querySelector('.error[data-error="' + CSS.escape(field) + '"]');
+  if (!slot) slot = form.querySelector('.error[data-error=""]');
+  if (slot) slot.textContent = (r.data && r.data.error) || ("request failed (" + r.status + ")");
+}
+
+function confirmDelete(what) { return window.confirm("Delete " + what + "?"); }
+
+/* ---------- pages ---------- */
+
+function showPage(name) {
+  state.page = name;
+  for (const s of document.querySelectorAll("section.page")) s.hidden = s.id !== "page-" + name;
+  for (const b of document.querySelectorAll("nav button[data-page]"))
+    b.classList.toggle("active", b.dataset.page === name);
+  const loader = loaders[name];
+  if (loader) loader();
+}
+
+function showLogin(msg) {
+  state.csrf = "";
+  $("nav").hidden = true;
+  notice(msg || "");
+  for (const s of document.querySelectorAll("section.page")) s.hidden = s.id !== "page-login";
+}
+
+function showApp() {
+  $("nav").hidden = false;
+  $("whoami").textContent = state.user;
+  notice("");
+  showPage(state.page);
+}
+
+const loaders = {
+  async dashboard() {
+    const r = await api("GET", "/dashboard");
+    if (!r.ok) return;
+    const counts = $("counts");
+    clear(counts);
+    const labels = { domains: "domains", accounts: "accounts", aliases: "aliases", messages: "messages",
+                     storage_bytes: "storage used", queue: "queued for delivery", sessions: "admin sessions" };
+    for (const k of Object.keys(labels)) {
+      const c = el("div", null, "card");
+      const v = r.data.counts[k];
+      c.appendChild(el("div", k === "storage_bytes" ? bytes(v) : v, "n"));
+      c.appendChild(el("div", labels[k], "l"));
+      counts.appendChild(c);
+    }
+    const tb = $("dash-listeners");
+    clear(tb);
+    for (const l of r.data.listeners)
+      tb.appendChild(row([l.name, l.protocol, l.port, l.tls, el("span", l.enabled ? "on" : "off", l.enabled ? "up" : "off")]));
+  },
+
+  async domains() {
+    const r = await api("GET", "/domains");
+    if (!r.ok) return;
+    const tb = $("domain-list");
+    clear(tb);
+    for (const d of r.data.domains) {
+      const del = el("button", "Delete", "danger");
+      del.type = "button";
+      del.addEventListener("click", async () => {
+        if (!confirmDelete(d.name)) return;
+        const x = await api("DELETE", "/domains/" + encodeURIComponent(d.name));
+        formErrors($("domain-form"), x);
+        if (x.ok) loaders.domains();
+      });
+      tb.appendChild(row([d.name, d.active ? "yes" : "no", del]));
+    }
+  },
+
+  async accounts() {
+    const q = $("account-search").elements.q.value.trim();
+    const params = new URLSearchParams({ offset: state.accOffset, limit: state.accLimit });
+    if (q) params.set("q", q);
+    const r = await api("GET", "/accounts?" + params.toString());
+    if (!r.ok) return;
+    state.accTotal = r.data.total;
+    const first = r.data.total === 0 ? 0 : state.accOffset + 1;
+    $("account-range").textContent = first + "–" + (state.accOffset + r.data.accounts.length) + " of " + r.data.total;
+    const tb = $("account-list");
+    clear(tb);
+    for (const a of r.data.accounts) {
+      const usage = el("div");
+      usage.appendChild(el("div", bytes(a.used_bytes) + (a.quota_bytes ? " of " + bytes(a.quota_bytes) : " (no quota)")));
+      if (a.quota_bytes) {
+        const bar = el("div", null, "bar");
+        bar.appendChild(el("span", null, "w" + Math.min(10, Math.floor(10 * a.used_bytes / a.quota_bytes))));
+        usage.appendChild(bar);
+      }
+      const actions = el("div");
+      const toggle = el("button", a.active ? "Disable" : "Enable");
+      toggle.type = "button";
+      toggle.addEventListener("click", async () => {
+        const x = await api("PATCH", "/accounts/" + encodeURIComponent(a.address), { active: !a.active });
+        formErrors($("account-form"), x);
+        if (x.ok) loaders.accounts();
+      });
+      const pw = el("button", "Reset password");
+      pw.type = "button";
+      pw.addEventListener("click", async () => {
+        const p = window.prompt("New password for " + a.address);
+        if (!p) return;
+        const x = await api("PATCH", "/accounts/" + encodeURIComponent(a.address), { password: p });
+        formErrors($("account-form"), x);
+        if (x.ok) notice("Password of " + a.address + " changed.");
+      });
+      const quota = el("button", "Quota");
+      quota.type = "button";
+      quota.addEventListener("click", async () => {
+        const m = window.prompt("Quota for " + a.address + " in MiB (0 = none)", String(Math.round(a.quota_bytes / 1048576)));
+        if (m === null) return;
+        const n = Number(m);
+        const x = await api("PATCH", "/accounts/" + encodeURIComponent(a.address),
+                            { quota_bytes: Number.isInteger(n) && n >= 0 ? n * 1048576 : -1 });
+        formErrors($("account-form"), x);
+        if (x.ok) loaders.accounts();
+      });
+      const del = el("button", "Delete", "danger");
+      del.type = "button";
+      del.addEventListener("click", async () => {
+        if (!confirmDelete(a.address + " and all its mail")) return;
+        const x = await api("DELETE", "/accounts/" + encodeURIComponent(a.address));
+        formErrors($("account-form"), x);
+        if (x.ok) loaders.accounts();
+      });
+      actions.append(toggle, " ", pw, " ", quota, " ", del);
+      tb.appendChild(row([a.address, usage, a.active ? "yes" : "no", actions]));
+    }
+  },
+
+  async aliases() {
+    const r = await api("GET", "/aliases");
+    if (!r.ok) return;
+    const tb = $("alias-list");
+    clear(tb);
+    for (const a of r.data.aliases) {
+      const del = el("button", "Delete", "danger");
+      del.type = "button";
+      del.addEventListener("click", async () => {
+        if (!confirmDelete(a.source + " → " + a.destination)) return;
+        const p = new URLSearchParams({ source: a.source, destination: a.destination });
+        const x = await api("DELETE", "/aliases?" + p.toString());
+        formErrors($("alias-form"), x);
+        if (x.ok) loaders.aliases();
+      });
+      tb.appendChild(row([a.source.startsWith("@") ? a.source + " (catch-all)" : a.source, a.destination, del]));
+    }
+  },
+
+  async ports() {
+    const r = await api("GET", "/listeners");
+    if (!r.ok) return;
+    const tb = $("port-list");
+    clear(tb);
+    $("ports-error").textContent = "";
+    for (const l of r.data.listeners) {
+      const port = el("input", null, "port");
+      port.type = "number"; port.min = "1"; port.max = "65535"; port.value = l.port;
+      const tls = el("select");
+      for (const m of ["none", "starttls", "implicit"]) {
+        const o = el("option", m === "none" ? "none" : m === "starttls" ? "STARTTLS" : "implicit TLS");
+        o.value = m;
+        if (m === l.tls) o.selected = true;
+        tls.appendChild(o);
+      }
+      const on = el("input");
+      on.type = "checkbox"; on.checked = l.enabled;
+      const save = el("button", "Apply");
+      save.type = "button";
+      save.addEventListener("click", async () => {
+        const x = await api("PATCH", "/listeners/" + encodeURIComponent(l.name),
+                            { port: Number(port.value), tls: tls.value, enabled: on.checked });
+        $("ports-error").textContent = x.ok ? "" : l.name + ": " + ((x.data && x.data.error) || "request failed");
+        if (x.ok) { notice("Listener " + l.name + " updated."); loaders.ports(); }
+      });
+      tb.appendChild(row([l.name, l.protocol, port, tls, on, save]));
+    }
+  },
+
+  async queue() {
+    const r = await api("GET", "/queue");
+    if (!r.ok) return;
+    const tb = $("queue-list");
+    clear(tb);
+    for (const q of r.data.queue)
+      tb.appendChild(row([q.id, q.sender || "<>", q.recipient, q.state, q.attempts, q.next_attempt, q.last_error]));
+  },
+
+  async audit() {
+    const r = await api("GET", "/audit?limit=200");
+    if (!r.ok) return;
+    const tb = $("audit-list");
+    clear(tb);
+    for (const e of r.data.entries) tb.appendChild(row([e.at, e.admin, e.action, e.detail]));
+  },
+};
+
+/* ---------- forms ---------- */
+
+function bind() {
+  for (const b of document.querySelectorAll("nav button[data-page]"))
+    b.addEventListener("click", () => showPage(b.dataset.page));
+
+  $("login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const r = await api("POST", "/login", { username: f.elements.username.value, password: f.elements.password.value });
+    formErrors(f, r);
+    if (!r.ok) return;
+    f.elements.password.value = "";
+    state.csrf = r.data.csrf;
+    state.user = r.data.username;
+    showApp();
+  });
+
+  $("logout").addEventListener("click", async () => {
+    await api("POST", "/logout");
+    showLogin("You are logged out.");
+  });
+
+  $("domain-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const r = await api("POST", "/domains", { name: f.elements.name.value.trim() });
+    formErrors(f, r);
+    if (r.ok) { f.reset(); loaders.domains(); }
+  });
+
+  $("account-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const mib = Number(f.elements.quota.value || 0);
+    const r = await api("POST", "/accounts", {
+      address: f.elements.address.value.trim(),
+      password: f.elements.password.value,
+      quota_bytes: Number.isInteger(mib) && mib >= 0 ? mib * 1048576 : -1,
+    });
+    formErrors(f, r);
+    if (r.ok) { f.reset(); loaders.accounts(); }
+  });
+
+  $("account-search").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    state.accOffset = 0;
+    loaders.accounts();
+  });
+  $("account-prev").addEventListener("click", () => {
+    state.accOffset = Math.max(0, state.accOffset - state.accLimit);
+    loaders.accounts();
+  });
+  $("account-next").addEventListener("click", () => {
+    if (state.accOffset + state.accLimit < state.accTotal) state.accOffset += state.accLimit;
+    loaders.accounts();
+  });
+
+  $("alias-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const r = await api("POST", "/aliases", { source: f.elements.source.value.trim(), destination: f.elements.destination.value.trim() });
+    formErrors(f, r);
+    if (r.ok) { f.reset(); loaders.aliases(); }
+  });
+}
+
+async function start() {
+  bind();
+  const r = await api("GET", "/me");
+  if (r.ok) {
+    state.csrf = r.data.csrf;
+    state.user = r.data.username;
+    showApp();
+  } else {
+    showLogin("");
+  }
+}
+
+document.addEventListener("DOMContentLoaded", start);

@@ -1,0 +1,60 @@
+/* router.c - the method + path table of the JSON API (STYLE rule 5: the
+ * flags say what a route needs: a session and CSRF token, an argon2id
+ * slot, a path parameter). Paths are matched exactly, or as a prefix
+ * followed by exactly one non-empty segment (no '/') for WEB_PARAM routes.
+ * Everything under /api/ that is not here is a 404 (or 405). */
+#include "web/web.h"
+
+#include <string.h>
+
+static const struct web_route web_routes[] = {
+	{ "POST", "/api/v1/login", WEB_HASH, web_api_login },
+	{ "POST", "/api/v1/logout", WEB_AUTH, web_api_logout },
+	{ "GET", "/api/v1/me", WEB_AUTH, web_api_me },
+	{ "GET", "/api/v1/dashboard", WEB_AUTH, web_api_dashboard },
+	{ "GET", "/api/v1/domains", WEB_AUTH, web_api_domains_get },
+	{ "POST", "/api/v1/domains", WEB_AUTH, web_api_domains_post },
+	{ "DELETE", "/api/v1/domains/", WEB_AUTH | WEB_PARAM, web_api_domains_delete },
+	{ "GET", "/api/v1/accounts", WEB_AUTH, web_api_accounts_get },
+	{ "POST", "/api/v1/accounts", WEB_AUTH | WEB_HASH, web_api_accounts_post },
+	{ "PATCH", "/api/v1/accounts/", WEB_AUTH | WEB_HASH | WEB_PARAM, web_api_accounts_patch },
+	{ "DELETE", "/api/v1/accounts/", WEB_AUTH | WEB_PARAM, web_api_accounts_delete },
+	{ "GET", "/api/v1/aliases", WEB_AUTH, web_api_aliases_get },
+	{ "POST", "/api/v1/aliases", WEB_AUTH, web_api_aliases_post },
+	{ "DELETE", "/api/v1/aliases", WEB_AUTH, web_api_aliases_delete },
+	{ "GET", "/api/v1/listeners", WEB_AUTH, web_api_listeners_get },
+	{ "PATCH", "/api/v1/listeners/", WEB_AUTH | WEB_PARAM, web_api_listeners_patch },
+	{ "GET", "/api/v1/queue", WEB_AUTH, web_api_queue_get },
+	{ "GET", "/api/v1/audit", WEB_AUTH, web_api_audit_get },
+};
+
+/* Matches path against one route; *param_r set for WEB_PARAM. */
+static bool web_route_match(const struct web_route *r, const char *path, const char **param_r)
+{
+	size_t n = strlen(r->path);
+
+	if (!(r->flags & WEB_PARAM))
+		return strcmp(r->path, path) == 0;
+	if (strncmp(r->path, path, n) != 0 || path[n] == '\0' || strchr(path + n, '/') != NULL)
+		return false;
+	*param_r = path + n;
+	return true;
+}
+
+const struct web_route *web_route_find(const char *method, const char *path,
+				       const char **param_r, bool *path_known_r)
+{
+	*path_known_r = false;
+	*param_r = NULL;
+	for (size_t i = 0; i < sizeof(web_routes) / sizeof(web_routes[0]); i++) {
+		const char *param = NULL;
+		if (!web_route_match(&web_routes[i], path, &param))
+			continue;
+		*path_known_r = true;
+		if (strcmp(web_routes[i].method, method) == 0) {
+			*param_r = param;
+			return &web_routes[i];
+		}
+	}
+	return NULL;
+}

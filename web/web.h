@@ -1,0 +1,103 @@
+/* web.h - private to web/: the request and reply of one API call, the
+ * route table (router.c), the session and login throttle (session.c), the
+ * API handlers (api.c) and the server's helpers (server.c). Handlers run in
+ * a libmicrohttpd connection thread and may block (libpq, argon2id). */
+#ifndef POSTERN_WEB_WEB_H
+#define POSTERN_WEB_WEB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "config/limits.h"
+#include "db/db.h"
+
+#define WEB_COOKIE_NAME "postern_session"
+#define WEB_TOKEN_BYTES 32		/* 256-bit session token */
+#define WEB_TOKEN_TEXT 44		/* its base64url text, no padding, + NUL */
+#define WEB_CSRF_TEXT 44
+
+struct MHD_Connection;
+
+struct web_req {
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *path;
+	const char *param;	/* the path segment after a WEB_PARAM route, else NULL */
+	json_t *body;		/* the JSON object of POST/PATCH (empty object when no body) */
+	struct db *db;
+	char ip[64];		/* client address as text */
+	/* the session, once web_session_check() accepted it */
+	int64_t admin_id;
+	char admin[LIMIT_WEB_USERNAME + 1];
+	char csrf[WEB_CSRF_TEXT];
+};
+
+struct web_reply {
+	unsigned status;
+	json_t *json;		/* owned; NULL = {} */
+	char cookie[192];	/* Set-Cookie value, "" = none */
+	unsigned retry_after;	/* seconds, 0 = no header */
+};
+
+typedef void web_handler_fn(struct web_req *req, struct web_reply *rep);
+
+enum {
+	WEB_AUTH = 1 << 0,	/* needs a session (else 401); state-changing methods need CSRF (else 403) */
+	WEB_HASH = 1 << 1,	/* runs argon2id: waits for one of LIMIT_WEB_HASHERS slots */
+	WEB_PARAM = 1 << 2,	/* path is a prefix ending in '/', followed by one segment */
+};
+
+struct web_route {
+	const char *method;
+	const char *path;
+	unsigned flags;
+	web_handler_fn *fn;
+};
+
+/* router.c: finds the route of method + path. NULL when none; then
+ * *path_known_r tells 405 (the path exists with another method) from 404.
+ * *param_r points into path for WEB_PARAM routes. Pure. */
+const struct web_route *web_route_find(const char *method, const char *path,
+				       const char **param_r, bool *path_known_r);
+
+/* server.c: replies. The error sentence is shown to a person next to
+ * field (may be NULL). */
+void web_reply_json(struct web_reply *rep, unsigned status, json_t *json);
+void web_reply_error(struct web_reply *rep, unsigned status, const char *field,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A query-string argument of the request, NULL when absent. */
+const char *web_req_arg(struct web_req *req, const char *name);
+/* A request header, NULL when absent. */
+const char *web_req_header(struct web_req *req, const char *name);
+
+/* session.c */
+/* Loads the session of the request's cookie into req (sliding its idle
+ * expiry) and, for state-changing methods, checks X-CSRF-Token. 0, or -1
+ * with rep set to 401 / 403 / 503. */
+int web_session_check(struct web_req *req, struct web_reply *rep);
+/* Creates the first admin when the admins table is empty. 0 or -1. */
+int web_session_first_admin(struct db *db, const char *url);
+void web_session_init(void);
+web_handler_fn web_api_login, web_api_logout, web_api_me;
+
+/* Login failure counters (per user name, per client address), bounded to
+ * LIMIT_WEB_THROTTLE_ENTRIES with the oldest replaced; thread-safe. */
+/* True when key has max failures or more in the current window;
+ * *retry_r = seconds until the window ends. */
+bool web_throttle_blocked(const char *key, unsigned max, time_t now, unsigned *retry_r);
+void web_throttle_fail(const char *key, time_t now);
+void web_throttle_reset(const char *key);
+void web_throttle_clear(void);
+
+/* api.c */
+web_handler_fn web_api_dashboard, web_api_domains_get, web_api_domains_post,
+	web_api_domains_delete, web_api_accounts_get, web_api_accounts_post,
+	web_api_accounts_patch, web_api_accounts_delete, web_api_aliases_get,
+	web_api_aliases_post, web_api_aliases_delete, web_api_listeners_get,
+	web_api_listeners_patch, web_api_queue_get, web_api_audit_get;
+
+#endif
