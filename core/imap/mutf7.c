@@ -10,22 +10,10 @@
 
 #include <stdint.h>
 
+#include "lib/base64.h"
+
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
 
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
-}
 
 /* Decodes one UTF-8 sequence at s[*i]; returns the code point or -1. */
 static int32_t utf8_next(const unsigned char *s, size_t len, size_t *i)
@@ -200,7 +188,7 @@ static int decode_run(const unsigned char *s, size_t len, size_t *i, struct buf 
 			(*i)++;
 			break;
 		}
-		v = b64_value(s[*i]);
+		v = base64_digit(s[*i], '+', ',');
 		if (v < 0)
 			return -1;
 		(*i)++;

@@ -39,7 +39,7 @@ size_t base64_encode(const unsigned char *in, size_t n, char *out)
 	return o;
 }
 
-static int b64_value(unsigned char c)
+int base64_digit(unsigned char c, char c62, char c63)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -47,9 +47,9 @@ static int b64_value(unsigned char c)
 		return c - 'a' + 26;
 	if (c >= '0' && c <= '9')
 		return c - '0' + 52;
-	if (c == '+')
+	if (c == (unsigned char)c62)
 		return 62;
-	if (c == '/')
+	if (c == (unsigned char)c63)
 		return 63;
 	return -1;
 }
@@ -79,7 +79,7 @@ int base64_decode(const char *in, size_t n, unsigned char *out, size_t outcap, s
 				v[k] = 0;
 				continue;
 			}
-			v[k] = b64_value(s[i + k]); /* '=' anywhere else fails here */
+			v[k] = base64_digit(s[i + k], '+', '/'); /* '=' anywhere else fails here */
 			if (v[k] < 0)
 				return -1;
 		}

@@ -12,4 +12,8 @@ size_t base64_encode(const unsigned char *in, size_t n, char *out);
  * sets *outlen, or -1 on bad input or when outcap is too small. */
 int base64_decode(const char *in, size_t n, unsigned char *out, size_t outcap, size_t *outlen);
 
+/* Value 0..63 of one base64 digit whose last two digits are c62 and c63
+ * ('+' '/' here; '+' ',' in IMAP's modified UTF-7), or -1. */
+int base64_digit(unsigned char c, char c62, char c63);
+
 #endif

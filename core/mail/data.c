@@ -5,6 +5,8 @@
  * and the like are content; bare CR and bare LF are stored as CRLF so no
  * later hop can read them as line ends differently than we did. Pure code:
  * no limits here, the caller's spool enforces the message size. */
+#include <string.h>
+
 #include "mail/data.h"
 
 enum {
@@ -54,6 +56,24 @@ static int decode(struct mail_data *d, bool dots, const unsigned char *in, size_
 	size_t i = 0, o = 0;
 	int ret = 0;
 	while (i < len && outcap - o >= MAIL_DATA_MAX_EXPANSION) {
+		if (d->state == ST_MID) {
+			/* Fast path: inside a line only CR and LF matter, so the
+			 * run before the next one is copied as it is. Room for
+			 * the expansion of the byte after the run is kept. */
+			size_t room = outcap - o - (MAIL_DATA_MAX_EXPANSION - 1);
+			size_t max = len - i < room ? len - i : room;
+			const unsigned char *lf = memchr(in + i, '\n', max);
+			size_t lim = lf != NULL ? (size_t)(lf - (in + i)) : max;
+			const unsigned char *cr = memchr(in + i, '\r', lim);
+			size_t n = cr != NULL ? (size_t)(cr - (in + i)) : lim;
+
+			if (n > 0) {
+				memcpy(out + o, in + i, n);
+				o += n;
+				i += n;
+				continue;
+			}
+		}
 		unsigned char ch = in[i++];
 		switch (d->state) {
 		case ST_BOL:

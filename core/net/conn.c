@@ -475,11 +475,11 @@ static void conn_flush(struct conn *c)
 		c->proto->drained(c->session, c);
 }
 
-int conn_write(struct conn *c, const void *p, size_t n)
+/* After appending output: r < 0 means the output cap was hit (the client
+ * is not reading), so the conn closes; else schedule the flush. */
+static int conn_out_queued(struct conn *c, int r)
 {
-	if (c->flags & CONN_DEAD)
-		return -1;
-	if (buf_append(&c->out, p, n) < 0) {
+	if (r < 0) {
 		if (!(c->flags & CONN_CLOSING))
 			log_warn("conn", "%s:%d: output limit reached (client not reading), closing",
 				 c->peer, c->peer_port);
@@ -488,6 +488,13 @@ int conn_write(struct conn *c, const void *p, size_t n)
 	}
 	conn_todo(c, false);
 	return 0;
+}
+
+int conn_write(struct conn *c, const void *p, size_t n)
+{
+	if (c->flags & CONN_DEAD)
+		return -1;
+	return conn_out_queued(c, buf_append(&c->out, p, n));
 }
 
 int conn_printf(struct conn *c, const char *fmt, ...)
@@ -499,15 +506,7 @@ int conn_printf(struct conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	int r = buf_vprintf(&c->out, fmt, ap);
 	va_end(ap);
-	if (r < 0) {
-		if (!(c->flags & CONN_CLOSING))
-			log_warn("conn", "%s:%d: output limit reached (client not reading), closing",
-				 c->peer, c->peer_port);
-		conn_close(c);
-		return -1;
-	}
-	conn_todo(c, false);
-	return 0;
+	return conn_out_queued(c, r);
 }
 
 /* --- events --- */
