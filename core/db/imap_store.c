@@ -396,6 +396,49 @@ enum db_status imap_store_body(struct db *db, int64_t mailbox_id, uint32_t uid,
 	return db_message_body(db, mailbox_id, uid, data_r, len_r, found_r);
 }
 
+enum db_status imap_store_bodies(struct db *db, int64_t mailbox_id, const char *uids,
+				 size_t header_cap, uint32_t **uids_r, unsigned char ***data_r,
+				 size_t **lens_r, size_t *n_r)
+{
+	char mb[24], cap[24];
+	const char *p[3] = { mb, uids, cap };
+	enum db_status st;
+	PGresult *res;
+	int n;
+
+	*uids_r = NULL;
+	*data_r = NULL;
+	*lens_r = NULL;
+	*n_r = 0;
+	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
+	snprintf(cap, sizeof(cap), "%zu", header_cap);
+	res = db_exec_binary(db, STMT_IMAP_BODIES, 3, p, NULL, NULL, &st);
+	if (st != DB_OK) {
+		PQclear(res);
+		return st;
+	}
+	n = PQntuples(res);
+	if (n > 0) {
+		*uids_r = xcalloc((size_t)n, sizeof(**uids_r));
+		*data_r = xcalloc((size_t)n, sizeof(**data_r));
+		*lens_r = xcalloc((size_t)n, sizeof(**lens_r));
+	}
+	for (int i = 0; i < n; i++) {
+		uint64_t be = 0;
+		size_t len = (size_t)PQgetlength(res, i, 1);
+
+		if (PQgetlength(res, i, 0) == 8)
+			memcpy(&be, PQgetvalue(res, i, 0), 8);
+		(*uids_r)[i] = (uint32_t)be64toh(be);
+		(*data_r)[i] = xmalloc(len + 1);
+		memcpy((*data_r)[i], PQgetvalue(res, i, 1), len);
+		(*lens_r)[i] = len;
+	}
+	*n_r = (size_t)n;
+	PQclear(res);
+	return DB_OK;
+}
+
 /* ---------- flags and expunge ---------- */
 
 enum db_status imap_store_set_flags(struct db *db, int64_t mailbox_id, const char *uids, char op,
@@ -444,21 +487,90 @@ static enum db_status uid_list(PGresult *res, uint32_t **out, size_t *n_r)
 	return DB_OK;
 }
 
-enum db_status imap_store_deleted(struct db *db, int64_t mailbox_id, const char *uids,
-				  uint32_t **out, size_t *n_r)
+static enum db_status expunge_once(struct db *db, int64_t account_id, int64_t mailbox_id,
+				   const char *uids, uint32_t **out, size_t *n_r)
 {
-	char mb[24];
-	const char *p[2] = { mb, uids };
+	char acc[24], mb[24], modseq[24];
+	const char *pb[2] = { mb, acc };
 	enum db_status st;
 	PGresult *res;
+	char *blobs = NULL, *list = NULL, *bytes = NULL;
+	int64_t count = 0;
 
-	*out = NULL;
-	*n_r = 0;
+	snprintf(acc, sizeof(acc), "%lld", (long long)account_id);
 	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
-	res = db_exec(db, STMT_IMAP_DELETED, 2, p, NULL, NULL, &st);
-	if (st == DB_OK)
-		uid_list(res, out, n_r);
+	if ((st = db_begin(db)) != DB_OK)
+		return st;
+	res = db_exec(db, STMT_EXPUNGE_BUMP, 2, pb, NULL, NULL, &st);
+	if (st != DB_OK || PQntuples(res) != 1) {
+		PQclear(res);
+		db_rollback(db);
+		return st;	/* no such mailbox of this account: nothing to do */
+	}
+	snprintf(modseq, sizeof(modseq), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
+	const char *pe[3] = { mb, uids, modseq };
+	res = db_exec(db, STMT_IMAP_EXPUNGE, 3, pe, NULL, NULL, &st);
+	if (st == DB_OK && PQntuples(res) == 1) {
+		count = col_i64(res, 0, 0);
+		bytes = xstrdup(PQgetvalue(res, 0, 1));
+		blobs = xstrdup(PQgetvalue(res, 0, 2));
+		list = xstrdup(PQgetvalue(res, 0, 3));
+	}
+	PQclear(res);
+	if (st != DB_OK || count == 0) {
+		db_rollback(db);	/* nothing was \Deleted: no MODSEQ bump */
+		goto out;
+	}
+	{
+		const char *pu[2] = { acc, bytes };
+		const char *pn[1] = { mb };
+
+		st = run(db, STMT_ACCOUNT_UNCHARGE, 2, pu);
+		if (st == DB_OK)
+			st = db_blob_gc(db, blobs);
+		if (st == DB_OK)
+			st = run(db, STMT_NOTIFY_MAILBOX, 1, pn);
+	}
+	if (st != DB_OK) {
+		db_rollback(db);
+		goto out;
+	}
+	st = db_commit(db);
+	if (st == DB_OK) {
+		const char *p = list;
+
+		*out = xcalloc((size_t)count, sizeof(**out));
+		while (*p != '\0' && *n_r < (size_t)count) {
+			char *end;
+			unsigned long v = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			(*out)[(*n_r)++] = (uint32_t)v;
+			p = end;
+			while (*p == ' ')
+				p++;
+		}
+	}
+out:
+	free(bytes);
+	free(blobs);
+	free(list);
+	return st;
+}
+
+enum db_status imap_store_expunge(struct db *db, int64_t account_id, int64_t mailbox_id,
+				  const char *uids, uint32_t **out, size_t *n_r)
+{
+	enum db_status st = DB_RETRY;
+
+	for (int i = 0; i < LIMIT_DELIVER_RETRIES && st == DB_RETRY; i++) {
+		free(*out);
+		*out = NULL;
+		*n_r = 0;
+		st = expunge_once(db, account_id, mailbox_id, uids, out, n_r);
+	}
 	return st;
 }
 

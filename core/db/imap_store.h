@@ -115,6 +115,13 @@ void imap_store_rows_free(struct imap_store_row *rows, size_t n);
 enum db_status imap_store_body(struct db *db, int64_t mailbox_id, uint32_t uid,
 			       unsigned char **data_r, size_t *len_r, bool *found_r);
 
+/* Bodies of the given UIDs in one query (parallel arrays, ascending
+ * UID, malloc'd). header_cap > 0: only the header block of each, at most
+ * header_cap octets. */
+enum db_status imap_store_bodies(struct db *db, int64_t mailbox_id, const char *uids,
+				 size_t header_cap, uint32_t **uids_r, unsigned char ***data_r,
+				 size_t **lens_r, size_t *n_r);
+
 /* STORE: op '+' add, '-' remove, '=' replace; flags bits and keywords (a PG
  * array literal) for the UIDs; bumps MODSEQ, notifies. Returns the new
  * flags of the rows changed. */
@@ -123,9 +130,12 @@ enum db_status imap_store_set_flags(struct db *db, int64_t mailbox_id, const cha
 				    struct imap_store_flags **out, size_t *n_r);
 void imap_store_flags_free(struct imap_store_flags *f, size_t n);
 
-/* UIDs of \Deleted messages among uids (NULL = all), ascending. */
-enum db_status imap_store_deleted(struct db *db, int64_t mailbox_id, const char *uids,
-				  uint32_t **out, size_t *n_r);
+/* EXPUNGE / UID EXPUNGE / CLOSE in one transaction: deletes the messages
+ * that are \Deleted now (among uids, NULL = all), uncharges the account,
+ * collects blobs, bumps MODSEQ and notifies; nothing changes when none is.
+ * *out: the UIDs removed, ascending. */
+enum db_status imap_store_expunge(struct db *db, int64_t account_id, int64_t mailbox_id,
+				  const char *uids, uint32_t **out, size_t *n_r);
 
 /* COPY / MOVE of uids into the mailbox named dest, in one transaction.
  * *found_r false: no such destination. Fills the source and new UIDs

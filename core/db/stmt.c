@@ -70,7 +70,8 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  "SELECT account_id, id FROM mailboxes WHERE account_id = ANY($1::bigint[])"
 	  " AND name = 'INBOX' ORDER BY id FOR UPDATE"),
 	/* One copy into one account's INBOX in one round trip: $1 account,
-	 * $2 blob, $3 size. Lock order as everywhere: the INBOX row first
+	 * $2 blob, $3 size, $4-$7 the IMAP ENVELOPE, BODYSTRUCTURE, BODY and
+	 * part table (NULL: computed on first FETCH). Lock order as everywhere: the INBOX row first
 	 * (l), then the account row (c). The quota check is in the accounts
 	 * UPDATE (no row = over quota, no such account or no INBOX: nothing
 	 * changed); UID and MODSEQ come from the mailbox row, updated in this
@@ -78,7 +79,7 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	 * however many copies (PostgreSQL folds identical notifications of a
 	 * transaction), and is dropped with a rolled-back savepoint. Always one row: charged (0/1), mailbox id
 	 * and UID (NULL when no copy was stored). */
-	S(STMT_DELIVER_MESSAGE, "deliver_message", 3,
+	S(STMT_DELIVER_MESSAGE, "deliver_message", 7,
 	  "WITH l AS (SELECT id, account_id FROM mailboxes"
 	  " WHERE account_id = $1::bigint AND name = 'INBOX' FOR UPDATE),"
 	  " c AS (UPDATE accounts SET used_bytes = used_bytes + $3::bigint"
@@ -87,8 +88,9 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " m AS (UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
 	  " WHERE id = (SELECT id FROM l) AND EXISTS (SELECT 1 FROM c)"
 	  " RETURNING id, uidnext - 1 AS uid, highestmodseq),"
-	  " i AS (INSERT INTO messages (mailbox_id, uid, blob_id, modseq, size, internal_date)"
-	  " SELECT id, uid, $2::bigint, highestmodseq, $3::bigint, now() FROM m"
+	  " i AS (INSERT INTO messages (mailbox_id, uid, blob_id, modseq, size, internal_date,"
+	  " envelope, bodystructure, body_simple, parts)"
+	  " SELECT id, uid, $2::bigint, highestmodseq, $3::bigint, now(), $4, $5, $6, $7 FROM m"
 	  " RETURNING mailbox_id, uid)"
 	  " SELECT (SELECT count(*) FROM c), i.mailbox_id, i.uid,"
 	  " CASE WHEN i.mailbox_id IS NOT NULL"
@@ -97,8 +99,9 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	/* The same with the blob written in the same statement, only when the
 	 * copy fits (group commit's one-round-trip path, every statement of a
 	 * batch sent at once, none waiting for another's result): $1 account,
-	 * $2 size, $3 sha256 (binary), $4 body (binary). Same row as above. */
-	S(STMT_DELIVER_NEW, "deliver_new", 4,
+	 * $2 size, $3 sha256 (binary), $4 body (binary), $5-$8 the IMAP
+	 * metadata as above. Same row as above. */
+	S(STMT_DELIVER_NEW, "deliver_new", 8,
 	  "WITH l AS (SELECT id, account_id FROM mailboxes"
 	  " WHERE account_id = $1::bigint AND name = 'INBOX' FOR UPDATE),"
 	  " c AS (UPDATE accounts SET used_bytes = used_bytes + $2::bigint"
@@ -109,8 +112,9 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " m AS (UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1"
 	  " WHERE id = (SELECT id FROM l) AND EXISTS (SELECT 1 FROM c)"
 	  " RETURNING id, uidnext - 1 AS uid, highestmodseq),"
-	  " i AS (INSERT INTO messages (mailbox_id, uid, blob_id, modseq, size, internal_date)"
-	  " SELECT m.id, m.uid, b.id, m.highestmodseq, $2::bigint, now() FROM m, b"
+	  " i AS (INSERT INTO messages (mailbox_id, uid, blob_id, modseq, size, internal_date,"
+	  " envelope, bodystructure, body_simple, parts)"
+	  " SELECT m.id, m.uid, b.id, m.highestmodseq, $2::bigint, now(), $5, $6, $7, $8 FROM m, b"
 	  " RETURNING mailbox_id, uid)"
 	  " SELECT (SELECT count(*) FROM c), i.mailbox_id, i.uid,"
 	  " CASE WHEN i.mailbox_id IS NOT NULL"
@@ -335,10 +339,6 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) RETURNING uid, flags, keywords)"
 	  " SELECT uid, flags, array_to_string(keywords, ' '),"
 	  " pg_notify('mailbox_changed', $1::text) FROM u ORDER BY uid"),
-	/* $2 NULL = every message */
-	S(STMT_IMAP_DELETED, "imap_deleted", 2,
-	  "SELECT uid FROM messages WHERE mailbox_id = $1 AND flags & 8 <> 0"
-	  " AND ($2::bigint[] IS NULL OR uid = ANY($2::bigint[])) ORDER BY uid"),
 	S(STMT_IMAP_MAILBOX_LOCK, "imap_mailbox_lock", 2,
 	  "SELECT id, uidvalidity, uidnext FROM mailboxes WHERE account_id = $1 AND name = $2"
 	  " FOR UPDATE"),
@@ -384,11 +384,31 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " WHEN 0 THEN b.body"
 	  " WHEN 1 THEN CASE WHEN h.p = 0 THEN ''::bytea ELSE substring(b.body FROM h.p + 4) END"
 	  " ELSE CASE WHEN h.p = 0 THEN b.body ELSE substring(b.body FOR h.p + 1) END END,"
-	  " 'escape')), lower($3)) > 0 ORDER BY m.uid"),
+	  " 'escape')), lower(encode(convert_to($3, 'UTF8'), 'escape'))) > 0 ORDER BY m.uid"),
 	/* binary result: uid, header block */
 	S(STMT_IMAP_HEADERS, "imap_headers", 1,
 	  "SELECT m.uid, CASE WHEN h.p = 0 THEN b.body ELSE substring(b.body FOR h.p + 1) END"
 	  " FROM messages m JOIN blobs b ON b.id = m.blob_id"
 	  " CROSS JOIN LATERAL (SELECT position('\\x0d0a0d0a'::bytea IN b.body) AS p) h"
 	  " WHERE m.mailbox_id = $1 ORDER BY m.uid"),
+	/* $1 mailbox, $2 uids or NULL (every \Deleted message), $3 the new
+	 * MODSEQ (STMT_EXPUNGE_BUMP): deletes what is \Deleted at this moment
+	 * -> count, bytes, blob ids, UIDs ascending */
+	S(STMT_IMAP_EXPUNGE, "imap_expunge", 3,
+	  "WITH del AS (DELETE FROM messages WHERE mailbox_id = $1 AND flags & 8 <> 0"
+	  " AND ($2::bigint[] IS NULL OR uid = ANY($2::bigint[])) RETURNING uid, size, blob_id),"
+	  " ins AS (INSERT INTO expunged (mailbox_id, uid, modseq) SELECT $1, uid, $3 FROM del)"
+	  " SELECT count(*), coalesce(sum(size), 0),"
+	  " coalesce(array_agg(DISTINCT blob_id), '{}'::bigint[]),"
+	  " coalesce(array_to_string(array_agg(uid ORDER BY uid), ' '), '') FROM del"),
+	/* binary result: uid, body; $3 > 0: only the header block (through
+	 * its blank line), at most $3 octets */
+	S(STMT_IMAP_BODIES, "imap_bodies", 3,
+	  "SELECT m.uid, CASE WHEN $3::int = 0 THEN b.body"
+	  " ELSE substring(b.body FOR least($3::int, CASE WHEN h.p = 0 THEN length(b.body)"
+	  " ELSE h.p + 3 END)) END"
+	  " FROM messages m JOIN blobs b ON b.id = m.blob_id"
+	  " CROSS JOIN LATERAL (SELECT CASE WHEN $3::int = 0 THEN 0"
+	  " ELSE position('\\x0d0a0d0a'::bytea IN b.body) END AS p) h"
+	  " WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid"),
 };

@@ -506,7 +506,9 @@ static enum db_status deliver_copy(struct batch_ctx *b, size_t i, int64_t accoun
 				   int64_t *mailbox_r, bool *over_quota_r)
 {
 	char t[3][24];
-	const char *params[3] = { t[0], t[1], t[2] };
+	const struct db_delivery *d = &b->d[i];
+	const char *params[7] = { t[0], t[1], t[2], d->envelope, d->bodystructure, d->body,
+				  d->parts };
 	enum db_status st = DB_OK;
 
 	*mailbox_r = 0;
@@ -517,7 +519,7 @@ static enum db_status deliver_copy(struct batch_ctx *b, size_t i, int64_t accoun
 	for (int pass = 0; pass < 2; pass++) {
 		const char *cp[3] = { t[0], "INBOX", NULL };
 		bool charged = false, exists = false, has_inbox = false;
-		PGresult *res = db_exec(b->db, STMT_DELIVER_MESSAGE, 3, params, NULL, NULL, &st);
+		PGresult *res = db_exec(b->db, STMT_DELIVER_MESSAGE, 7, params, NULL, NULL, &st);
 
 		if (st == DB_OK && PQntuples(res) == 1) {
 			charged = col_i64(res, 0, 0) == 1;
@@ -730,10 +732,11 @@ static enum db_status batch_pipe(struct batch_ctx *b)
 	sent_ok = pipe_send(pg, STMT_BEGIN, 0, NULL, NULL, NULL);
 	for (size_t i = 0; i < b->n && sent_ok; i++) {
 		const struct db_delivery *d = &b->d[i];
-		const char *v[4] = { txt[i][0], txt[i][1], (const char *)hash[i],
-				     (const char *)d->local_body };
-		const int len[4] = { 0, 0, crypto_hash_sha256_BYTES, (int)d->local_len };
-		static const int fmt[4] = { 0, 0, 1, 1 };
+		const char *v[8] = { txt[i][0], txt[i][1], (const char *)hash[i],
+				     (const char *)d->local_body, d->envelope, d->bodystructure,
+				     d->body, d->parts };
+		const int len[8] = { 0, 0, crypto_hash_sha256_BYTES, (int)d->local_len, 0, 0, 0, 0 };
+		static const int fmt[8] = { 0, 0, 1, 1, 0, 0, 0, 0 };
 
 		if (b->skip[i])
 			continue;
@@ -744,7 +747,7 @@ static enum db_status batch_pipe(struct batch_ctx *b)
 		crypto_hash_sha256(hash[i], d->local_body, d->local_len);
 		i64_text(txt[i][0], sizeof(txt[i][0]), b->accts[b->acct_off[i]]);
 		i64_text(txt[i][1], sizeof(txt[i][1]), (int64_t)d->local_len);
-		sent_ok = pipe_send(pg, STMT_DELIVER_NEW, 4, v, len, fmt);
+		sent_ok = pipe_send(pg, STMT_DELIVER_NEW, 8, v, len, fmt);
 		order[sent++] = i;
 	}
 	sent_ok = sent_ok && pipe_send(pg, STMT_COMMIT, 0, NULL, NULL, NULL) &&

@@ -71,6 +71,13 @@ struct db_delivery {
 	size_t remote_len;
 	const char *const *remote;	/* distinct remote recipient addresses */
 	size_t n_remote;
+	/* IMAP metadata of local_body, computed once before the transaction
+	 * (db/imap_store.h imap_store_meta_compute) and stored with every
+	 * copy; NULL: computed on the first FETCH instead. */
+	const char *envelope;
+	const char *bodystructure;
+	const char *body;		/* non-extended BODY */
+	const char *parts;		/* mime_serialize() */
 };
 
 /* Stores everything in ONE transaction: blob(s) (deduplicated by sha256),

@@ -133,6 +133,7 @@ static void login_done(uint64_t id, enum auth_status st, const struct db_account
 		log_info("imap", "login user=\"%s\" ip=%s tls=%s", user, conn_peer_addr(s->conn),
 			 conn_is_tls(s->conn) ? "yes" : "no");
 		s->account_id = account->id;
+		s->quota_bytes = account->quota_bytes;
 		str_lcpy(s->address, account->address, sizeof(s->address));
 		s->state = IMAP_STATE_AUTH;
 		s->errors = 0;

@@ -64,6 +64,11 @@ struct fetch_job {
 	struct fetch_req *req;
 	size_t first, end;	/* todo[first .. end) attempted */
 	struct buf out;
+	/* bodies (or header blocks) loaded in one query (worker) */
+	uint32_t *b_uids;
+	unsigned char **b_data;
+	size_t *b_lens;
+	size_t n_b;
 };
 
 static void req_free(void *p)
@@ -190,43 +195,67 @@ static void write_date(struct buf *b, int64_t t)
 		   mon[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+/* Whether the request needs message bytes, and only the top-level header
+ * (HEADER, HEADER.FIELDS[.NOT], RFC822.HEADER: what header syncs ask). */
+static bool req_needs_body(const struct fetch_req *r, bool *header_only_r)
+{
+	bool need = false, header_only = true;
+
+	for (size_t i = 0; i < r->n_items; i++) {
+		const struct fetch_item *it = &r->items[i];
+
+		if (it->kind == FI_RFC822_HEADER) {
+			need = true;
+		} else if (it->kind == FI_SECTION) {
+			need = true;
+			if (strncasecmp(it->spec, "HEADER", 6) != 0)
+				header_only = false;
+		} else if (it->kind == FI_RFC822 || it->kind == FI_RFC822_TEXT) {
+			need = true;
+			header_only = false;
+		}
+	}
+	*header_only_r = header_only;
+	return need;
+}
+
+/* pre/pre_len: the message (or, header_only, its header block) loaded
+ * in bulk for this row, or NULL. */
 static void render_row(struct fetch_job *fj, struct db *db, struct imap_store_row *row,
-		       uint32_t seq, bool flags_changed)
+		       uint32_t seq, bool flags_changed, const unsigned char *pre, size_t pre_len)
 {
 	const struct fetch_req *r = fj->req;
 	struct buf *b = &fj->out;
-	bool need_body = false, need_meta = false;
-	unsigned char *msg = NULL;
+	bool need_body = false, need_meta = false, header_only = false;
+	unsigned char *own = NULL;
+	const unsigned char *msg = NULL;
 	size_t len = 0;
 	struct mime_tree *tree = NULL;
 	bool first = true;
 
-	for (size_t i = 0; i < r->n_items; i++) {
-		enum fi_kind k = r->items[i].kind;
-
-		if (k == FI_SECTION || k == FI_RFC822 || k == FI_RFC822_HEADER ||
-		    k == FI_RFC822_TEXT) {
-			need_body = true;
-			need_meta = true;
-		}
-		if (k == FI_ENVELOPE || k == FI_BODYSTRUCTURE || k == FI_BODY)
-			need_meta = true;
-	}
+	need_body = req_needs_body(r, &header_only);
+	need_meta = need_body || has_item(r, FI_ENVELOPE) || has_item(r, FI_BODYSTRUCTURE) ||
+		    has_item(r, FI_BODY);
 	if (need_meta && row->meta.parts == NULL)
-		need_body = true;
-	if (need_body) {
+		pre = NULL;	/* the metadata needs the whole message */
+	if (pre != NULL) {
+		msg = pre;
+		len = pre_len;
+	} else if (need_body || (need_meta && row->meta.parts == NULL)) {
 		bool found = false;
 
-		if (imap_store_body(db, fj->j.mailbox_id, row->uid, &msg, &len, &found) != DB_OK ||
+		if (imap_store_body(db, fj->j.mailbox_id, row->uid, &own, &len, &found) != DB_OK ||
 		    !found) {
-			free(msg);
-			msg = NULL;
+			free(own);
+			own = NULL;
+			len = 0;
 		}
+		msg = own;
 	}
-	if (need_meta && row->meta.parts == NULL && msg != NULL) {
+	if (need_meta && row->meta.parts == NULL && own != NULL) {
 		struct imap_store_meta m;
 
-		if (imap_store_meta_compute(msg, len, &m) == 0) {
+		if (imap_store_meta_compute(own, len, &m) == 0) {
 			imap_store_meta_save(db, row->blob_id, &m);
 			imap_store_meta_free(&row->meta);
 			row->meta = m;
@@ -235,9 +264,12 @@ static void render_row(struct fetch_job *fj, struct db *db, struct imap_store_ro
 	if (msg != NULL && row->meta.parts != NULL) {
 		const char *err = NULL;
 
-		tree = mime_deserialize(row->meta.parts, strlen(row->meta.parts), len, &err);
-		if (tree == NULL)
-			tree = mime_parse(msg, len);
+		/* offsets are checked against the whole message; section_bytes()
+		 * checks them against the bytes at hand (a header block) */
+		tree = mime_deserialize(row->meta.parts, strlen(row->meta.parts), (size_t)row->size,
+					&err);
+		if (tree == NULL && own != NULL)
+			tree = mime_parse(own, len);
 	}
 
 	buf_printf(b, "* %u FETCH (", seq);
@@ -299,7 +331,41 @@ static void render_row(struct fetch_job *fj, struct db *db, struct imap_store_ro
 #undef SEP
 	buf_append_str(b, ")\r\n");
 	mime_tree_free(&tree);
-	free(msg);
+	free(own);
+}
+
+/* One query for the bodies of a batch instead of one per message: the
+ * header blocks (capped at LIMIT_MIME_HEADER_SIZE; a longer one is loaded
+ * alone later), or whole messages up to LIMIT_IMAP_FETCH_BYTES in all. */
+static void bulk_load(struct fetch_job *fj, struct db *db, const struct imap_store_row *rows,
+		      size_t n_rows, bool header_only)
+{
+	uint32_t *want = xcalloc(n_rows + 1, sizeof(*want));
+	size_t k = 0, total = 0;
+	char *arr;
+
+	for (size_t i = 0; i < n_rows; i++) {
+		if (rows[i].meta.parts == NULL)
+			continue;	/* loaded whole for its metadata */
+		if (!header_only) {
+			if (total + (size_t)rows[i].size > LIMIT_IMAP_FETCH_BYTES && k > 0)
+				break;
+			total += (size_t)rows[i].size;
+		}
+		want[k++] = rows[i].uid;
+	}
+	if (k > 1) {
+		arr = imap_uids_array(want, k);
+		if (imap_store_bodies(db, fj->j.mailbox_id, arr, header_only ? LIMIT_MIME_HEADER_SIZE : 0,
+				      &fj->b_uids, &fj->b_data, &fj->b_lens, &fj->n_b) != DB_OK)
+			fj->n_b = 0;
+		free(arr);
+		/* a header block cut at the cap is loaded whole, alone */
+		for (size_t i = 0; header_only && i < fj->n_b; i++)
+			if (fj->b_lens[i] >= LIMIT_MIME_HEADER_SIZE)
+				xfree(fj->b_data[i]);
+	}
+	free(want);
 }
 
 static void fetch_work(struct imap_job *jj, struct db *db)
@@ -310,6 +376,7 @@ static void fetch_work(struct imap_job *jj, struct db *db)
 	struct imap_store_row *rows = NULL;
 	struct imap_store_flags *changed = NULL;
 	size_t n_rows = 0, n_changed = 0;
+	uint32_t last = 0;
 	char *arr;
 
 	if (end > r->n_todo)
@@ -342,10 +409,19 @@ static void fetch_work(struct imap_job *jj, struct db *db)
 		}
 	}
 	fj->end = end;
+	{
+		bool header_only = false;
+
+		if (req_needs_body(r, &header_only))
+			bulk_load(fj, db, rows, n_rows, header_only);
+	}
 	for (size_t i = 0; i < n_rows; i++) {
 		uint32_t seq = imap_view_seq(jj->uids, jj->n_uids, rows[i].uid);
 		bool flags_changed = false;
+		uint32_t bi = imap_view_seq(fj->b_uids, fj->n_b, rows[i].uid);
+		const unsigned char *pre = bi ? fj->b_data[bi - 1] : NULL;
 
+		last = rows[i].uid;
 		if (seq == 0)
 			continue;
 		for (size_t c = 0; c < n_changed; c++)
@@ -353,7 +429,7 @@ static void fetch_work(struct imap_job *jj, struct db *db)
 				rows[i].flags = changed[c].flags;
 				flags_changed = true;
 			}
-		render_row(fj, db, &rows[i], seq, flags_changed);
+		render_row(fj, db, &rows[i], seq, flags_changed, pre, pre ? fj->b_lens[bi - 1] : 0);
 		if (buf_len(&fj->out) >= LIMIT_IMAP_FETCH_BYTES && i + 1 < n_rows) {
 			/* the rest of this batch goes in the next job */
 			size_t k = fj->first;
@@ -364,12 +440,13 @@ static void fetch_work(struct imap_job *jj, struct db *db)
 			break;
 		}
 	}
-	/* the skip list: our own \Seen changes are reported here */
+	/* the skip list: our own \Seen changes rendered here; those of rows
+	 * left for the next job go out through the sync */
 	if (n_changed > 0) {
 		jj->skip = xcalloc(n_changed, sizeof(uint32_t));
 		for (size_t c = 0; c < n_changed; c++)
-			jj->skip[c] = changed[c].uid;
-		jj->n_skip = n_changed;
+			if (changed[c].uid <= last)
+				jj->skip[jj->n_skip++] = changed[c].uid;
 	}
 	imap_store_flags_free(changed, n_changed);
 	imap_store_rows_free(rows, n_rows);
@@ -400,6 +477,11 @@ static void fetch_cleanup(struct imap_job *jj)
 
 	req_free(fj->req);
 	buf_free(&fj->out);
+	for (size_t i = 0; i < fj->n_b; i++)
+		free(fj->b_data[i]);
+	free(fj->b_data);
+	free(fj->b_uids);
+	free(fj->b_lens);
 }
 
 static void fetch_finish(struct imap_session *s, struct imap_job *jj)

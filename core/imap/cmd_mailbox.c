@@ -501,17 +501,9 @@ static void expunge_cleanup(struct imap_job *jj)
 static void expunge_work(struct imap_job *jj, struct db *db)
 {
 	struct expunge_job *e = (struct expunge_job *)jj;
-	int64_t *uids;
 
-	jj->st = imap_store_deleted(db, e->mailbox_id, e->filter, &e->gone, &e->n_gone);
-	if (jj->st != DB_OK || e->n_gone == 0)
-		return;
-	uids = xcalloc(e->n_gone, sizeof(*uids));
-	for (size_t i = 0; i < e->n_gone; i++)
-		uids[i] = e->gone[i];
-	/* XXX: a flag cleared between the two statements is not rechecked. */
-	jj->st = db_expunge_uids(db, jj->account_id, e->mailbox_id, uids, e->n_gone);
-	free(uids);
+	jj->st = imap_store_expunge(db, jj->account_id, e->mailbox_id, e->filter, &e->gone,
+				    &e->n_gone);
 }
 
 static void expunge_finish(struct imap_session *s, struct imap_job *jj)
@@ -727,7 +719,7 @@ void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_tagged(s, "NO", "[UNAVAILABLE] Message could not be stored");
 		return;
 	}
-	if (cmd->args[i].type == IMAP_ARG_LIST && i < cmd->n_args - 1) {
+	if (i < cmd->n_args - 1 && cmd->args[i].type == IMAP_ARG_LIST) {
 		if (imap_flags_parse(&cmd->args[i], &flags, &keywords, &err) < 0) {
 			imap_error(s, "BAD", "%s", err);
 			return;

@@ -204,7 +204,10 @@ void imap_error(struct imap_session *s, const char *status, const char *fmt, ...
 	va_start(ap, fmt);
 	vtagged(s, status, fmt, ap);
 	va_end(ap);
-	count_error(s);
+	/* After login only protocol errors count: a client may ask for many
+	 * mailboxes that do not exist. */
+	if (strcmp(status, "BAD") == 0 || s->state == IMAP_STATE_NOTAUTH)
+		count_error(s);
 }
 
 bool imap_session_login_allowed(const struct imap_session *s)
@@ -281,6 +284,12 @@ static void on_literal(struct imap_session *s, const struct imap_cmd *cmd)
 		spool_free(&s->spool);
 		s->lit_left = 0;
 		imap_error(s, "NO", "[TOOBIG] Literal too large");
+		return;
+	}
+	if (append && s->spool == NULL && s->quota_bytes > 0 && l->size > (uint64_t)s->quota_bytes) {
+		/* can never fit; the exact check is at commit (NO [OVERQUOTA]) */
+		imap_parser_literal_refuse(s->parser);
+		imap_error(s, "NO", "[OVERQUOTA] Message larger than the quota");
 		return;
 	}
 	if (append && s->spool == NULL) {
@@ -389,6 +398,10 @@ static void session_run(struct imap_session *s)
 		if (s->spool != NULL && s->wait != IMAP_WAIT_JOB)
 			spool_free(&s->spool);	/* an APPEND that failed before its job */
 	}
+	/* Idle sessions (IDLE above all) keep no parser arena: commands copy
+	 * what their jobs need. */
+	if (!s->closing && s->lit_left == 0 && buf_len(conn_in(s->conn)) == 0)
+		imap_parser_shrink(s->parser);
 	s->running = false;
 }
 

@@ -96,6 +96,7 @@ struct imap_session {
 	char user[LIMIT_ADDRESS + 1];
 	struct loop_timer *fail_timer;
 	int64_t account_id;
+	int64_t quota_bytes;	/* at login; 0 = unlimited */
 	char address[LIMIT_ADDRESS + 1];
 
 	struct imap_view sel;

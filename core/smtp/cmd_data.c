@@ -16,6 +16,7 @@
 
 #include <sodium.h>
 
+#include "db/imap_store.h"
 #include "db/store.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -140,6 +141,7 @@ static void deliver_run_batch(struct job **jobs, size_t n, struct db *db)
 	struct db_delivery_result r[LIMIT_DELIVER_BATCH];
 	unsigned char *bodies[LIMIT_DELIVER_BATCH];
 	struct deliver_job *part[LIMIT_DELIVER_BATCH];
+	struct imap_store_meta meta[LIMIT_DELIVER_BATCH];
 	size_t i = 0;
 
 	if (n > LIMIT_DELIVER_BATCH)
@@ -162,6 +164,16 @@ static void deliver_run_batch(struct job **jobs, size_t n, struct db *db)
 				j->st = DB_TEMP;
 				continue;
 			}
+			/* IMAP ENVELOPE / BODYSTRUCTURE / part table, once, here
+			 * in the worker: FETCH never parses the message. */
+			memset(&meta[k], 0, sizeof(meta[k]));
+			if (d[k].local_body != NULL &&
+			    imap_store_meta_compute(d[k].local_body, d[k].local_len, &meta[k]) == 0) {
+				d[k].envelope = meta[k].envelope;
+				d[k].bodystructure = meta[k].bodystructure;
+				d[k].body = meta[k].body;
+				d[k].parts = meta[k].parts;
+			}
 			bytes += sz;
 			part[k++] = j;
 		}
@@ -174,6 +186,7 @@ static void deliver_run_batch(struct job **jobs, size_t n, struct db *db)
 			part[m]->st = r[m].st;
 			part[m]->over_quota = r[m].over_quota;
 			free(bodies[m]);
+			imap_store_meta_free(&meta[m]);
 		}
 	}
 }

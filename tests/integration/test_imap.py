@@ -511,6 +511,17 @@ def test_imap_large_message_and_fetch_batches(box, ports):
     assert literal_of(data) == big
     typ, data = m.search(None, "SEEN")
     assert len(data[0].split()) == n // 2
+    # header sync as mail clients do it (bodies loaded in bulk per batch)
+    typ, data = m.fetch("1:*", "(UID BODY.PEEK[HEADER.FIELDS (Subject)])")
+    subjects = [d[1] for d in data if isinstance(d, tuple)]
+    assert subjects[0] == b"Subject: big\r\n\r\n"
+    assert subjects[1:] == [b"Subject: small %d\r\n\r\n" % i for i in range(n)]
+    typ, data = m.fetch("2:40", "(BODY.PEEK[])")
+    bodies = [d[1] for d in data if isinstance(d, tuple)]
+    assert bodies == [b"Subject: small %d\r\n\r\nx\r\n" % i for i in range(39)]
+    typ, data = m.fetch("1:3", "(BODY.PEEK[HEADER] BODY.PEEK[TEXT]<0.9>)")
+    parts = [d[1] for d in data if isinstance(d, tuple)]
+    assert parts[:2] == [b"Subject: big\r\n\r\n", b"line 0000"], parts[:2]
     m.logout()
 
 
@@ -543,3 +554,122 @@ def test_imap_idle_sees_other_sessions_flags(box, ports):
         c.send(b"DONE\r\n")
         assert c.readline().startswith(b"c OK")
     other.logout()
+
+
+def test_imap_pipelined_and_garbage(box, ports):
+    import random
+    addr, pw = box
+    rnd = random.Random(3501)
+    with Raw(ports["imaps"], tls=True) as c:
+        c.readline()
+        c.send(f"a LOGIN {addr} {pw}\r\n".encode() + b"".join(
+            b"p%d NOOP\r\n" % i for i in range(50)) + b"s SELECT INBOX\r\n" + b"".join(
+            b"f%d FETCH 1:* FLAGS\r\n" % i for i in range(20)))
+        tags = []
+        while len(tags) < 72:
+            line = c.readline()
+            if not line.startswith(b"*"):
+                tags.append(line.split()[0])
+        assert tags == [b"a"] + [b"p%d" % i for i in range(50)] + [b"s"] + [
+            b"f%d" % i for i in range(20)], tags
+        # random junk: every line gets a BAD (or the session says BYE), never a crash
+        junk = b""
+        for _ in range(10):
+            line = bytes(rnd.choice(b"()[]{}<>*%\\\" abcUIDFETCH0123456789.:\x01\x7f\xff")
+                         for _ in range(rnd.randint(1, 200)))
+            junk += b"x " + line.replace(b"\r", b"").replace(b"\n", b"") + b"\r\n"
+        try:
+            c.send(junk + b"z LOGOUT\r\n")
+        except OSError:
+            pass
+        try:
+            out = c.read_until_eof()
+        except (OSError, socket.timeout):
+            out = b"* BYE (connection reset)"
+        assert b"* BYE" in out, out[-300:]
+
+
+def test_imap_metadata_stored_at_delivery(box, ports, site):
+    addr, pw = box
+    deliver(ports, addr, MULTIPART)
+    wait_count(ports, addr, pw, 1)
+    local = addr.split("@")[0]
+    row = site.pg.psql(
+        "SELECT m.envelope IS NOT NULL, m.bodystructure IS NOT NULL, m.parts IS NOT NULL,"
+        " m.body_simple IS NOT NULL FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id"
+        f" JOIN accounts a ON a.id = b.account_id WHERE a.local_part = '{local}'").strip()
+    assert row == "t|t|t|t", row
+    # a row stored without them (as before 004_imap.sql) gets them on first FETCH
+    site.pg.psql(
+        "UPDATE messages m SET envelope = NULL, bodystructure = NULL, parts = NULL,"
+        " body_simple = NULL FROM mailboxes b, accounts a WHERE b.id = m.mailbox_id"
+        f" AND a.id = b.account_id AND a.local_part = '{local}'")
+    m = connect(ports, addr, pw)
+    m.select("INBOX", readonly=True)
+    typ, data = m.fetch("1", "(ENVELOPE)")
+    assert b"multipart test" in data[0], data
+    m.logout()
+    row = site.pg.psql(
+        "SELECT m.parts IS NOT NULL FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id"
+        f" JOIN accounts a ON a.id = b.account_id WHERE a.local_part = '{local}'").strip()
+    assert row == "t", row
+
+
+def test_imap_search_utf8_literal(box, ports):
+    addr, pw = box
+    m = connect(ports, addr, pw)
+    body = "Viele Grüße aus Köln\r\n".encode()
+    assert m.append("INBOX", None, None,
+                    b"Subject: utf8\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                    b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body)[0] == "OK"
+    assert m.append("INBOX", None, None, b"Subject: other\r\n\r\nnothing\r\n")[0] == "OK"
+    m.select("INBOX")
+    m.literal = "Grüße".encode()
+    typ, data = m.search("UTF-8", "BODY")
+    assert typ == "OK" and data == [b"1"], data
+    typ, data = m.search("UTF-8", "NOT", "BODY", "nothing")
+    assert data == [b"1"], data
+    typ, data = m.search("ISO-8859-1", "ALL")
+    assert typ == "NO"
+    m.logout()
+
+
+def test_fetchmail_imap_starttls_and_imaps(box, ports, tmp_path):
+    """fetchmail over IMAP (STARTTLS on the imap port, then IMAPS): keep,
+    then fetch-and-delete (STORE \\Deleted + EXPUNGE)."""
+    import os
+    addr, pw = box
+    ids = []
+    for i in range(3):
+        msgid, msg = util.make_msg(f"x@{REMOTE_DOMAIN}", addr, subject=f"fm {i}")
+        deliver(ports, addr, msg)
+        ids.append(msgid)
+    wait_count(ports, addr, pw, 3)
+
+    def run(port, tls, keep, out):
+        rc = tmp_path / "fetchmailrc"
+        rc.write_text(
+            "set no syslog\n"
+            f"poll {HOST} protocol IMAP service {port} auth password timeout 30\n"
+            f"  user \"{addr}\" there with password \"{pw}\" is root here\n"
+            f"  {tls} no sslcertck fetchall {'keep' if keep else 'no keep'}\n"
+            f"  mda \"/bin/sh -c 'cat > {out}/msg.$$'\"\n")
+        os.chmod(rc, 0o600)
+        env = dict(os.environ, FETCHMAILHOME=str(tmp_path), HOME=str(tmp_path))
+        return subprocess.run(["fetchmail", "-f", str(rc), "--nodetach", "-v"], env=env,
+                              capture_output=True, text=True, timeout=90)
+
+    out1 = tmp_path / "keep"
+    out1.mkdir()
+    r = run(ports["imap"], "sslproto 'TLS1.2+'", True, out1)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = sorted(util.message_id(f.read_bytes().replace(b"\n", b"\r\n")) for f in out1.iterdir())
+    assert got == sorted(ids), (got, r.stdout)
+    out2 = tmp_path / "delete"
+    out2.mkdir()
+    r = run(ports["imaps"], "ssl", False, out2)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert len(list(out2.iterdir())) == 3
+    m = connect(ports, addr, pw)
+    assert m.select("INBOX")[1] == [b"0"]
+    m.logout()
