@@ -2,6 +2,7 @@
 #   make          build posternd and posternctl (build/)
 #   make run      install missing Debian packages, build, run with an embedded PostgreSQL
 #   make test     install what the tests need, unit tests (ASan+UBSan) and integration tests
+#                 (with the admin panel in headless chromium: tests/browser)
 #   make asan     the sanitizer build (build/asan/)
 #   make bench    side-by-side benchmarks (bench/), not part of test
 #   make fuzz     libFuzzer targets (clang)
@@ -32,7 +33,7 @@ BA := build/asan
 CORE_OBJ      := $(CORE_SRC:%.c=$(B)/%.o)
 CORE_OBJ_ASAN := $(CORE_SRC:%.c=$(BA)/%.o)
 
-.PHONY: all asan run test unit integration browser bench fuzz fmt clean deps-build deps-test user
+.PHONY: all asan run test unit integration browser bench fuzz fmt clean deps-build deps-test deps-node user
 
 all: $(B)/posternd $(B)/posternctl
 
@@ -86,7 +87,10 @@ BUILD_DEBS := gcc make pkg-config libc6-dev libssl-dev libpq-dev libsodium-dev z
               libmicrohttpd-dev libjansson-dev \
               postgresql openssl ca-certificates
 TEST_DEBS  := $(BUILD_DEBS) libcmocka-dev python3 python3-pytest swaks fetchmail curl \
-              procps iproute2 dovecot-core dovecot-imapd
+              procps iproute2 dovecot-core dovecot-imapd chromium
+# node and npm for the browser tests: any install on PATH will do (a newer
+# one from elsewhere must not be downgraded), else Debian's.
+NODE_DEBS  := nodejs npm
 define install_missing
 	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -101,6 +105,11 @@ deps-build:
 
 deps-test:
 	$(call install_missing,$(TEST_DEBS))
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+		$(MAKE) -s deps-node; fi
+
+deps-node:
+	$(call install_missing,$(NODE_DEBS))
 
 # The unprivileged user posternd and its embedded PostgreSQL run as.
 user:
@@ -119,7 +128,18 @@ run: deps-build user
 test: deps-test user
 	$(MAKE) unit
 	$(MAKE) asan all
+	$(MAKE) browser
 	$(MAKE) integration
+
+# playwright-core for tests/browser (run by tests/integration/test_browser.py),
+# reinstalled when package.json or package-lock.json is newer than node_modules.
+BROWSER_STAMP := tests/browser/node_modules/.package-lock.json
+
+browser: $(BROWSER_STAMP)
+
+$(BROWSER_STAMP): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --silent --no-audit --no-fund --prefix tests/browser
+	@touch $@
 
 integration:
 	cd tests/integration && POSTERN_ROOT=$(CURDIR) /usr/bin/python3 -m pytest -q -ra -p no:cacheprovider -W ignore::DeprecationWarning .

@@ -108,7 +108,7 @@
 #define LIMIT_IMAP_AUTH_FAIL_DELAY_MS	1000	/* delay before NO [AUTHENTICATIONFAILED] */
 #define LIMIT_IMAP_OUT_HIGHWATER	(LIMIT_OUTBUF_MAX / 2)	/* stop producing replies above this much pending output */
 #define LIMIT_IMAP_STREAM_CHUNK		(32 * 1024)	/* large replies (FETCH) written per step */
-#define LIMIT_IMAP_FETCH_BATCH		256	/* messages one FETCH job renders; then the next batch */
+#define LIMIT_IMAP_FETCH_BATCH		1024	/* messages one FETCH job renders; then the next batch */
 #define LIMIT_IMAP_FETCH_BYTES		(4 * 1024 * 1024)	/* rendered FETCH output per job (at least one message) */
 #define LIMIT_IMAP_MESSAGES		1000000	/* messages a selected mailbox may show; more: NO [LIMIT] at SELECT */
 #define LIMIT_IMAP_MAILBOX_NAME		1024	/* octets of a mailbox name (UTF-8); BAD */

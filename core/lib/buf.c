@@ -90,12 +90,23 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
+	size_t avail = b->base != NULL ? b->cap - b->off - b->len : 0;
 	va_list ap2;
+
+	/* Format straight into the free space first: most calls fit, and then
+	 * the text is formatted once instead of measured and formatted. Bytes
+	 * past len are free space, so a call that does not fit changes nothing. */
 	va_copy(ap2, ap);
-	int n = vsnprintf(NULL, 0, fmt, ap2);
+	int n = vsnprintf(avail > 0 ? (char *)b->base + b->off + b->len : NULL, avail, fmt, ap2);
 	va_end(ap2);
 	if (n < 0)
 		return -1;
+	if ((size_t)n < avail) {
+		if ((size_t)n > b->max - b->len)
+			return -1;
+		b->len += (size_t)n;
+		return 0;
+	}
 	/* One scratch byte for the NUL vsnprintf writes; not counted in len. */
 	if (buf_make_room(b, (size_t)n, 1) < 0)
 		return -1;

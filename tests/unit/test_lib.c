@@ -63,6 +63,21 @@ static void test_buf_printf(void **state)
 	assert_int_equal(buf_printf(&b, "%s-%d", "c", 5), 0);
 	assert_memory_equal(buf_data(&b), "abc-5", 5);
 	buf_free(&b);
+
+	/* Room allocated past max (a large buffer, consumed from the front):
+	 * the fast path must still refuse what passes max, leaving len alone. */
+	buf_init(&b, 64);
+	for (int i = 0; i < 60; i++)
+		assert_int_equal(buf_append(&b, "x", 1), 0);
+	buf_consume(&b, 50);
+	assert_int_equal(buf_printf(&b, "%s", "0123456789012345678901234567890123456789012345678901234"),
+			 -1);	/* 10 + 55 = 65: max+1 */
+	assert_int_equal(buf_len(&b), 10);
+	assert_int_equal(buf_printf(&b, "%s", "012345678901234567890123456789012345678901234567890123"),
+			 0);	/* 10 + 54 = 64: max */
+	assert_int_equal(buf_len(&b), 64);
+	assert_memory_equal(buf_data(&b) + 10, "0123456789", 10);
+	buf_free(&b);
 }
 
 static void test_buf_consume_reserve(void **state)

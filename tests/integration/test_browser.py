@@ -1,0 +1,62 @@
+"""The admin panel in a real browser: runs tests/browser/panel.test.js
+(node --test, playwright-core driving Debian's headless chromium) against
+this module's posternd. The scenario itself (login, domain and account added
+in the UI, SMTP in / POP3S out, POP3 port moved on the Ports page) is in the
+JavaScript file; this test passes it the addresses and checks it passed.
+Screenshots land in tests/browser/artifacts/."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+import util
+from util import ADMIN_PASSWORD, ADMIN_USER, HOST
+
+BROWSER_DIR = util.ROOT / "tests/browser"
+CHROMIUM = os.environ.get("POSTERN_CHROMIUM", "/usr/bin/chromium")
+
+
+def missing_tools():
+    missing = []
+    if shutil.which("node") is None:
+        missing.append("node")
+    if not os.access(CHROMIUM, os.X_OK):
+        missing.append(CHROMIUM)
+    if not (BROWSER_DIR / "node_modules/playwright-core").is_dir():
+        missing.append("tests/browser/node_modules (npm ci --prefix tests/browser)")
+    return missing
+
+
+@pytest.mark.timeout(240)
+def test_admin_panel_in_chromium(daemon, ports, ctl):
+    missing = missing_tools()
+    if missing:
+        pytest.fail("browser test needs: " + ", ".join(missing) + " (make test installs them)")
+    util.wait_for(lambda: util.port_open(ports["admin"]), 30, what="admin panel port")
+    new_pop3 = util.free_port()
+    env = dict(os.environ)
+    env.update({
+        "POSTERN_ADMIN_URL": f"http://{HOST}:{ports['admin']}/",
+        "POSTERN_ADMIN_USER": ADMIN_USER,
+        "POSTERN_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "POSTERN_SMTP_PORT": str(ports["smtp"]),
+        "POSTERN_POP3_PORT": str(ports["pop3"]),
+        "POSTERN_POP3S_PORT": str(ports["pop3s"]),
+        "POSTERN_NEW_POP3_PORT": str(new_pop3),
+        "POSTERN_ARTIFACTS": str(BROWSER_DIR / "artifacts"),
+        "POSTERN_CHROMIUM": CHROMIUM,
+    })
+    try:
+        r = subprocess.run(["node", "--test", "--test-reporter=spec", "panel.test.js"],
+                           cwd=BROWSER_DIR, env=env, capture_output=True, text=True,
+                           timeout=200)
+    finally:
+        # Whatever happened in the browser, the POP3 listener goes back to the
+        # port the rest of the suite expects.
+        pop3 = ctl.listeners().get("pop3")
+        if pop3 is not None and pop3[2] != str(ports["pop3"]):
+            ctl.ok("listener", "set", "pop3", "--port", ports["pop3"])
+    assert r.returncode == 0, (f"node --test panel.test.js exited {r.returncode}\n"
+                               f"--- stdout\n{r.stdout}\n--- stderr\n{r.stderr}")
