@@ -147,6 +147,26 @@ integration:
 bench: all
 	bench/smtp-delivery
 
+# --- fuzzing (libFuzzer, clang from Debian; not part of test) ---
+# make fuzz builds build/fuzz/*; run one with e.g.
+#   build/fuzz/fuzz_imap_parser -max_total_time=60 tests/fuzz/corpus/imap
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icore -I.
+FUZZ_LIB   := core/lib/buf.c core/lib/str.c core/lib/strnum.c core/lib/mem.c core/lib/base64.c
+FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(wildcard tests/fuzz/*.c))
+
+$(B)/fuzz/fuzz_imap_parser: core/imap/parser.c core/imap/seqset.c core/imap/mutf7.c
+$(B)/fuzz/fuzz_mime: core/mail/mime.c core/mail/mime_rfc822.c core/mail/mime_render.c
+$(B)/fuzz/fuzz_pop3_parser: core/pop3/parser.c core/pop3/stuff.c
+$(B)/fuzz/fuzz_smtp: core/smtp/parser.c core/mail/address.c core/mail/data.c
+
+$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_FLAGS) -o $@ $^
+
+fuzz:
+	$(call install_missing,clang)
+	$(MAKE) $(FUZZ_BIN)
+
 fmt:
 	clang-format -i $$(find core web tests/unit -name '*.[ch]')
 
