@@ -21,7 +21,7 @@
 #include "lib/str.h"
 #include "lib/strnum.h"
 
-/* Mailboxes every new account gets (RFC 6154 special-use). */
+/* The mailboxes created with each new account (RFC 6154 special-use). */
 static const struct {
 	const char *name;
 	const char *special_use;
@@ -233,15 +233,23 @@ bool admin_address_check(const char *address, bool allow_catchall, char *local_r
 /* ---------- lookups ---------- */
 
 /* *id_r 0 when the domain is not hosted. */
-static enum db_status domain_id(struct db *db, const char *domain, int64_t *id_r)
+/* Runs a statement that finds at most one id; *id_r 0 when none. */
+static enum db_status one_id(struct db *db, enum db_stmt stmt, int n, const char *const *params,
+			     int64_t *id_r)
 {
-	const char *params[1] = { domain };
 	enum db_status st;
-	PGresult *res = db_exec(db, STMT_DOMAIN_BY_NAME, 1, params, NULL, NULL, &st);
+	PGresult *res = db_exec(db, stmt, n, params, NULL, NULL, &st);
 
 	*id_r = st == DB_OK && PQntuples(res) == 1 ? col_i64(res, 0, 0) : 0;
 	PQclear(res);
 	return st;
+}
+
+static enum db_status domain_id(struct db *db, const char *domain, int64_t *id_r)
+{
+	const char *params[1] = { domain };
+
+	return one_id(db, STMT_DOMAIN_BY_NAME, 1, params, id_r);
 }
 
 /* *id_r 0 when there is no such account. */
@@ -249,14 +257,9 @@ static enum db_status account_id(struct db *db, int64_t domain, const char *loca
 {
 	char dtext[24];
 	const char *params[2] = { dtext, local };
-	enum db_status st;
-	PGresult *res;
 
 	i64_text(dtext, sizeof(dtext), domain);
-	res = db_exec(db, STMT_RCPT_ACCOUNT, 2, params, NULL, NULL, &st);
-	*id_r = st == DB_OK && PQntuples(res) == 1 ? col_i64(res, 0, 0) : 0;
-	PQclear(res);
-	return st;
+	return one_id(db, STMT_RCPT_ACCOUNT, 2, params, id_r);
 }
 
 /* True when (domain, local) has alias rows ('' = catch-all). */
