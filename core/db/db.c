@@ -284,3 +284,34 @@ void db_rollback(struct db *db)
 	if (db_ok(db))
 		(void)db_simple(db, STMT_ROLLBACK);
 }
+
+/* n values of elem bytes each: 8 = int64_t, 4 = uint32_t. */
+static char *db_array(const void *v, size_t n, size_t elem)
+{
+	size_t cap = n * 21 + 3, len = 0;
+	char *arr = xmalloc(cap);
+
+	arr[len++] = '{';
+	for (size_t i = 0; i < n; i++) {
+		long long x = elem == 8 ? (long long)((const int64_t *)v)[i]
+					: (long long)((const uint32_t *)v)[i];
+		int w = snprintf(arr + len, cap - len, "%s%lld", i > 0 ? "," : "", x);
+
+		if (w < 0 || (size_t)w >= cap - len)
+			abort();	/* cap is computed for the widest int64 */
+		len += (size_t)w;
+	}
+	arr[len++] = '}';
+	arr[len] = '\0';
+	return arr;
+}
+
+char *db_array_i64(const int64_t *v, size_t n)
+{
+	return db_array(v, n, sizeof(*v));
+}
+
+char *db_array_u32(const uint32_t *v, size_t n)
+{
+	return db_array(v, n, sizeof(*v));
+}

@@ -53,6 +53,10 @@ const char *db_error(struct db *db);
  * to the statement's name (may be NULL). */
 enum db_status db_prepare_all(struct db *db, const char **failed_r);
 
+/* "{1,2,3}" (malloc'd) for a bigint[] / int[] statement parameter. */
+char *db_array_i64(const int64_t *v, size_t n);
+char *db_array_u32(const uint32_t *v, size_t n);
+
 /* Applies sql/NNN_*.sql not yet recorded in schema_version, each in its own
  * transaction, under an advisory lock (several nodes may start at once).
  * sql_dir: directory of the migration files. */

@@ -400,24 +400,6 @@ static size_t sort_unique(int64_t *v, size_t n)
 	return o;
 }
 
-/* "{1,2,3}" (malloc'd) for a bigint[] parameter. */
-static char *i64_array(const int64_t *v, size_t n)
-{
-	size_t cap = n * 21 + 3, len = 0;
-	char *arr = xmalloc(cap);
-
-	arr[len++] = '{';
-	for (size_t i = 0; i < n; i++) {
-		int w = snprintf(arr + len, cap - len, "%s%lld", i > 0 ? "," : "", (long long)v[i]);
-		if (w < 0 || (size_t)w >= cap - len)
-			abort();	/* cap is computed for the widest int64 */
-		len += (size_t)w;
-	}
-	arr[len++] = '}';
-	arr[len] = '\0';
-	return arr;
-}
-
 /* Scratch of one batch: ids of every delivery, sorted account sets. */
 struct batch_ctx {
 	struct db *db;
@@ -492,7 +474,7 @@ static enum db_status batch_lock(struct batch_ctx *b)
 
 	if (b->n_all < 2)
 		return DB_OK;
-	arr = i64_array(b->all, b->n_all);
+	arr = db_array_i64(b->all, b->n_all);
 	params[0] = arr;
 	st = run(b->db, STMT_DELIVER_LOCK, 1, params);
 	free(arr);
@@ -651,7 +633,7 @@ static enum db_status batch_slow(struct batch_ctx *b)
 		if (!b->skip[i])
 			st = deliver_one(b, i);
 	if (st == DB_OK && b->n_gc > 0) {
-		char *arr = i64_array(b->gc, sort_unique(b->gc, b->n_gc));
+		char *arr = db_array_i64(b->gc, sort_unique(b->gc, b->n_gc));
 		st = db_blob_gc(b->db, arr);
 		free(arr);
 	}
@@ -1103,22 +1085,11 @@ enum db_status db_expunge_uids(struct db *db, int64_t account_id, int64_t mailbo
 {
 	char account[24], mailbox[24];
 	char *arr;
-	size_t len = 0, cap;
 	enum db_status st = DB_OK;
 
 	if (n == 0)
 		return DB_OK;
-	cap = n * 21 + 3;
-	arr = xmalloc(cap);
-	arr[len++] = '{';
-	for (size_t i = 0; i < n; i++) {
-		int w = snprintf(arr + len, cap - len, "%s%lld", i > 0 ? "," : "", (long long)uids[i]);
-		if (w < 0 || (size_t)w >= cap - len)
-			abort();	/* cap is computed for the widest int64 */
-		len += (size_t)w;
-	}
-	arr[len++] = '}';
-	arr[len] = '\0';
+	arr = db_array_i64(uids, n);
 	i64_text(account, sizeof(account), account_id);
 	i64_text(mailbox, sizeof(mailbox), mailbox_id);
 	for (int attempt = 0; attempt <= LIMIT_DELIVER_RETRIES; attempt++) {

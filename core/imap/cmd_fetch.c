@@ -355,7 +355,7 @@ static void bulk_load(struct fetch_job *fj, struct db *db, const struct imap_sto
 		want[k++] = rows[i].uid;
 	}
 	if (k > 1) {
-		arr = imap_uids_array(want, k);
+		arr = db_array_u32(want, k);
 		if (imap_store_bodies(db, fj->j.mailbox_id, arr, header_only ? LIMIT_MIME_HEADER_SIZE : 0,
 				      &fj->b_uids, &fj->b_data, &fj->b_lens, &fj->n_b) != DB_OK)
 			fj->n_b = 0;
@@ -381,7 +381,7 @@ static void fetch_work(struct imap_job *jj, struct db *db)
 
 	if (end > r->n_todo)
 		end = r->n_todo;
-	arr = imap_uids_array(r->todo + fj->first, end - fj->first);
+	arr = db_array_u32(r->todo + fj->first, end - fj->first);
 	jj->st = imap_store_rows(db, jj->mailbox_id, arr, &rows, &n_rows);
 	free(arr);
 	if (jj->st != DB_OK) {
@@ -396,7 +396,7 @@ static void fetch_work(struct imap_job *jj, struct db *db)
 			if ((rows[i].flags & IMAP_FLAG_SEEN) == 0)
 				unseen[k++] = rows[i].uid;
 		if (k > 0) {
-			arr = imap_uids_array(unseen, k);
+			arr = db_array_u32(unseen, k);
 			jj->st = imap_store_set_flags(db, jj->mailbox_id, arr, '+', IMAP_FLAG_SEEN,
 						      "{}", &changed, &n_changed);
 			free(arr);

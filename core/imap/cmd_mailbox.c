@@ -567,7 +567,7 @@ void imap_cmd_uid_expunge(struct imap_session *s, const struct imap_cmd *cmd,
 		imap_tagged(s, "OK", "EXPUNGE completed");
 		return;
 	}
-	expunge_start(s, imap_uids_array(uids, n), false);
+	expunge_start(s, db_array_u32(uids, n), false);
 	free(uids);
 }
 

@@ -138,7 +138,7 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd, bool uid
 	sj->j.work = store_work;
 	sj->j.finish = store_finish;
 	sj->j.cleanup = store_cleanup;
-	sj->uids = imap_uids_array(uids, n);
+	sj->uids = db_array_u32(uids, n);
 	free(uids);
 	sj->op = op;
 	sj->flags = flags;
@@ -265,7 +265,7 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd, bool uid,
 	cj->j.cleanup = copy_cleanup;
 	/* MOVE reports its own EXPUNGEs after the COPYUID (RFC 6851 4.3). */
 	cj->j.allow_expunge = !move;
-	cj->uids = imap_uids_array(uids, n);
+	cj->uids = db_array_u32(uids, n);
 	free(uids);
 	cj->dest = dest;
 	cj->move = move;
@@ -525,6 +525,26 @@ static int parse_day(const struct imap_arg *a, int64_t *day_r)
 	return 0;
 }
 
+/* A sequence-set key (message numbers, or UIDs after "UID"). */
+static int set_key(struct sparse *p, const struct imap_arg *arg, bool uid)
+{
+	uint32_t *uids;
+	size_t cnt;
+	int idx;
+
+	if (imap_seqset_uids(p->s, arg, uid, &uids, &cnt) < 0) {
+		p->answered = true;
+		return -1;
+	}
+	if ((idx = new_key(p, SK_SET)) < 0) {
+		free(uids);
+		return -1;
+	}
+	p->sj->keys[idx].set = uids;
+	p->sj->keys[idx].n_set = cnt;
+	return idx;
+}
+
 static int parse_key(struct sparse *p, const struct imap_arg *args, unsigned *i, unsigned n);
 
 static char *astr_dup(const struct imap_arg *a)
@@ -691,38 +711,10 @@ static int parse_key(struct sparse *p, const struct imap_arg *args, unsigned *i,
 				p->sj->keys[idx].field = xstrdup(texts[k].field);
 			return idx;
 		}
-	if (*i < n && imap_arg_atom_is(a, "UID")) {
-		uint32_t *uids;
-		size_t cnt;
-
-		if (imap_seqset_uids(p->s, &args[(*i)++], true, &uids, &cnt) < 0) {
-			p->answered = true;
-			return -1;
-		}
-		if ((idx = new_key(p, SK_SET)) < 0) {
-			free(uids);
-			return -1;
-		}
-		p->sj->keys[idx].set = uids;
-		p->sj->keys[idx].n_set = cnt;
-		return idx;
-	}
-	if ((a->str[0] >= '0' && a->str[0] <= '9') || a->str[0] == '*' || a->str[0] == '$') {
-		uint32_t *uids;
-		size_t cnt;
-
-		if (imap_seqset_uids(p->s, a, false, &uids, &cnt) < 0) {
-			p->answered = true;
-			return -1;
-		}
-		if ((idx = new_key(p, SK_SET)) < 0) {
-			free(uids);
-			return -1;
-		}
-		p->sj->keys[idx].set = uids;
-		p->sj->keys[idx].n_set = cnt;
-		return idx;
-	}
+	if (*i < n && imap_arg_atom_is(a, "UID"))
+		return set_key(p, &args[(*i)++], true);
+	if ((a->str[0] >= '0' && a->str[0] <= '9') || a->str[0] == '*' || a->str[0] == '$')
+		return set_key(p, a, false);
 	p->error = "Unknown or unsupported search key";
 	return -1;
 }

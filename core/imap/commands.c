@@ -192,25 +192,6 @@ int imap_seqset_uids(struct imap_session *s, const struct imap_arg *arg, bool ui
 	return 0;
 }
 
-char *imap_uids_array(const uint32_t *uids, size_t n)
-{
-	size_t cap = 3 + n * 11;
-	char *s = xmalloc(cap);
-	size_t off = 0;
-
-	s[off++] = '{';
-	for (size_t i = 0; i < n; i++) {
-		int k = snprintf(s + off, cap - off, "%s%u", i ? "," : "", uids[i]);
-
-		if (k < 0 || (size_t)k >= cap - off)
-			abort();	/* cap covers 10 digits and a comma each */
-		off += (size_t)k;
-	}
-	s[off++] = '}';
-	s[off] = '\0';
-	return s;
-}
-
 char *imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg)
 {
 	const char *str;

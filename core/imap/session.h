@@ -161,8 +161,6 @@ void imap_commands_dispatch(struct imap_session *s, const struct imap_cmd *cmd);
  * Returns 0, or -1 after answering BAD. */
 int imap_seqset_uids(struct imap_session *s, const struct imap_arg *arg, bool uid,
 		     uint32_t **uids_r, size_t *n_r);
-/* "{1,2,3}" */
-char *imap_uids_array(const uint32_t *uids, size_t n);
 /* Mailbox name argument -> UTF-8 (malloc'd), INBOX normalised. NULL after
  * answering. */
 char *imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg);

@@ -71,10 +71,10 @@ static void test_uids(void **state)
 	char *s;
 
 	(void)state;
-	s = imap_uids_array(uids, 4);
+	s = db_array_u32(uids, 4);
 	assert_string_equal(s, "{3,7,9,4000000000}");
 	free(s);
-	s = imap_uids_array(NULL, 0);
+	s = db_array_u32(NULL, 0);
 	assert_string_equal(s, "{}");
 	free(s);
 	assert_int_equal(imap_view_seq(uids, 4, 3), 1);
