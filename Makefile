@@ -9,7 +9,7 @@
 #   make fmt      clang-format the C sources
 
 CC      ?= cc
-PKGS    := libpq libsodium openssl zlib libmicrohttpd jansson
+PKGS    := libpq libsodium openssl zlib libmicrohttpd jansson libunbound libcurl libpsl libidn2 opendkim
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -84,10 +84,12 @@ unit: $(UNIT_BIN)
 
 # --- Debian packages (installed only when missing) ---
 BUILD_DEBS := gcc make pkg-config libc6-dev libssl-dev libpq-dev libsodium-dev zlib1g-dev \
-              libmicrohttpd-dev libjansson-dev \
-              postgresql openssl ca-certificates
+              libmicrohttpd-dev libjansson-dev libunbound-dev libcurl4-openssl-dev libpsl-dev \
+              libidn2-dev libopendkim-dev postgresql openssl ca-certificates
 TEST_DEBS  := $(BUILD_DEBS) libcmocka-dev python3 python3-pytest swaks fetchmail curl \
-              procps iproute2 dovecot-core dovecot-imapd chromium
+              procps iproute2 dovecot-core dovecot-imapd chromium isync offlineimap3 neomutt \
+              python3-dkim python3-spf python3-dnspython dnsmasq-base postfix opendkim-tools \
+              pebble shellcheck docker-compose
 # node and npm for the browser tests: any install on PATH will do (a newer
 # one from elsewhere must not be downgraded), else Debian's.
 NODE_DEBS  := nodejs npm
