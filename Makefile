@@ -9,9 +9,11 @@
 #   make fmt      clang-format the C sources
 
 CC      ?= cc
-PKGS    := libpq libsodium openssl zlib libmicrohttpd jansson libunbound libcurl libpsl libidn2 opendkim
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKGS    := libpq libsodium openssl zlib libmicrohttpd jansson libcurl libpsl libidn2
+# libunbound.pc requires libevent.pc, which Debian's libunbound-dev does not
+# pull in, and opendkim.pc only adds its include directory: both by hand.
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I/usr/include/opendkim
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunbound -lopendkim
 
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wformat=2 \
            -Wmissing-prototypes -Wstrict-prototypes
