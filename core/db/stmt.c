@@ -43,6 +43,12 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	S(STMT_RCPT_ACCOUNT, "rcpt_account", 2,
 	  "SELECT id, active, quota_bytes, used_bytes FROM accounts"
 	  " WHERE domain_id = $1 AND lower(local_part) = lower($2)"),
+	/* The common case in one round trip: the domain (no row = not hosted)
+	 * and, when there is one, the account. $1 domain, $2 local part. */
+	S(STMT_RCPT_DIRECT, "rcpt_direct", 2,
+	  "SELECT d.id, d.active, a.id, a.active, a.quota_bytes, a.used_bytes FROM domains d"
+	  " LEFT JOIN accounts a ON a.domain_id = d.id AND lower(a.local_part) = lower($2)"
+	  " WHERE d.name = lower($1)"),
 	/* $2 '' = the catch-all (local_part NULL); bounded like DB_RCPT_MAX_TARGETS */
 	S(STMT_RCPT_ALIASES, "rcpt_aliases", 2,
 	  "SELECT destination FROM aliases"
@@ -120,6 +126,38 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " CASE WHEN i.mailbox_id IS NOT NULL"
 	  " THEN pg_notify('mailbox_changed', i.mailbox_id::text) END"
 	  " FROM (SELECT 1) one LEFT JOIN i ON true"),
+	/* Group commit for one account, whole batch at once: locks the INBOX,
+	 * charges the batch's bytes ($3) and takes $2 UIDs and MODSEQs in one
+	 * update of each row, and leaves mailbox, first UID and MODSEQ base in
+	 * transaction-local settings for STMT_DELIVER_RESERVED. No row (over
+	 * quota for the sum, no INBOX, no account): the inserts that follow
+	 * fail, the transaction rolls back and the batch takes the per-message
+	 * path, which tells those cases apart. $1 account. */
+	S(STMT_DELIVER_RESERVE, "deliver_reserve", 3,
+	  "WITH l AS (SELECT id, account_id FROM mailboxes"
+	  " WHERE account_id = $1::bigint AND name = 'INBOX' FOR UPDATE),"
+	  " c AS (UPDATE accounts SET used_bytes = used_bytes + $3::bigint"
+	  " WHERE id = (SELECT account_id FROM l)"
+	  " AND (quota_bytes = 0 OR used_bytes + $3::bigint <= quota_bytes) RETURNING id),"
+	  " m AS (UPDATE mailboxes SET uidnext = uidnext + $2::bigint,"
+	  " highestmodseq = highestmodseq + $2::bigint"
+	  " WHERE id = (SELECT id FROM l) AND EXISTS (SELECT 1 FROM c)"
+	  " RETURNING id, uidnext - $2::bigint AS uid, highestmodseq - $2::bigint AS modseq)"
+	  " SELECT set_config('postern.mailbox', id::text, true),"
+	  " set_config('postern.uid', uid::text, true),"
+	  " set_config('postern.modseq', modseq::text, true),"
+	  " pg_notify('mailbox_changed', id::text) FROM m"),
+	/* Copy $1 (0-based) of a reserved batch: blob and message row. $2 size,
+	 * $3 sha256 (binary), $4 body (binary), $5-$8 the IMAP metadata. */
+	S(STMT_DELIVER_RESERVED, "deliver_reserved", 8,
+	  "WITH b AS (INSERT INTO blobs (sha256, size, body) VALUES ($3::bytea, $2::bigint, $4::bytea)"
+	  " ON CONFLICT (sha256) DO UPDATE SET size = EXCLUDED.size RETURNING id)"
+	  " INSERT INTO messages (mailbox_id, uid, blob_id, modseq, size, internal_date,"
+	  " envelope, bodystructure, body_simple, parts)"
+	  " SELECT current_setting('postern.mailbox')::bigint,"
+	  " current_setting('postern.uid')::bigint + $1::bigint, b.id,"
+	  " current_setting('postern.modseq')::bigint + $1::bigint + 1,"
+	  " $2::bigint, now(), $5, $6, $7, $8 FROM b"),
 	/* After a copy changed nothing: no row = the account is gone; else
 	 * whether it has an INBOX (false: make one and try again). */
 	S(STMT_ACCOUNT_EXISTS, "account_exists", 1,
