@@ -301,7 +301,7 @@ static enum admin_status cmd_cert_acme(struct ctl *c)
 			return ADMIN_OK;
 		}
 		if (strcmp(seen.state, "failed") == 0) {
-			char safe[200];
+			char safe[sizeof(c->err.msg)];
 			str_printable(safe, sizeof(safe), seen.error, strlen(seen.error));
 			(void)str_fmt(c->err.msg, sizeof(c->err.msg), "ACME order %lld for %s failed: %s",
 				      (long long)id, host, safe);

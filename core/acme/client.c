@@ -161,7 +161,8 @@ static json_t *acme_json(struct acme_client *c)
 	return json_loadb((const char *)buf_data(&c->body), buf_len(&c->body), 0, NULL);
 }
 
-/* "detail (type)" of an RFC 7807 problem into c->err. */
+/* "what [type]: detail" of an RFC 7807 problem into c->err (the type
+ * first: a reader sees it even when the detail is cut). */
 static int acme_problem(struct acme_client *c, const char *what, json_t *prob)
 {
 	const char *type = json_string_value(json_object_get(prob, "type"));
@@ -170,8 +171,11 @@ static int acme_problem(struct acme_client *c, const char *what, json_t *prob)
 
 	if (detail == NULL)
 		detail = "no detail";
-	str_printable(safe, sizeof(safe), detail, strlen(detail));
-	return acme_fail(c, "%s: %s (%s)", what, safe, type ? type : "no type");
+	str_lcpy(safe, detail, sizeof(safe));
+	for (char *p = safe; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' '; /* one line; UTF-8 kept, posternctl escapes for the terminal */
+	return acme_fail(c, "%s [%s]: %s", what, type ? type : "no type", safe);
 }
 
 static int acme_fetch_nonce(struct acme_client *c)
