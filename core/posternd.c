@@ -4,8 +4,9 @@
  * loop: SIGTERM/SIGINT shut down gracefully (listeners closed, sessions say
  * goodbye, exit once no conn and no job is left, or after LIMIT_SHUTDOWN_MS),
  * SIGHUP and NOTIFY config_changed reload listeners and certificates from
- * the database through a DB job, SIGCHLD notices an embedded PostgreSQL that
- * died. Start-up is the only place where the loop thread talks to libpq
+ * the database through a DB job (SIGHUP also wakes the ACME thread, as do
+ * NOTIFY acme_requested and an hourly renewal timer), SIGCHLD notices an
+ * embedded PostgreSQL that died. Start-up is the only place where the loop thread talks to libpq
  * synchronously (nothing is served yet). */
 #include <errno.h>
 #include <signal.h>
@@ -264,6 +265,7 @@ static void main_on_signal(void *arg, uint32_t events)
 		case SIGHUP:
 			log_info("posternd", "SIGHUP: reloading listeners and certificates");
 			main_reload();
+			acme_service_kick(); /* and look for ACME renewals now */
 			break;
 		case SIGCHLD:
 			main_check_child();

@@ -11,6 +11,7 @@ to the test's free HTTP-01 and TLS-ALPN-01 ports (httpPort/tlsPort)."""
 import json
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -234,6 +235,45 @@ def test_issue_and_serve_by_sni(site, ctl, ports, pebble, acme_daemon, challenge
     assert rows.strip() and "PRIVATE KEY" not in rows
     acct = site.pg.psql("SELECT account_url, key_pem_sealed FROM acme_accounts")
     assert pebble.directory.split("/dir")[0] in acct and "PRIVATE KEY" not in acct
+
+
+def serial(der):
+    out = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-serial"], input=der,
+                         capture_output=True, check=True).stdout
+    return out.decode().strip()
+
+
+@pytest.mark.timeout(120)
+def test_renewal_30_days_before_expiry(site, ctl, ports, pebble, acme_daemon):
+    """A certificate ending within 30 days is renewed by posternd itself
+    (the renewal timer; SIGHUP runs the same pass now) and the new one
+    served without a restart."""
+    hostname = "http01.acme.example.test"	# issued by test_issue_and_serve_by_sni
+    before = imaps_cert(ports["imaps"], hostname)
+    assert der_names(before) == [hostname]
+    n_orders = int(site.pg.psql(f"SELECT count(*) FROM acme_orders WHERE hostname = '{hostname}'"))
+    # 31 days left: nothing to do
+    site.pg.psql("UPDATE acme_orders SET not_after = now() + interval '31 days' "
+                 f"WHERE hostname = '{hostname}' AND state = 'valid'")
+    acme_daemon.send_signal(signal.SIGHUP)
+    time.sleep(1.5)
+    assert int(site.pg.psql(
+        f"SELECT count(*) FROM acme_orders WHERE hostname = '{hostname}'")) == n_orders
+    # 29 days left: a renewal order, run to the end
+    site.pg.psql("UPDATE acme_orders SET not_after = now() + interval '29 days' "
+                 f"WHERE hostname = '{hostname}' AND state = 'valid'")
+    acme_daemon.send_signal(signal.SIGHUP)
+    util.wait_for(lambda: site.pg.psql(
+        f"SELECT state FROM acme_orders WHERE hostname = '{hostname}' AND renewal "
+        "ORDER BY id DESC LIMIT 1").strip() in ("valid", "failed"), 60, interval=0.2,
+        what="renewal order finished")
+    row = [r for r in ctl.rows("cert", "acme-status") if r[1] == hostname][0]
+    assert row[3] == "valid", row
+    util.wait_for(lambda: serial(imaps_cert(ports["imaps"], hostname)) != serial(before), 20,
+                  interval=0.2, what="renewed certificate served")
+    # the old certificate row is gone: one certificate for the name
+    assert site.pg.psql("SELECT count(*) FROM certificates "
+                        f"WHERE hostnames = ARRAY['{hostname}']").strip() == "1"
 
 
 @pytest.mark.timeout(120)
