@@ -311,3 +311,40 @@ def test_bad_arguments(ctl):
     assert r.returncode == 1 and "posternctl:" in r.stderr
     r = ctl.run("cert", "acme", "x.example.test", "--challenge", "dns-01")
     assert r.returncode == 1 and "http-01 or tls-alpn-01" in r.stderr
+
+
+@pytest.mark.timeout(120)
+def test_panel_api(ports, pebble, acme_daemon):
+    from test_api import Client	# the panel's JSON client (cookie + CSRF)
+    util.wait_for(lambda: util.port_open(ports["admin"]), 30, what="admin panel port")
+    c = Client(ports["admin"])
+    assert c.login().status == 200
+    r = c.post("/certificates/acme", {"hostname": "panel.acme.example.test",
+                                      "challenge": "dns-01"})
+    assert r.status == 400 and r.json["field"] == "challenge", r
+    r = c.post("/certificates/acme", {"hostname": "bad host"})
+    assert r.status == 400 and r.json["field"] == "hostname", r
+    assert c.post("/certificates/acme", {"hostname": "x.example.test"}, csrf=False).status == 403
+
+    r = c.post("/certificates/acme", {"hostname": "Panel.ACME.example.test",
+                                      "challenge": "tls-alpn-01"})
+    assert r.status == 202, r
+    oid = r.json["id"]
+    assert r.json["hostname"] == "panel.acme.example.test" and r.json["state"] == "requested"
+
+    def state():
+        g = c.get(f"/certificates/acme?id={oid}")
+        assert g.status == 200, g
+        return g.json["orders"][0]
+    util.wait_for(lambda: state()["state"] in ("valid", "failed"), 60, interval=0.2,
+                  what="panel's ACME order finished")
+    o = state()
+    assert o["state"] == "valid" and o["error"] == "" and o["not_after"].endswith("Z"), o
+    assert "panel.acme.example.test" in der_names(
+        imaps_cert(ports["imaps"], "panel.acme.example.test"))
+    listing = c.get("/certificates/acme")
+    assert listing.status == 200 and listing.json["orders"][0]["id"] == oid
+    assert c.get("/certificates/acme?id=999999").status == 404
+    audit = c.get("/audit").json["entries"]
+    assert any(e["action"] == "certificate acme" and f"order {oid}" in e["detail"]
+               for e in audit)
