@@ -4,7 +4,11 @@
  * claims requested orders one at a time (SKIP LOCKED: several nodes share
  * the work) and runs each to the end, writing every step and the CA's
  * error into acme_orders. The account key lives sealed in acme_accounts,
- * one per directory URL. Its own PGconn, reopened after a failure. */
+ * one per directory URL. Its own PGconn, reopened after a failure.
+ * XXX: an order left 'running' by a node that died is only taken up again
+ * by the renewal check an hour later; and the CA's validation must reach
+ * the node that runs the order (one node behind the name, or all nodes
+ * forwarding port 80/443 to it). */
 #include "acme/service.h"
 
 #include <pthread.h>
