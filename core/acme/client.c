@@ -26,10 +26,12 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
+#include "lib/strnum.h"
 #include "net/tls.h"
 
 #define ACME_NONCE_MAX 256
 #define ACME_URL_MAX 2048
+#define ACME_RETRY_AFTER_MAX_S 10	/* a longer Retry-After is cut (polls are bounded anyway) */
 
 struct acme_client {
 	const struct acme_settings *s;
@@ -40,6 +42,7 @@ struct acme_client {
 	long status;
 	char nonce[ACME_NONCE_MAX];
 	char location[ACME_URL_MAX];
+	char retry_after[16];	/* Retry-After of the last answer, "" when none */
 	char *new_nonce, *new_account, *new_order;	/* from the directory */
 	char *err;
 	size_t errsize;
@@ -94,6 +97,7 @@ static size_t acme_on_header(char *p, size_t size, size_t n, void *arg)
 	struct acme_client *c = arg;
 	acme_header_value(p, n, "Replay-Nonce", c->nonce, sizeof(c->nonce));
 	acme_header_value(p, n, "Location", c->location, sizeof(c->location));
+	acme_header_value(p, n, "Retry-After", c->retry_after, sizeof(c->retry_after));
 	return n;
 }
 
@@ -112,6 +116,7 @@ static int acme_http(struct acme_client *c, const char *url, const char *post, b
 
 	buf_reset(&c->body);
 	c->location[0] = '\0';
+	c->retry_after[0] = '\0';
 	c->status = 0;
 	curl_easy_reset(c->curl);
 	curl_easy_setopt(c->curl, CURLOPT_URL, url);
@@ -236,9 +241,21 @@ static const char *acme_str(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-static void acme_sleep_poll(void)
+/* Waits before the next poll: the CA's Retry-After in seconds (RFC 8555
+ * 7.4; an HTTP date is ignored) between LIMIT_ACME_POLL_MS and
+ * ACME_RETRY_AFTER_MAX_S, else LIMIT_ACME_POLL_MS. */
+static void acme_sleep_poll(const struct acme_client *c)
 {
-	struct timespec ts = { LIMIT_ACME_POLL_MS / 1000, (LIMIT_ACME_POLL_MS % 1000) * 1000000L };
+	uint64_t s = 0;
+	long ms = LIMIT_ACME_POLL_MS;
+
+	if (c->retry_after[0] != '\0' && strnum_parse(c->retry_after, UINT32_MAX, &s) == 0) {
+		if (s > ACME_RETRY_AFTER_MAX_S)
+			s = ACME_RETRY_AFTER_MAX_S;
+		if ((long)s * 1000 > ms)
+			ms = (long)s * 1000;
+	}
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
 }
 
@@ -321,7 +338,7 @@ static int acme_poll(struct acme_client *c, const char *what, const char *url,
 		json_decref(o);
 		if (atomic_load(c->stop))
 			return acme_fail(c, "stopped (posternd shutting down)");
-		acme_sleep_poll();
+		acme_sleep_poll(c);
 	}
 	return acme_fail(c, "%s: still pending after %d polls", what, LIMIT_ACME_POLL_TRIES);
 }

@@ -5,10 +5,10 @@
  * the work) and runs each to the end, writing every step and the CA's
  * error into acme_orders. The account key lives sealed in acme_accounts,
  * one per directory URL. Its own PGconn, reopened after a failure.
- * XXX: an order left 'running' by a node that died is only taken up again
- * by the renewal check an hour later; and the CA's validation must reach
- * the node that runs the order (one node behind the name, or all nodes
- * forwarding port 80/443 to it). */
+ * An order runs under a session advisory lock: when its node dies, the
+ * next pass of any node (start-up, NOTIFY, SIGHUP, the hourly timer)
+ * starts it again. XXX: the CA's validation must reach the node that runs
+ * the order (one node behind the name, or port 80/443 forwarded to it). */
 #include "acme/service.h"
 
 #include <pthread.h>
@@ -158,6 +158,7 @@ static void acme_pass(void)
 		if (id == 0)
 			return;
 		acme_run_order(id, host, challenge);
+		db_acme_release(acme_svc.db, id);
 		free(host);
 		free(challenge);
 	}

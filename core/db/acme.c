@@ -110,6 +110,15 @@ enum db_status db_acme_claim(struct db *db, int64_t *id_r, char **hostname_r, ch
 	return st;
 }
 
+void db_acme_release(struct db *db, int64_t id)
+{
+	char idtext[24];
+	const char *p = idtext;
+
+	(void)str_fmt(idtext, sizeof(idtext), "%lld", (long long)id);
+	(void)acme_run(db, STMT_ACME_ORDER_UNLOCK, 1, &p); /* a dead connection released it */
+}
+
 enum db_status db_acme_step(struct db *db, int64_t id, const char *step)
 {
 	char idtext[24];

@@ -30,9 +30,12 @@ enum db_status db_acme_order_get(struct db *db, int64_t id, db_acme_order_fn *fn
 /* The newest max orders, newest first. */
 enum db_status db_acme_order_list(struct db *db, int max, db_acme_order_fn *fn, void *arg);
 
-/* Takes the oldest requested order (SKIP LOCKED: one node each). DB_OK
- * with *id_r 0 when there is none; else hostname and challenge malloc'd. */
+/* Takes the oldest requested order, or a running one whose node died
+ * (SKIP LOCKED: one node each), and holds its advisory lock until
+ * db_acme_release() or the end of the connection. DB_OK with *id_r 0 when
+ * there is none; else hostname and challenge malloc'd. */
 enum db_status db_acme_claim(struct db *db, int64_t *id_r, char **hostname_r, char **challenge_r);
+void db_acme_release(struct db *db, int64_t id);
 enum db_status db_acme_step(struct db *db, int64_t id, const char *step);
 enum db_status db_acme_fail(struct db *db, int64_t id, const char *error);
 /* One transaction: drops the certificates for exactly this hostname,

@@ -417,11 +417,22 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  "INSERT INTO acme_orders (hostname, challenge, renewal) VALUES (lower($1), $2, $3)"
 	  " RETURNING id"),
 	S(STMT_ACME_NOTIFY, "acme_notify", 1, "SELECT pg_notify('acme_requested', $1)"),
-	/* one requested order, taken by this node -> id, hostname, challenge */
+	/* one order for this node -> id, hostname, challenge: a requested one,
+	 * or a running one whose runner's session is gone (no session holds
+	 * its advisory lock (20563, id): the node died mid-order). The lock is
+	 * taken in the same statement, held by the session until
+	 * STMT_ACME_ORDER_UNLOCK, and dies with the connection. */
 	S(STMT_ACME_ORDER_CLAIM, "acme_order_claim", 0,
 	  "UPDATE acme_orders SET state = 'running', step = 'starting', updated_at = now()"
-	  " WHERE id = (SELECT id FROM acme_orders WHERE state = 'requested' ORDER BY id"
-	  " LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, hostname, challenge"),
+	  " WHERE id = (SELECT o.id FROM acme_orders o WHERE o.state = 'requested'"
+	  " OR (o.state = 'running' AND NOT EXISTS (SELECT 1 FROM pg_locks l"
+	  " WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database"
+	  " WHERE datname = current_database()) AND l.classid = 20563 AND l.objid = o.id::oid"
+	  " AND l.objsubid = 2))"
+	  " ORDER BY o.id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+	  " RETURNING id, hostname, challenge, pg_advisory_lock(20563, id::int)"),
+	S(STMT_ACME_ORDER_UNLOCK, "acme_order_unlock", 1,
+	  "SELECT pg_advisory_unlock(20563, $1::int)"),
 	S(STMT_ACME_ORDER_STEP, "acme_order_step", 2,
 	  "UPDATE acme_orders SET step = $2, updated_at = now() WHERE id = $1"),
 	S(STMT_ACME_ORDER_FAIL, "acme_order_fail", 2,
@@ -445,7 +456,7 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " FROM acme_orders ORDER BY id DESC LIMIT $1"),
 	/* $1 days: a renewal order for every hostname whose newest ACME
 	 * certificate ends within $1 days and that has no order under way
-	 * (a 'running' order untouched for an hour is taken as dead) -> ids */
+	 * (a failed renewal is tried again after a day) -> ids */
 	S(STMT_ACME_RENEW_DUE, "acme_renew_due", 1,
 	  "INSERT INTO acme_orders (hostname, challenge, renewal)"
 	  " SELECT DISTINCT ON (o.hostname) o.hostname, o.challenge, true FROM acme_orders o"
@@ -453,8 +464,7 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " WHERE v.hostname = o.hostname AND v.state = 'valid')"
 	  " AND o.not_after < now() + make_interval(days => $1::int)"
 	  " AND NOT EXISTS (SELECT 1 FROM acme_orders p WHERE p.hostname = o.hostname"
-	  " AND (p.state = 'requested' OR (p.state = 'running'"
-	  " AND p.updated_at > now() - interval '1 hour')"
+	  " AND (p.state IN ('requested', 'running')"
 	  " OR (p.state = 'failed' AND p.id > o.id AND p.updated_at > now() - interval '1 day')))"
 	  " RETURNING id"),
 	S(STMT_ACME_ACCOUNT_GET, "acme_account_get", 1,

@@ -277,6 +277,36 @@ def test_renewal_30_days_before_expiry(site, ctl, ports, pebble, acme_daemon):
 
 
 @pytest.mark.timeout(120)
+def test_order_of_a_dead_node_is_taken_up(site, ctl, pebble, acme_daemon):
+    """An order left 'running' with no session holding its advisory lock
+    (its node died mid-order) is run again by the next pass."""
+    hostname = "orphan.acme.example.test"
+    oid = site.pg.psql("INSERT INTO acme_orders (hostname, challenge, state, step) "
+                       f"VALUES ('{hostname}', 'http-01', 'running', 'validating (http-01)') "
+                       "RETURNING id").strip().splitlines()[0]
+    # a running order whose node is alive (the lock held) is left alone
+    holder = subprocess.Popen(
+        [str(site.pg.bindir / "psql"), "-h", str(site.pg.sock), "-U", "postgres", "-d",
+         "postern", "-XAtq", "-c", f"SELECT pg_advisory_lock(20563, {oid})",
+         "-c", "SELECT pg_sleep(4)"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1)
+        acme_daemon.send_signal(signal.SIGHUP)
+        time.sleep(1.5)
+        assert site.pg.psql(f"SELECT state FROM acme_orders WHERE id = {oid}").strip() == \
+            "running"
+    finally:
+        holder.wait(20)
+    # its node is gone now: taken up and finished
+    acme_daemon.send_signal(signal.SIGHUP)
+    util.wait_for(lambda: site.pg.psql(
+        f"SELECT state FROM acme_orders WHERE id = {oid}").strip() in ("valid", "failed"), 60,
+        interval=0.2, what="orphaned order finished")
+    row = [r for r in ctl.rows("cert", "acme-status") if r[0] == oid][0]
+    assert row[3] == "valid", row
+
+
+@pytest.mark.timeout(120)
 def test_failed_challenge_shows_ca_error(ctl, pebble, acme_daemon):
     # The name resolves to 127.0.0.2, where nothing listens: pebble's
     # validation is refused and the order fails with the CA's error.
