@@ -92,7 +92,6 @@ static void acme_run_order(int64_t id, const char *hostname, const char *challen
 	struct acme_cert cert = { 0 };
 	char err[LIMIT_ACME_ERROR];
 	bool fresh = false;
-	enum db_status st;
 	int rc;
 
 	rc = acme_account_load(&acct, &fresh, err, sizeof(err));
@@ -110,7 +109,7 @@ static void acme_run_order(int64_t id, const char *hostname, const char *challen
 		}
 	}
 	if (rc == 0) {
-		st = db_acme_install(acme_svc.db, id, hostname, cert.chain_pem, cert.key_pem,
+		enum db_status st = db_acme_install(acme_svc.db, id, hostname, cert.chain_pem, cert.key_pem,
 				     cert.not_after);
 		if (st == DB_OK)
 			log_info("acme", "order %lld: certificate installed", (long long)id);
