@@ -113,7 +113,6 @@ struct acme_responder *acme_http01_start(const char *address, int port, const ch
 		flags |= MHD_USE_IPv6;
 	r->mhd = MHD_start_daemon(flags, 0, NULL, NULL, acme_http01_access, r,
 				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				  MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIMIT_ACME_RESPONDER_CONNS,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ACME_HANDSHAKE_TIMEOUT_S,
