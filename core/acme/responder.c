@@ -4,7 +4,8 @@
  * timeout) that answers one path. TLS-ALPN-01 is a small blocking accept
  * thread: each handshake must offer ALPN "acme-tls/1" (RFC 8737 section 4)
  * and gets the validation certificate, then the connection is closed
- * without application data. Both stop within ACME_ACCEPT_POLL_MS.
+ * without application data (SIGPIPE is ignored process-wide by posternd).
+ * Both stop within ACME_ACCEPT_POLL_MS.
  * XXX: they bind their own port; TLS-ALPN-01 cannot share a port that a
  * mail or panel listener already holds (run the panel off 443). */
 #include "acme/responder.h"
