@@ -43,6 +43,7 @@ struct acme_client {
 	char nonce[ACME_NONCE_MAX];
 	char location[ACME_URL_MAX];
 	char retry_after[16];	/* Retry-After of the last answer, "" when none */
+	char problem[128];	/* type of the last problem document, "" when none */
 	char *new_nonce, *new_account, *new_order;	/* from the directory */
 	char *err;
 	size_t errsize;
@@ -174,6 +175,8 @@ static int acme_problem(struct acme_client *c, const char *what, json_t *prob)
 	const char *detail = json_string_value(json_object_get(prob, "detail"));
 	char safe[LIMIT_ACME_ERROR];
 
+	if (type != NULL)
+		str_lcpy(c->problem, type, sizeof(c->problem));
 	if (detail == NULL)
 		detail = "no detail";
 	str_lcpy(safe, detail, sizeof(safe));
@@ -194,7 +197,7 @@ static int acme_fetch_nonce(struct acme_client *c)
 }
 
 /* A signed POST (payload NULL = POST-as-GET); on success *json_r is the
- * parsed answer when want_json. HTTP errors become c->err with the CA's
+ * parsed answer when json_r is not NULL. HTTP errors become c->err with the CA's
  * problem; badNonce is retried. */
 static int acme_post(struct acme_client *c, const char *what, const char *url,
 		     const char *payload, bool use_kid, json_t **json_r)
@@ -574,7 +577,15 @@ int acme_issue(const struct acme_settings *s, struct acme_account *acct, const c
 				hostname);
 	char *payload = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
+	c.problem[0] = '\0';
 	rc = acme_post(&c, "new order", c.new_order, payload, true, &order);
+	if (rc < 0 && strcmp(c.problem, "urn:ietf:params:acme:error:accountDoesNotExist") == 0) {
+		/* the CA forgot the account (a test CA restarted): register the key again */
+		progress(arg, "registering the account again");
+		xfree(acct->url);
+		if (acme_register(&c) == 0)
+			rc = acme_post(&c, "new order", c.new_order, payload, true, &order);
+	}
 	free(payload);
 	if (rc < 0)
 		goto out;

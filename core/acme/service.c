@@ -96,9 +96,13 @@ static void acme_run_order(int64_t id, const char *hostname, const char *challen
 
 	rc = acme_account_load(&acct, &fresh, err, sizeof(err));
 	if (rc == 0) {
+		char *url_before = acct.url ? xstrdup(acct.url) : NULL;
 		rc = acme_issue(&acme_svc.settings, &acct, hostname, challenge, acme_progress, &job,
 				&acme_svc.stop, &cert, err, sizeof(err));
-		if (fresh && acct.url != NULL) {
+		bool changed = acct.url != NULL &&
+			       (url_before == NULL || strcmp(url_before, acct.url) != 0);
+		free(url_before);
+		if (changed) { /* new, or registered again */
 			char *pem = acme_key_pem(acct.key);
 			if (pem == NULL || db_acme_account_put(acme_svc.db, acme_svc.settings.directory,
 							       pem, acct.url) != DB_OK)

@@ -58,6 +58,10 @@ class Pebble:
 
     def start(self):
         self.make_certs()
+        self.spawn()
+        return self
+
+    def spawn(self):
         cfg = {"pebble": {
             "listenAddress": f"{HOST}:{self.acme_port}",
             "managementListenAddress": f"{HOST}:{self.mgmt_port}",
@@ -79,7 +83,12 @@ class Pebble:
                                "-dnsserver", f"{HOST}:{self.dns_port}"], env)
         util.wait_for(lambda: util.port_open(self.acme_port) and util.port_open(self.dns_port),
                       30, what="pebble listening")
-        return self
+
+    def restart(self):
+        """A new pebble on the same ports: it has forgotten every account."""
+        self.terminate()
+        util.wait_for(lambda: not util.port_open(self.acme_port), 10, what="pebble stopped")
+        self.spawn()
 
     def _spawn(self, name, cmd, env):
         log = open(self.dir / f"{name}.log", "wb")
@@ -112,6 +121,10 @@ class Pebble:
                          for n in ("pebble", "challtestsrv") if (self.dir / f"{n}.log").exists())
 
     def stop(self):
+        self.terminate()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def terminate(self):
         for p in self.procs:
             if p.poll() is None:
                 p.terminate()
@@ -120,7 +133,7 @@ class Pebble:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait(5)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self.procs = []
 
 
 class AcmeDaemon(Daemon):
@@ -304,6 +317,20 @@ def test_order_of_a_dead_node_is_taken_up(site, ctl, pebble, acme_daemon):
         interval=0.2, what="orphaned order finished")
     row = [r for r in ctl.rows("cert", "acme-status") if r[0] == oid][0]
     assert row[3] == "valid", row
+
+
+@pytest.mark.timeout(120)
+def test_ca_that_forgot_the_account(site, ctl, pebble, acme_daemon):
+    """The CA no longer knows the stored account (pebble restarted): the
+    same key is registered again, the order goes through, the new account
+    URL is stored."""
+    pebble.restart()
+    r = issue(ctl, "again.acme.example.test", "http-01")
+    assert r.returncode == 0, (r.stdout, r.stderr, pebble.log())
+    assert "registering the account again" in acme_daemon.log_text()
+    assert site.pg.psql("SELECT count(*) FROM acme_accounts").strip() == "1"
+    after = site.pg.psql("SELECT account_url FROM acme_accounts").strip()
+    assert after and after.startswith(pebble.directory.rsplit("/", 1)[0])
 
 
 @pytest.mark.timeout(120)
