@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -46,6 +47,7 @@ struct acme_responder {
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool stop;
+	atomic_int active;		/* TLS-ALPN-01 handshakes under way */
 };
 
 /* address ("0.0.0.0", "::", "127.0.0.1") and port into ss. 0 or -1. */
@@ -216,6 +218,25 @@ static void acme_alpn_serve(struct acme_responder *r, int fd)
 	close(fd);
 }
 
+struct acme_alpn_conn {
+	struct acme_responder *r;
+	int fd;
+};
+
+static void *acme_alpn_conn_thread(void *arg)
+{
+	struct acme_alpn_conn *c = arg;
+	struct acme_responder *r = c->r;
+
+	acme_alpn_serve(r, c->fd);
+	free(c);
+	atomic_fetch_sub(&r->active, 1);
+	return NULL;
+}
+
+/* Accepts; each handshake on its own detached thread (the CA validates
+ * from several places at once, and a slow client must not hold the
+ * others up), at most LIMIT_ACME_RESPONDER_CONNS at a time. */
 static void *acme_alpn_thread(void *arg)
 {
 	struct acme_responder *r = arg;
@@ -225,8 +246,31 @@ static void *acme_alpn_thread(void *arg)
 		if (poll(&p, 1, ACME_ACCEPT_POLL_MS) <= 0)
 			continue;
 		int fd = accept4(r->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0)
-			acme_alpn_serve(r, fd);
+		if (fd < 0)
+			continue;
+		if (atomic_load(&r->active) >= LIMIT_ACME_RESPONDER_CONNS) {
+			close(fd);
+			continue;
+		}
+		struct acme_alpn_conn *c = xmalloc(sizeof(*c));
+		pthread_attr_t attr;
+		pthread_t t;
+		c->r = r;
+		c->fd = fd;
+		atomic_fetch_add(&r->active, 1);
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &attr, acme_alpn_conn_thread, c) != 0) {
+			atomic_fetch_sub(&r->active, 1);
+			close(fd);
+			free(c);
+		}
+		pthread_attr_destroy(&attr);
+	}
+	/* handshakes end within ACME_HANDSHAKE_TIMEOUT_S; they use r->ctx */
+	while (atomic_load(&r->active) > 0) {
+		struct timespec ts = { 0, 20 * 1000000L };
+		nanosleep(&ts, NULL);
 	}
 	return NULL;
 }
