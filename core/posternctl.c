@@ -47,6 +47,7 @@ enum {
 };
 
 #define CTL_MAX_ARGS 2
+#define CTL_ACME_HINT_MS 10000	/* cert acme: say so when no posternd took the order by then */
 
 struct ctl {
 	struct db *db;
@@ -307,6 +308,9 @@ static enum admin_status cmd_cert_acme(struct ctl *c)
 				      (long long)id, host, safe);
 			return ADMIN_FAIL;
 		}
+		if (waited == CTL_ACME_HINT_MS && strcmp(seen.state, "requested") == 0)
+			fprintf(stderr, "%s: no posternd has taken the order yet (is posternd "
+				"running on this database?)\n", ctl_prog);
 		nanosleep(&tick, NULL);
 	}
 	(void)str_fmt(c->err.msg, sizeof(c->err.msg),

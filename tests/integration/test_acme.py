@@ -363,6 +363,33 @@ def test_busy_port_is_reported(ctl, pebble, acme_daemon):
     assert "cannot bind the TLS-ALPN-01 port" in r.stderr, r.stderr
 
 
+@pytest.mark.timeout(120)
+def test_order_queued_while_posternd_is_down(site, ctl, ports, pebble, acme_daemon):
+    """posternctl says when no posternd takes the order; the order waits in
+    the table and posternd runs it when it starts."""
+    hostname = "later.acme.example.test"
+    acme_daemon.stop()
+    p = subprocess.Popen([util.POSTERNCTL, "cert", "acme", hostname], env=ctl.env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not any("no posternd has taken the order yet" in x for x in lines):
+            line = p.stderr.readline()
+            assert line, lines
+            lines.append(line)
+    finally:
+        p.kill()
+        p.wait(10)
+    acme_daemon.start()
+    util.wait_for(lambda: [r for r in ctl.rows("cert", "acme-status")
+                           if r[1] == hostname][0][3] in ("valid", "failed"), 60, interval=0.3,
+                  what="order run after start-up")
+    assert [r for r in ctl.rows("cert", "acme-status") if r[1] == hostname][0][3] == "valid"
+    cafile = pebble.dir / "root-later.pem"
+    cafile.write_text(pebble.root_pem())
+    assert der_names(served_after_reload(ports["imaps"], hostname, str(cafile))) == [hostname]
+
+
 def test_bad_arguments(ctl):
     r = ctl.run("cert", "acme", "not a host")
     assert r.returncode == 1 and "posternctl:" in r.stderr
