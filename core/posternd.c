@@ -6,8 +6,8 @@
  * SIGHUP and NOTIFY config_changed reload listeners and certificates from
  * the database through a DB job (SIGHUP also wakes the ACME thread, as do
  * NOTIFY acme_requested and an hourly renewal timer), SIGCHLD notices an
- * embedded PostgreSQL that died. Start-up is the only place where the loop thread talks to libpq
- * synchronously (nothing is served yet). */
+ * embedded PostgreSQL that died. Start-up is the only place where the loop
+ * thread talks to libpq synchronously (nothing is served yet). */
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>

@@ -54,7 +54,8 @@ int acme_client_init(void)
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
-static int acme_fail(struct acme_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int acme_fail(struct acme_client *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static int acme_fail(struct acme_client *c, const char *fmt, ...)
 {
