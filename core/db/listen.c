@@ -1,10 +1,10 @@
 /* listen.c - the one asynchronous libpq connection, owned by the loop
  * thread: PQconnectStartParams/PQconnectPoll driven by epoll readiness,
- * then LISTEN mailbox_changed, config_changed and acme_requested, and
- * every notification handed to the callback. On any failure the
- * connection is dropped and retried after LIMIT_DB_RECONNECT_MIN_MS,
- * doubling up to LIMIT_DB_RECONNECT_MAX_MS; a connection attempt is
- * bounded by LIMIT_DB_CONNECT_TIMEOUT_MS. After each successful LISTEN the callback
+ * then LISTEN mailbox_changed, config_changed, acme_requested, and every notification
+ * handed to the callback. On any failure the connection is dropped and
+ * retried after LIMIT_DB_RECONNECT_MIN_MS, doubling up to
+ * LIMIT_DB_RECONNECT_MAX_MS; a connection attempt is bounded by
+ * LIMIT_DB_CONNECT_TIMEOUT_MS. After each successful LISTEN the callback
  * gets channel "reconnected": notifications may have been missed, reload.
  * TCP keepalives notice a peer that vanished while we only listen. */
 #include "db/listen.h"
