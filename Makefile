@@ -87,7 +87,7 @@ unit: $(UNIT_BIN)
 # --- Debian packages (installed only when missing) ---
 BUILD_DEBS := gcc make pkg-config libc6-dev libssl-dev libpq-dev libsodium-dev zlib1g-dev \
               libmicrohttpd-dev libjansson-dev libunbound-dev libcurl4-openssl-dev libpsl-dev \
-              libidn2-dev libopendkim-dev postgresql openssl ca-certificates
+              libidn2-dev libopendkim-dev dns-root-data postgresql openssl ca-certificates
 TEST_DEBS  := $(BUILD_DEBS) libcmocka-dev python3 python3-pytest swaks fetchmail curl \
               procps iproute2 dovecot-core dovecot-imapd chromium isync offlineimap3 neomutt \
               python3-dkim python3-spf python3-dnspython dnsmasq-base postfix opendkim-tools \

@@ -188,6 +188,8 @@ int config_load(struct config *cfg, const char **error_r)
 		}
 		cfg->db_workers = (int)v;
 	}
+	cfg->dns_server = config_env("POSTERN_DNS_SERVER", NULL);
+	cfg->dns_trust_anchor = config_env("POSTERN_DNS_TRUST_ANCHOR", NULL);
 	return 0;
 fail:
 	config_free(cfg);
@@ -198,6 +200,8 @@ void config_free(struct config *cfg)
 {
 	xfree(cfg->database_url);
 	xfree(cfg->data_dir);
+	xfree(cfg->dns_server);
+	xfree(cfg->dns_trust_anchor);
 	xfree(cfg->hostname);
 	xfree(cfg->listen_address);
 	xfree(cfg->admin_listen);

@@ -18,6 +18,9 @@ struct config {
 	char *pg_bindir;	/* POSTERN_PG_BINDIR, default newest /usr/lib/postgresql/N/bin */
 	char *sql_dir;		/* POSTERN_SQL_DIR, migrations; default <exe dir>/../sql, then /usr/share/postern/sql */
 	int db_workers;		/* POSTERN_DB_WORKERS */
+	char *dns_server;	/* POSTERN_DNS_SERVER "ip[@port]", NULL = /etc/resolv.conf */
+	char *dns_trust_anchor;	/* POSTERN_DNS_TRUST_ANCHOR, DNSSEC anchor file; NULL = the
+				 * root key of dns-root-data when present */
 };
 
 /* Fills cfg from the environment; returns 0 or -1 with *error_r set. */

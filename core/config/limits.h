@@ -122,4 +122,8 @@
 #define LIMIT_MIME_BOUNDARY		200	/* boundary length (RFC 2046 allows 70); longer: a multipart without parts */
 #define LIMIT_MIME_PARAMS		64	/* Content-Type/Disposition parameters kept per header */
 
+/* --- DNS (core/dns/dns.c) --- */
+#define LIMIT_DNS_RECORDS		64	/* records kept per answer; the rest are ignored */
+#define LIMIT_DNS_TXT			8192	/* octets of one TXT record (strings joined) or TLSA data; longer: skipped */
+
 #endif
