@@ -266,3 +266,80 @@ def test_dmarc_table(zone, ip, sender, frm, dkim_dom, expected):
     assert r["dmarc"] == expected, r["raw"]
     assert "Authentication-Results: mx.postern.test;" in r["raw"]
     assert f"dmarc={expected[0]}" in r["raw"]
+
+
+# --- through the MX listener of a running posternd ---
+
+
+@pytest.fixture(scope="module")
+def mx(site, zone):
+    """posternd resolving through the dnsmasq, checking every client
+    (POSTERN_TRUSTED_NETWORKS empty) and refusing DMARC rejects."""
+    d = site.daemon()
+    base_env = d.env
+    d.extra = {"POSTERN_DNS_SERVER": zone.server, "POSTERN_TRUSTED_NETWORKS": "",
+               "POSTERN_DMARC_REJECT": "1"}
+    d.env = lambda: {**base_env(), **d.extra}
+    d.start()
+    site.current = d
+    yield d
+    site.current = None
+    if d.alive():
+        d.stop()
+    report = d.sanitizer_report()
+    if report:
+        pytest.fail("sanitizer report in posternd log:\n" + report)
+
+
+def header_of(msg, name):
+    return [v for k, v in util.header_fields(msg) if k.lower() == name.lower()]
+
+
+def test_mx_adds_authentication_results_and_drops_forged(site, mx, zone):
+    user, pw = site.new_user("ar")
+    msg = message("a@dm-pass.test", extra=(
+        "Authentication-Results: mail.example.test; dkim=pass header.d=bank.test\r\n"
+        "Authentication-Results: MAIL.EXAMPLE.TEST;\r\n\tspf=pass smtp.mailfrom=bank.test\r\n"
+        "Authentication-Results: other.test; spf=pass smtp.mailfrom=kept.test\r\n"))
+    msg = py_sign(msg, "dm-pass.test", "py", zone.keys[("dm-pass.test", "py")])
+    util.mx_send(site.ports["smtp"], "a@spf-pass.test", [user], msg)
+    got = util.wait_messages(site.ports, user, pw, 1)[0]
+    ars = header_of(got, "Authentication-Results")
+    ours = [v for v in ars if v.strip().lower().startswith("mail.example.test")]
+    assert len(ours) == 1, ars
+    v = " ".join(ours[0].split())
+    assert "spf=pass smtp.mailfrom=spf-pass.test" in v, v
+    assert "dkim=pass" in v and "header.d=dm-pass.test" in v and "header.s=py" in v, v
+    assert "dmarc=pass" in v and "header.from=dm-pass.test" in v, v
+    assert "bank.test" not in got.decode()	# both forged fields are gone
+    assert any("kept.test" in a for a in ars)	# another server's field stays
+    # the stored message still verifies for python3-dkim (nothing signed was touched)
+    assert py_verify(zone, got[got.index(b"DKIM-Signature"):])
+
+
+def test_mx_dmarc_reject_refused_at_data(site, mx):
+    user, pw = site.new_user("rej")
+    with pytest.raises(util.smtplib.SMTPDataError) as e:
+        util.mx_send(site.ports["smtp"], "a@dm-rej.test", [user], message("a@dm-rej.test"))
+    assert e.value.smtp_code == 550 and b"5.7.1" in e.value.smtp_error
+    assert b"dm-rej.test" in e.value.smtp_error
+    # a DMARC failure with p=quarantine is delivered, marked
+    util.mx_send(site.ports["smtp"], "a@sub.dm-org.test", [user], message("a@sub.dm-org.test"))
+    got = util.wait_messages(site.ports, user, pw, 1)[0]
+    v = " ".join(header_of(got, "Authentication-Results")[0].split())
+    assert "spf=none" in v and "dkim=none" in v and "dmarc=fail (p=quarantine dis=quarantine)" in v
+
+
+def test_trusted_networks_are_not_checked(site, mx):
+    mx.stop()
+    mx.extra["POSTERN_TRUSTED_NETWORKS"] = "10.0.0.0/8, 127.0.0.0/8"
+    mx.start()
+    try:
+        user, pw = site.new_user("tr")
+        util.mx_send(site.ports["smtp"], "a@dm-rej.test", [user], message("a@dm-rej.test"))
+        got = util.wait_messages(site.ports, user, pw, 1)[0]
+        assert header_of(got, "Authentication-Results") == []
+    finally:
+        mx.stop()
+        mx.extra["POSTERN_TRUSTED_NETWORKS"] = ""
+        mx.start()
