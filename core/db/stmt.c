@@ -438,12 +438,14 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	/* $1 days */
 	S(STMT_SEND_LOG_PURGE, "send_log_purge", 1,
 	  "DELETE FROM send_log WHERE at < now() - make_interval(days => $1::int)"),
-	/* $1 account, $2 detail -> hits in the last hour (this one included) */
-	S(STMT_SEND_LIMIT_HIT, "send_limit_hit", 2,
-	  "WITH ins AS (INSERT INTO alerts (kind, account_id, detail)"
-	  " VALUES ('send_limit', $1, $2) RETURNING 1)"
-	  " SELECT 1 + (SELECT count(*) FROM alerts WHERE account_id = $1 AND kind = 'send_limit'"
-	  " AND at > now() - interval '1 hour') FROM ins"),
+	/* $1 account, $2 detail, $3 LIMIT_SEND_HOLD_AFTER -> hits in the last
+	 * hour, this one included; at most $3 alert rows an hour are written */
+	S(STMT_SEND_LIMIT_HIT, "send_limit_hit", 3,
+	  "WITH c AS (SELECT count(*) AS n FROM alerts WHERE account_id = $1"
+	  " AND kind = 'send_limit' AND at > now() - interval '1 hour'),"
+	  " ins AS (INSERT INTO alerts (kind, account_id, detail)"
+	  " SELECT 'send_limit', $1, $2 FROM c WHERE c.n < $3::int RETURNING 1)"
+	  " SELECT (SELECT n FROM c) + (SELECT count(*) FROM ins)"),
 	/* $1 account -> rows held: every queued message it sent (by its
 	 * envelope senders of the send log), and a queue_held alert */
 	S(STMT_SEND_HOLD, "send_hold", 1,

@@ -4,7 +4,9 @@
  * (3.6.1) fetched with core/dns, the body hash with l= and the signature
  * over the selected fields (5.4.2: bottom-up) and the signature field with
  * its b= value removed. rsa-sha256 (keys of at least 1024 bits, RFC 8301)
- * and ed25519-sha256 (RFC 8463); rsa-sha1 is neutral (RFC 8301). */
+ * and ed25519-sha256 (RFC 8463); rsa-sha1 is neutral (RFC 8301).
+ * XXX: i= (the AUID) and the key record's h=, s= and t=s tags are not
+ * checked; only the first TXT record of the key name is used. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

@@ -4,7 +4,8 @@
  * DKIM pass whose domain is aligned with the From: domain (3.1: strict =
  * equal, relaxed = same organizational domain). p= applies to the domain
  * itself, sp= (default p=) to its subdomains; pct= below 100 samples the
- * failures the policy applies to, the rest get the next milder one (6.6.4). */
+ * failures the policy applies to, the rest get the next milder one (6.6.4).
+ * XXX: no aggregate or failure reports (rua=/ruf= are not sent). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

@@ -15,7 +15,5 @@ bool smtp_authcheck_wanted(const struct smtp_session *s);
 /* POSTERN_DMARC_REJECT=1: a DMARC failure whose disposition is reject is
  * refused at the end of DATA with 550 5.7.1. */
 bool smtp_authcheck_dmarc_reject(void);
-/* True when ip (text) is in the list of networks (tests). */
-bool smtp_authcheck_trusted(const char *ip);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include <sodium.h>
 
+#include "db/brake.h"
 #include "db/imap_store.h"
 #include "db/store.h"
 #include "lib/log.h"
@@ -43,6 +44,7 @@ struct deliver_job {
 	char id[24];
 	char client[80];
 	char auth[LIMIT_ADDRESS + 1];
+	int64_t account_id;	/* submission: the sending account (send log), else 0 */
 	bool tls;
 	/* inbound checks (mailauth): NULL/false when not checked */
 	char *authres;		/* "Authentication-Results: ...\r\n" */
@@ -201,6 +203,11 @@ static void deliver_run_batch(struct job **jobs, size_t n, struct db *db)
 		for (size_t m = 0; m < k; m++) {
 			part[m]->st = r[m].st;
 			part[m]->over_quota = r[m].over_quota;
+			if (r[m].st == DB_OK && !r[m].over_quota && part[m]->account_id > 0 &&
+			    db_brake_log(db, part[m]->account_id, part[m]->sender,
+					 part[m]->n_rcpt) != DB_OK)
+				log_warn("smtp", "id=%s: the send log could not be written (the "
+					 "hourly limit will not count it)", part[m]->id);
 			free(bodies[m]);
 			imap_store_meta_free(&meta[m]);
 		}
@@ -487,6 +494,7 @@ static void end_of_message(struct smtp_session *s)
 		    conn_peer_addr(s->c) ? conn_peer_addr(s->c) : "?", conn_peer_port(s->c)) < 0)
 		str_lcpy(j->client, "?", sizeof j->client);
 	str_lcpy(j->auth, s->authed ? s->account : "", sizeof j->auth);
+	j->account_id = s->role == SMTP_ROLE_SUBMISSION && s->authed ? s->account_id : 0;
 	j->tls = conn_is_tls(s->c);
 	j->base.batch_key = deliver_batch_key(j);
 	if (smtp_authcheck_wanted(s)) {

@@ -272,23 +272,16 @@ def test_dmarc_table(zone, ip, sender, frm, dkim_dom, expected):
 
 
 @pytest.fixture(scope="module")
-def mx(site, zone):
+def daemon_env(zone):
     """posternd resolving through the dnsmasq, checking every client
     (POSTERN_TRUSTED_NETWORKS empty) and refusing DMARC rejects."""
-    d = site.daemon()
-    base_env = d.env
-    d.extra = {"POSTERN_DNS_SERVER": zone.server, "POSTERN_TRUSTED_NETWORKS": "",
-               "POSTERN_DMARC_REJECT": "1"}
-    d.env = lambda: {**base_env(), **d.extra}
-    d.start()
-    site.current = d
-    yield d
-    site.current = None
-    if d.alive():
-        d.stop()
-    report = d.sanitizer_report()
-    if report:
-        pytest.fail("sanitizer report in posternd log:\n" + report)
+    return {"POSTERN_DNS_SERVER": zone.server, "POSTERN_TRUSTED_NETWORKS": "",
+            "POSTERN_DMARC_REJECT": "1"}
+
+
+@pytest.fixture(scope="module")
+def mx(daemon):
+    return daemon
 
 
 def header_of(msg, name):
@@ -332,7 +325,7 @@ def test_mx_dmarc_reject_refused_at_data(site, mx):
 
 def test_trusted_networks_are_not_checked(site, mx):
     mx.stop()
-    mx.extra["POSTERN_TRUSTED_NETWORKS"] = "10.0.0.0/8, 127.0.0.0/8"
+    mx.extra_env["POSTERN_TRUSTED_NETWORKS"] = "10.0.0.0/8, 127.0.0.0/8"
     mx.start()
     try:
         user, pw = site.new_user("tr")
@@ -341,5 +334,5 @@ def test_trusted_networks_are_not_checked(site, mx):
         assert header_of(got, "Authentication-Results") == []
     finally:
         mx.stop()
-        mx.extra["POSTERN_TRUSTED_NETWORKS"] = ""
+        mx.extra_env["POSTERN_TRUSTED_NETWORKS"] = ""
         mx.start()
