@@ -39,6 +39,9 @@ SPF_RECORDS = {
     "spf-ip6.test": "v=spf1 ip6:::1 ip4:127.0.0.3 -all",
     "spf-cidr.test": "v=spf1 ip4:127.0.0.0/30 -all",
     "spf-mech-case.test": "v=spf1 IP4:127.0.0.4 -ALL",
+    "spf-mac2.test": "v=spf1 exists:%{ir}.%{v}._spf.%{d2} -all",
+    "spf-mac3.test": "v=spf1 exists:%{l1r-}.%{o}.x.spf-mac3.test -all",
+    "spf-mac4.test": "v=spf1 exists:%{h}.helo.spf-mac4.test -all",
     "dm-rej.test": "v=spf1 -all",
     "mail.dm-rel.test": "v=spf1 ip4:127.0.0.0/8 -all",
     "mail.dm-strict.test": "v=spf1 ip4:127.0.0.0/8 -all",
@@ -87,6 +90,13 @@ SPF_CASES = [
     ("127.0.0.3", "a@spf-cidr.test", "h.test", "pass"),
     ("127.0.0.4", "a@spf-cidr.test", "h.test", "fail"),
     ("127.0.0.4", "a@spf-mech-case.test", "h.test", "pass"),
+    ("127.0.0.5", "a@spf-mac2.test", "h.test", "pass"),
+    ("127.0.0.6", "a@spf-mac2.test", "h.test", "fail"),
+    # l1r-: split on '-', reversed, the rightmost one part: "last-first" -> "last"
+    ("10.0.0.1", "last-first@spf-mac3.test", "h.test", "pass"),
+    ("10.0.0.1", "first-last@spf-mac3.test", "h.test", "fail"),
+    ("10.0.0.1", "a@spf-mac4.test", "good.test", "pass"),
+    ("10.0.0.1", "a@spf-mac4.test", "bad.test", "fail"),
     ("127.0.0.5", "", "spf-pass.test", "pass"),		# null sender: the HELO identity
     ("10.9.9.9", "", "spf-pass.test", "fail"),
 ]
@@ -121,6 +131,9 @@ def zone(ctl):
     z.a("mail.spf-mx.test", "127.0.1.9")
     z.a("127.0.0.9.allow.spf-exists.test", "127.0.0.2")
     z.a("alice.users.spf-macro.test", "127.0.0.2")
+    z.a("5.0.0.127.in-addr._spf.spf-mac2.test", "127.0.0.2")
+    z.a("last.spf-mac3.test.x.spf-mac3.test", "127.0.0.2")
+    z.a("good.test.helo.spf-mac4.test", "127.0.0.2")
     for i in range(11):
         z.a(f"h{i}.spf-limit.test", f"10.0.0.{i + 1}")
     for name, rec in DMARC_RECORDS.items():
