@@ -167,10 +167,12 @@ $(B)/fuzz/fuzz_imap_parser: core/imap/parser.c core/imap/seqset.c core/imap/mutf
 $(B)/fuzz/fuzz_mime: core/mail/mime.c core/mail/mime_rfc822.c core/mail/mime_render.c
 $(B)/fuzz/fuzz_pop3_parser: core/pop3/parser.c core/pop3/stuff.c
 $(B)/fuzz/fuzz_smtp: core/smtp/parser.c core/mail/address.c core/mail/data.c
+$(B)/fuzz/fuzz_dkim: core/mail/dkim_canon.c core/mail/dkim_verify.c
+$(B)/fuzz/fuzz_dkim: FUZZ_LINK := -lcrypto
 
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_FLAGS) -o $@ $^
+	clang $(FUZZ_FLAGS) -o $@ $^ $(FUZZ_LINK)
 
 fuzz:
 	$(call install_missing,clang)
