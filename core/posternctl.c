@@ -257,7 +257,8 @@ static void print_alert(void *arg, const struct admin_alert *a)
 	put_field(a->at, false);
 	put_field(a->kind, false);
 	put_field(a->account, false);
-	put_field(a->detail, true);
+	put_field(a->detail, false);
+	put_field(a->acknowledged ? "acknowledged" : "new", true);
 }
 
 /* The seal key under the data directory (DKIM private keys). */
@@ -352,6 +353,11 @@ static enum admin_status cmd_alerts(struct ctl *c)
 	return admin_alerts_list(c->db, print_alert, NULL, &c->err);
 }
 
+static enum admin_status cmd_alert_ack(struct ctl *c)
+{
+	return admin_alert_ack(c->db, c->actor, c->args[0], &c->err);
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "domain", "add", 1, 1, 0, false, cmd_domain_add, "domain add NAME", NULL },
 	{ "domain", "list", 0, 0, 0, false, cmd_domain_list, "domain list", NULL },
@@ -381,6 +387,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "user", "limits", 1, 1, OPT_PER_HOUR | OPT_RCPTS, false, cmd_user_limits,
 	  "user limits ADDRESS|DOMAIN [--per-hour N|default] [--rcpts N|default]", NULL },
 	{ "alerts", "list", 0, 0, 0, false, cmd_alerts, "alerts list", "also: posternctl alerts" },
+	{ "alerts", "ack", 1, 1, 0, false, cmd_alert_ack, "alerts ack ID", NULL },
 };
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))

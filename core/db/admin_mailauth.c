@@ -233,9 +233,34 @@ enum admin_status admin_alerts_list(struct db *db, admin_alert_fn *fn, void *arg
 	for (int i = 0; i < PQntuples(res); i++) {
 		struct admin_alert a = { PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
 					 PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
-					 PQgetvalue(res, i, 4) };
+					 PQgetvalue(res, i, 4), PQgetvalue(res, i, 5)[0] == 't' };
 		fn(arg, &a);
 	}
 	PQclear(res);
+	return ADMIN_OK;
+}
+
+enum admin_status admin_alert_ack(struct db *db, const char *actor, const char *id,
+				  struct admin_err *err)
+{
+	const char *params[1] = { id };
+	enum db_status st;
+	uint64_t v;
+	PGresult *res;
+	int rows;
+
+	if (strnum_parse(id, INT64_MAX, &v) < 0)
+		return fail(err, "an alert id is a number (see posternctl alerts)");
+	res = db_exec(db, STMT_ALERT_ACK, 1, params, NULL, NULL, &st);
+	rows = st == DB_OK ? PQntuples(res) : 0;
+	PQclear(res);
+	if (st != DB_OK)
+		return db_fail(db, st, err);
+	if (rows == 0)
+		return fail(err, "no such alert");
+	{
+		const char *p[3] = { actor, "alert_ack", id };
+		PQclear(db_exec(db, STMT_AUDIT, 3, p, NULL, NULL, &st));
+	}
 	return ADMIN_OK;
 }

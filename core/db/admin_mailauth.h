@@ -38,10 +38,14 @@ enum admin_status admin_send_limits(struct db *db, const char *actor, const char
 
 struct admin_alert {
 	const char *id, *at, *kind, *account, *detail;
+	bool acknowledged;
 };
 typedef void admin_alert_fn(void *arg, const struct admin_alert *a);
 /* The newest 1000 alerts, newest first. */
 enum admin_status admin_alerts_list(struct db *db, admin_alert_fn *fn, void *arg,
 				    struct admin_err *err);
+/* Marks an alert as seen: a held account can raise a new queue_held alert. */
+enum admin_status admin_alert_ack(struct db *db, const char *actor, const char *id,
+				  struct admin_err *err);
 
 #endif

@@ -474,10 +474,13 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " send_rcpts = CASE WHEN $3::int IS NULL THEN d.send_rcpts"
 	  " WHEN $3::int < 0 THEN NULL ELSE $3::int END"
 	  " WHERE d.name = lower($1) RETURNING d.send_per_hour, d.send_rcpts"),
-	/* -> id, time, kind, account address, detail */
+	/* -> id, time, kind, account address, detail, acknowledged */
 	S(STMT_ALERTS_LIST, "alerts_list", 0,
 	  "SELECT l.id, to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-	  " l.kind, coalesce(a.local_part || '@' || d.name, ''), l.detail"
+	  " l.kind, coalesce(a.local_part || '@' || d.name, ''), l.detail, l.acknowledged"
 	  " FROM alerts l LEFT JOIN accounts a ON a.id = l.account_id"
 	  " LEFT JOIN domains d ON d.id = a.domain_id ORDER BY l.id DESC LIMIT 1000"),
+	/* $1 alert id -> id */
+	S(STMT_ALERT_ACK, "alert_ack", 1,
+	  "UPDATE alerts SET acknowledged = true WHERE id = $1::bigint RETURNING id"),
 };

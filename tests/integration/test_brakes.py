@@ -109,6 +109,12 @@ def test_hourly_limit_then_queue_held_and_alert(daemon, ctl, site):
     assert kinds.count("send_limit") == LIMITS["LIMIT_SEND_HOLD_AFTER"], alerts
     assert kinds.count("queue_held") == 1 and "3 queued" in alerts[kinds.index("queue_held")][4]
     assert ctl.rows("alerts") == ctl.rows("alerts", "list")
+    assert all(a[5] == "new" for a in alerts)
+    held_id = alerts[kinds.index("queue_held")][0]
+    ctl.ok("alerts", "ack", held_id)
+    assert [a[5] for a in ctl.rows("alerts") if a[0] == held_id] == ["acknowledged"]
+    r = ctl.run("alerts", "ack", "999999999")
+    assert r.returncode == 1 and "no such alert" in r.stderr
     # other accounts are not affected
     other, opw = site.new_user("ok")
     s = submission(site, other, opw)
