@@ -39,7 +39,7 @@ class Dnsmasq:
         conf = self.dir / "dnsmasq.conf"
         conf.write_text("\n".join([
             f"port={self.port}", "listen-address=127.0.0.1", "bind-interfaces", "no-resolv",
-            "no-hosts", "no-negcache", "local=/test/", "cache-size=0",
+            "no-hosts", "no-negcache", "local=/test/", "cache-size=0", "local-ttl=300",
         ] + self.lines) + "\n")
         cmd = ["dnsmasq", "-k", f"--conf-file={conf}", "--pid-file=", "--log-facility=-"]
         if util.is_root():
