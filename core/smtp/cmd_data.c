@@ -11,7 +11,9 @@
  * COMMIT that contains this message returned DB_OK (durability). On the MX
  * listener (smtp/authcheck.h) the job first goes to the DNS pool, which adds
  * Authentication-Results (SPF, DKIM, DMARC) and drops forged ones; with
- * POSTERN_DMARC_REJECT a DMARC reject is answered 550 5.7.1 instead. */
+ * POSTERN_DMARC_REJECT a DMARC reject is answered 550 5.7.1 instead.
+ * XXX: forged Authentication-Results are removed only from checked messages
+ * (MX, untrusted client), not from submissions or trusted clients. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
