@@ -280,6 +280,27 @@ static int parse_cidr(const char *s, size_t len, int *c4, int *c6, size_t *used)
 	return 0;
 }
 
+/* The address and prefix length of an ip4:/ip6: argument; 0 or -1. */
+static int ip_arg(const struct spf_term *t, unsigned char net[16], int *bits_r)
+{
+	const char *slash = memchr(t->arg, '/', t->arg_len);
+	size_t al = slash != NULL ? (size_t)(slash - t->arg) : t->arg_len;
+	bool six = t->mech == M_IP6;
+	char addr[64];
+	uint64_t bits = six ? 128 : 32;
+
+	if (al >= sizeof(addr))
+		return -1;
+	memcpy(addr, t->arg, al);
+	addr[al] = '\0';
+	if (inet_pton(six ? AF_INET6 : AF_INET, addr, net) != 1)
+		return -1;
+	if (slash != NULL && strnum_u64(slash + 1, t->arg_len - al - 1, six ? 128 : 32, &bits) < 0)
+		return -1;
+	*bits_r = (int)bits;
+	return 0;
+}
+
 static int parse_term(char *t, size_t len, struct spf_term *out)
 {
 	static const struct { const char *name; enum spf_mech m; } mechs[] = {
@@ -329,7 +350,9 @@ static int parse_term(char *t, size_t len, struct spf_term *out)
 				return -1;
 			out->arg = rest + 1;
 			out->arg_len = rl - 1;
-			return 0;
+			unsigned char net[16];
+			int bits;
+			return ip_arg(out, net, &bits);	/* 4.6: checked before evaluation */
 		}
 		if (rl > 0) {
 			if (rest[0] != ':' || rl == 1 || out->mech == M_ALL)
@@ -411,29 +434,18 @@ static bool domain_ok(const char *d)
 static int mech_match(struct spf_ctx *c, const struct spf_term *t, const char *domain, int depth,
 		      enum spf_result *res)
 {
-	char target[256], addr[64];
+	char target[256];
 	unsigned char net[16];
-	uint64_t bits;
 
 	if (t->mech == M_ALL)
 		return 1;
 	if (t->mech == M_IP4 || t->mech == M_IP6) {
-		const char *slash = memchr(t->arg, '/', t->arg_len);
-		size_t al = slash != NULL ? (size_t)(slash - t->arg) : t->arg_len;
-		bool six = t->mech == M_IP6;
-		if (al >= sizeof(addr))
+		int bits;
+		if (ip_arg(t, net, &bits) < 0)
 			goto perm;
-		memcpy(addr, t->arg, al);
-		addr[al] = '\0';
-		if (inet_pton(six ? AF_INET6 : AF_INET, addr, net) != 1)
-			goto perm;
-		bits = six ? 128 : 32;
-		if (slash != NULL && strnum_u64(slash + 1, t->arg_len - al - 1, six ? 128 : 32,
-						&bits) < 0)
-			goto perm;
-		if (six != c->v6)
+		if ((t->mech == M_IP6) != c->v6)
 			return 0;
-		return cidr_match(c->ip, net, (int)bits);
+		return cidr_match(c->ip, net, bits);
 	}
 	/* DNS terms */
 	if (++c->dns_terms > LIMIT_SPF_DNS_MECHANISMS) {
