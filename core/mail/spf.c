@@ -634,6 +634,18 @@ static enum spf_result check_host(struct spf_ctx *c, const char *domain, int dep
 		}
 		nt++;
 	}
+	/* 4.6: a malformed macro anywhere is a syntax error too */
+	for (size_t i = 0; i < nt; i++) {
+		char tmp[256];
+		const struct spf_term *t = &terms[i];
+		if (t->arg == NULL || t->mech == M_IP4 || t->mech == M_IP6 || t->mech == M_EXP ||
+		    t->mech == M_UNKNOWN_MOD)
+			continue;
+		if (macro_expand(c, t->arg, t->arg_len, domain, tmp, sizeof(tmp)) < 0) {
+			free(rec);
+			return why(c, SPF_PERMERROR, "syntax error in a domain-spec");
+		}
+	}
 	for (size_t i = 0; i < nt; i++) {
 		int m;
 		if (terms[i].mech >= M_REDIRECT)

@@ -40,6 +40,7 @@ SPF_RECORDS = {
     "spf-cidr.test": "v=spf1 ip4:127.0.0.0/30 -all",
     "spf-mech-case.test": "v=spf1 IP4:127.0.0.4 -ALL",
     "spf-badip.test": "v=spf1 ip4:127.0.0.0/8 ip4:1.2.3.4/33 -all",
+    "spf-badmacro.test": "v=spf1 ip4:127.0.0.0/8 a:%{z}.x.test -all",
     "spf-mac2.test": "v=spf1 exists:%{ir}.%{v}._spf.%{d2} -all",
     "spf-mac3.test": "v=spf1 exists:%{l1r-}.%{o}.x.spf-mac3.test -all",
     "spf-mac4.test": "v=spf1 exists:%{h}.helo.spf-mac4.test -all",
@@ -92,6 +93,7 @@ SPF_CASES = [
     ("127.0.0.4", "a@spf-cidr.test", "h.test", "fail"),
     ("127.0.0.4", "a@spf-mech-case.test", "h.test", "pass"),
     ("127.0.0.4", "a@spf-badip.test", "h.test", "permerror"),	# syntax first (4.6)
+    ("127.0.0.4", "a@spf-badmacro.test", "h.test", "permerror"),
     ("127.0.0.5", "a@spf-mac2.test", "h.test", "pass"),
     ("127.0.0.6", "a@spf-mac2.test", "h.test", "fail"),
     # l1r-: split on '-', reversed, the rightmost one part: "last-first" -> "last"
