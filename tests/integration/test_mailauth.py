@@ -41,6 +41,14 @@ SPF_RECORDS = {
     "spf-mech-case.test": "v=spf1 IP4:127.0.0.4 -ALL",
     "spf-badip.test": "v=spf1 ip4:127.0.0.0/8 ip4:1.2.3.4/33 -all",
     "spf-badmacro.test": "v=spf1 ip4:127.0.0.0/8 a:%{z}.x.test -all",
+    "spf-empty.test": "v=spf1",
+    "spf-upper.test": "V=SPF1 ip4:127.0.0.0/8 -all",
+    "spf-ten.test": "v=spf10 -all",
+    "spf-loop1.test": "v=spf1 include:spf-loop2.test -all",
+    "spf-loop2.test": "v=spf1 include:spf-loop1.test -all",
+    "spf-nomx.test": "v=spf1 mx:spf-a.test -all",
+    "spf-a24.test": "v=spf1 a:spf-a.test/24 -all",
+    "spf-ptr.test": "v=spf1 ptr -all",
     "spf-mac2.test": "v=spf1 exists:%{ir}.%{v}._spf.%{d2} -all",
     "spf-mac3.test": "v=spf1 exists:%{l1r-}.%{o}.x.spf-mac3.test -all",
     "spf-mac4.test": "v=spf1 exists:%{h}.helo.spf-mac4.test -all",
@@ -94,6 +102,16 @@ SPF_CASES = [
     ("127.0.0.4", "a@spf-mech-case.test", "h.test", "pass"),
     ("127.0.0.4", "a@spf-badip.test", "h.test", "permerror"),	# syntax first (4.6)
     ("127.0.0.4", "a@spf-badmacro.test", "h.test", "permerror"),
+    ("127.0.0.4", "a@spf-empty.test", "h.test", "neutral"),
+    ("127.0.0.4", "a@spf-upper.test", "h.test", "pass"),
+    ("127.0.0.4", "a@spf-ten.test", "h.test", "none"),
+    ("127.0.0.4", "a@spf-loop1.test", "h.test", "permerror"),
+    ("127.0.0.7", "a@spf-nomx.test", "h.test", "fail"),
+    ("127.0.0.200", "a@spf-a24.test", "h.test", "pass"),
+    ("127.0.1.7", "a@spf-a24.test", "h.test", "fail"),
+    # ptr (deprecated, RFC 7208 5.5) is not in the table: libunbound answers
+    # 127.in-addr.arpa itself, so the dnsmasq's PTR records are never asked
+    ("127.0.0.7", "a@spf-ptr.test", "h.test", "fail"),
     ("127.0.0.5", "a@spf-mac2.test", "h.test", "pass"),
     ("127.0.0.6", "a@spf-mac2.test", "h.test", "fail"),
     # l1r-: split on '-', reversed, the rightmost one part: "last-first" -> "last"
