@@ -3,7 +3,9 @@
  * signature, header.d/header.s/header.a) and DMARC (RFC 7489, header.from,
  * with the policy and disposition as a comment); and the removal of
  * Authentication-Results fields carrying our own authserv-id (8601 5).
- * Values are printed as tokens or quoted strings, never raw client text. */
+ * Values are printed as tokens or quoted strings, never raw client text.
+ * XXX: no overall deadline: a slow name server delays the reply to DATA by
+ * the sum of libunbound's per-query timeouts (bounded by the SPF limits). */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
