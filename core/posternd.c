@@ -33,6 +33,7 @@
 #include "db/embedded.h"
 #include "db/listen.h"
 #include "db/store.h"
+#include "dns/dns.h"
 #include "imap/imap.h"
 #include "lib/fs.h"
 #include "lib/log.h"
@@ -445,6 +446,10 @@ int main(int argc, char **argv)
 		log_error("posternd", "cannot initialise the loop: %s", strerror(errno));
 		goto fail;
 	}
+	if (dns_init(main_cfg.dns_server, main_cfg.dns_trust_anchor, &err) < 0) {
+		log_error("posternd", "%s", err);
+		goto fail;
+	}
 	if (main_bootstrap_db(&specs, &n_specs) < 0)
 		goto fail;
 	if (work_init(main_conninfo, main_cfg.db_workers, LIMIT_AUTH_WORKERS) < 0) {
@@ -482,6 +487,7 @@ int main(int argc, char **argv)
 	loop_timer_cancel(&main_shutdown_timer);
 	loop_timer_cancel(&main_poll_timer);
 	work_shutdown();
+	dns_shutdown();
 	db_listen_stop();
 	pg_embedded_stop();
 	loop_destroy();

@@ -216,6 +216,8 @@ int config_load(struct config *cfg, const char **error_r)
 	if (config_port("POSTERN_ACME_HTTP_PORT", 80, &cfg->acme_http_port, error_r) < 0 ||
 	    config_port("POSTERN_ACME_TLS_PORT", 443, &cfg->acme_tls_port, error_r) < 0)
 		goto fail;
+	cfg->dns_server = config_env("POSTERN_DNS_SERVER", NULL);
+	cfg->dns_trust_anchor = config_env("POSTERN_DNS_TRUST_ANCHOR", NULL);
 	return 0;
 fail:
 	config_free(cfg);
@@ -226,6 +228,8 @@ void config_free(struct config *cfg)
 {
 	xfree(cfg->database_url);
 	xfree(cfg->data_dir);
+	xfree(cfg->dns_server);
+	xfree(cfg->dns_trust_anchor);
 	xfree(cfg->hostname);
 	xfree(cfg->listen_address);
 	xfree(cfg->admin_listen);

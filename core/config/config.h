@@ -24,6 +24,9 @@ struct config {
 	char *acme_email;	/* POSTERN_ACME_EMAIL, account contact, or NULL */
 	int acme_http_port;	/* POSTERN_ACME_HTTP_PORT, HTTP-01 responder, default 80 */
 	int acme_tls_port;	/* POSTERN_ACME_TLS_PORT, TLS-ALPN-01 responder, default 443 */
+	char *dns_server;	/* POSTERN_DNS_SERVER "ip[@port]", NULL = /etc/resolv.conf */
+	char *dns_trust_anchor;	/* POSTERN_DNS_TRUST_ANCHOR, DNSSEC anchor file; NULL = the
+				 * root key of dns-root-data when present */
 };
 
 /* Fills cfg from the environment; returns 0 or -1 with *error_r set. */

@@ -24,6 +24,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "auth/ban.h"
 #include "config/limits.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -670,7 +671,10 @@ void conn_accept(int fd, struct listener *l, const char *peer, int peer_port)
 		loop_on_idle(conn_idle);
 		conn_hook_set = true;
 	}
-	if (conn_total >= LIMIT_CONNECTIONS_MAX || conn_ip_count(peer) >= LIMIT_CONNECTIONS_PER_IP) {
+	/* auth_ban_active (mailauth): an address banned for failed logins
+	 * gets the same reply as one over the connection limits. */
+	if (conn_total >= LIMIT_CONNECTIONS_MAX || conn_ip_count(peer) >= LIMIT_CONNECTIONS_PER_IP ||
+	    auth_ban_active(peer)) {
 		if (spec->tls != TLS_MODE_IMPLICIT && proto->busy_reply != NULL) {
 			ssize_t r = send(fd, proto->busy_reply, strlen(proto->busy_reply),
 					 MSG_NOSIGNAL | MSG_DONTWAIT);

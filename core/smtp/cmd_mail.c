@@ -6,9 +6,12 @@
  * (AUTH= accepted and ignored), RFC 6409 (submission: the sender must
  * belong to the account, <> refused). Recipients are resolved by a DB job;
  * the MX never relays: a domain we do not host gets 554 5.7.1 unless the
- * session is authenticated submission. */
+ * session is authenticated submission. Abuse brakes (db/brake.h): a
+ * submission account over its hourly limit gets 451 4.7.1 at MAIL, a
+ * message over its recipient limit 452 4.5.3 at RCPT. */
 #include <string.h>
 
+#include "db/brake.h"
 #include "db/store.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -28,6 +31,7 @@ struct mail_job {
 	bool body_8bit;
 	enum db_status st;
 	bool allowed;
+	struct db_brake brake;
 };
 
 static void mail_accept(struct smtp_session *s, const struct mail_address *a, bool smtputf8,
@@ -48,6 +52,8 @@ static void mail_run(struct job *base, struct db *db)
 		return;
 	}
 	j->st = db_sender_allowed(db, j->account_id, j->addr.addr, &j->allowed);
+	if (j->st == DB_OK && j->allowed)
+		j->st = db_brake_check(db, j->account_id, &j->brake);
 }
 
 static void mail_done(struct job *base)
@@ -64,7 +70,18 @@ static void mail_done(struct job *base)
 			log_info("smtp", "sender rejected account=%s from=<%s> client=%s", who, addr,
 				 conn_peer_addr(s->c));
 			smtp_reply(s, "553 5.7.1 Sender address rejected: not owned by user");
+		} else if (j->brake.over) {
+			char who[160];
+			str_printable(who, sizeof who, s->account, strlen(s->account));
+			log_warn("smtp", "sending limit account=%s sent=%llu limit=%llu hits=%llu "
+				 "held=%llu client=%s", who, (unsigned long long)j->brake.sent,
+				 (unsigned long long)j->brake.per_hour,
+				 (unsigned long long)j->brake.hits, (unsigned long long)j->brake.held,
+				 conn_peer_addr(s->c));
+			smtp_reply(s, "451 4.7.1 Error: sending limit reached (%llu messages per "
+				   "hour), try again later", (unsigned long long)j->brake.per_hour);
 		} else {
+			s->send_rcpts_max = j->brake.rcpts;
 			mail_accept(s, &j->addr, j->smtputf8, j->body_8bit);
 		}
 		smtp_unbusy(s);
@@ -295,6 +312,11 @@ void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	}
 	if (s->n_rcpt >= LIMIT_SMTP_RECIPIENTS) {
 		smtp_reply(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	if (s->role == SMTP_ROLE_SUBMISSION && s->authed && s->n_rcpt >= s->send_rcpts_max) {
+		smtp_reply(s, "452 4.5.3 Error: too many recipients (at most %llu per message for "
+			   "this account)", (unsigned long long)s->send_rcpts_max);
 		return;
 	}
 	unsigned flags = MAIL_ADDR_POSTMASTER | (s->smtputf8 ? MAIL_ADDR_UTF8 : 0);

@@ -69,6 +69,7 @@ struct smtp_session {
 	size_t n_accounts, cap_accounts;
 	char **remote;		/* remote targets (deduplicated at delivery) */
 	size_t n_remote, cap_remote;
+	uint64_t send_rcpts_max;	/* mailauth: recipients this submission may have (set at MAIL) */
 	bool bdat;		/* BDAT used in this transaction */
 	bool bdat_failed;	/* a chunk failed: discard chunks until RSET */
 

@@ -143,9 +143,19 @@ def bob(site):
 
 
 @pytest.fixture(scope="module")
-def daemon(site):
+def daemon_env():
+    """Extra environment of the module's posternd: a module overrides this
+    fixture; tests may change daemon.extra_env before a restart."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def daemon(site, daemon_env):
     """posternd for the whole module; tests may stop/kill/restart it."""
     d = site.daemon()
+    d.extra_env = dict(daemon_env)
+    base_env = d.env
+    d.env = lambda: {**base_env(), **d.extra_env}
     d.start()
     site.current = d
     yield d
