@@ -138,6 +138,7 @@
 #define LIMIT_ACME_STATUS_ROWS		100	/* orders `posternctl cert acme-status` shows */
 /* --- DNS (core/dns/dns.c) --- */
 #define LIMIT_DNS_RECORDS		64	/* records kept per answer; the rest are ignored */
+#define LIMIT_DNS_TIMEOUT_MS		10000	/* one lookup waits at most this long; then a temporary failure */
 #define LIMIT_DNS_TXT			8192	/* octets of one TXT record (strings joined) or TLSA data; longer: skipped */
 
 /* mailauth */
