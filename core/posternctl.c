@@ -3,7 +3,8 @@
  * operations as the panel (db/admin.h). Its interface is a stable contract,
  * documented in docs/CLI.md: tab-separated output without a header, errors
  * as one line "posternctl: <sentence>" on stderr, exit codes 0 ok, 1 the
- * request failed, 2 usage error, 3 database unreachable. Passwords are read
+ * request failed, 2 usage error, 3 database unreachable, 4 unhealthy
+ * (health). health, backup and restore live in ops/. Passwords are read
  * from the first line of stdin (at most LIMIT_PASSWORD_MAX octets), never
  * echoed, and wiped after use. The schema is migrated first, so accounts
  * can be provisioned before posternd's first start. */
@@ -27,12 +28,14 @@
 #include "lib/mem.h"
 #include "lib/str.h"
 #include "lib/strnum.h"
+#include "ops/ops.h"
 
 enum {
 	EXIT_OK = 0,
 	EXIT_FAILED = 1,
 	EXIT_USAGE = 2,
 	EXIT_UNREACHABLE = 3,
+	EXIT_UNHEALTHY = 4,
 };
 
 /* options a command accepts */
@@ -47,6 +50,9 @@ enum {
 
 struct ctl {
 	struct db *db;
+	struct config cfg;
+	bool cfg_loaded;
+	char *conninfo;
 	char actor[96];
 	const char *args[CTL_MAX_ARGS];
 	int nargs;
@@ -69,6 +75,14 @@ struct ctl_cmd {
 	enum admin_status (*run)(struct ctl *c);
 	const char *usage;
 	const char *note;	/* shown by --help only */
+};
+
+/* Operations commands (one word, ops/): run returns the exit code itself. */
+struct ctl_ops_cmd {
+	struct ctl_cmd cmd;	/* noun, arguments, usage; verb and run are NULL */
+	int (*run)(struct ctl *c);
+	bool no_migrate;	/* connect without applying migrations first */
+	bool start_embedded;	/* embedded cluster: start it here (posternd must be stopped) */
 };
 
 static const char *ctl_prog = "posternctl";
@@ -232,6 +246,40 @@ static enum admin_status cmd_queue_list(struct ctl *c)
 	return admin_queue_list(c->db, print_queue, NULL, &c->err);
 }
 
+static int ops_exit(struct ctl *c, enum ops_status st)
+{
+	static const int codes[] = {
+		[OPS_OK] = EXIT_OK,
+		[OPS_FAIL] = EXIT_FAILED,
+		[OPS_UNAVAILABLE] = EXIT_UNREACHABLE,
+		[OPS_UNHEALTHY] = EXIT_UNHEALTHY,
+	};
+	if (st != OPS_OK)
+		fprintf(stderr, "%s: %s\n", ctl_prog, c->err.msg);
+	return codes[st];
+}
+
+static int cmd_health(struct ctl *c)
+{
+	return ops_exit(c, ops_health(c->db, c->cfg.listen_address, LIMIT_HEALTH_CONNECT_MS,
+				      stdout, &c->err));
+}
+
+static int cmd_migrate(struct ctl *c)
+{
+	return EXIT_OK;		/* connect_db() applied them */
+}
+
+static int cmd_backup(struct ctl *c)
+{
+	return ops_exit(c, ops_backup(&c->cfg, c->db, c->conninfo, c->args[0], &c->err));
+}
+
+static int cmd_restore(struct ctl *c)
+{
+	return ops_exit(c, ops_restore(&c->cfg, c->db, c->conninfo, c->args[0], &c->err));
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "domain", "add", 1, 1, 0, false, cmd_domain_add, "domain add NAME", NULL },
 	{ "domain", "list", 0, 0, 0, false, cmd_domain_list, "domain list", NULL },
@@ -254,6 +302,19 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "queue", "list", 0, 0, 0, false, cmd_queue_list, "queue list", NULL },
 };
 
+static const struct ctl_ops_cmd ctl_ops_cmds[] = {
+	{ { "health", NULL, 0, 0, 0, false, NULL, "health",
+	    "database and enabled listeners; exit 4 when one is down" }, cmd_health, true, false },
+	{ { "migrate", NULL, 0, 0, 0, false, NULL, "migrate", "apply the schema migrations" },
+	  cmd_migrate, false, false },
+	{ { "backup", NULL, 1, 1, 0, false, NULL, "backup DIR",
+	    "pg_dump + seal.key + MANIFEST into DIR" }, cmd_backup, true, false },
+	{ { "restore", NULL, 1, 1, 0, false, NULL, "restore DIR",
+	    "into an empty database, then migrate" }, cmd_restore, true, true },
+};
+
+#define CTL_NOPS (sizeof(ctl_ops_cmds) / sizeof(ctl_ops_cmds[0]))
+
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 
 static void usage(FILE *f)
@@ -265,8 +326,11 @@ static void usage(FILE *f)
 		else
 			fprintf(f, "  %s\n", ctl_cmds[i].usage);
 	}
+	for (size_t i = 0; i < CTL_NOPS; i++)
+		fprintf(f, "  %-34s %s\n", ctl_ops_cmds[i].cmd.usage, ctl_ops_cmds[i].cmd.note);
 	fprintf(f, "\nOutput is tab-separated, one row per line, no header.\n"
-		   "Exit codes: 0 ok, 1 the request failed, 2 usage error, 3 database unreachable.\n"
+		   "Exit codes: 0 ok, 1 the request failed, 2 usage error, 3 database unreachable,\n"
+		   "4 unhealthy (health).\n"
 		   "Environment: POSTERN_DATABASE_URL (else the embedded cluster under\n"
 		   "POSTERN_DATA_DIR, default ./var), POSTERN_SQL_DIR. See docs/CLI.md.\n");
 }
@@ -310,7 +374,7 @@ static int parse_args(struct ctl *c, const struct ctl_cmd *cmd, int argc, char *
 {
 	bool only_args = false;
 
-	for (int i = 3; i < argc; i++) {
+	for (int i = cmd->verb != NULL ? 3 : 2; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v;
 
@@ -350,7 +414,7 @@ static int parse_args(struct ctl *c, const struct ctl_cmd *cmd, int argc, char *
 				char safe[64];
 				return usage_error("unknown option %s for %s %s",
 						   str_printable(safe, sizeof(safe), a, strlen(a)),
-						   cmd->noun, cmd->verb);
+						   cmd->noun, cmd->verb != NULL ? cmd->verb : "");
 			}
 		} else {
 			if (c->nargs == cmd->max_args)
@@ -424,45 +488,63 @@ static bool is_help(const char *a)
 
 /* ---------- database ---------- */
 
-static int connect_db(struct ctl *c)
+/* Connects (and, unless the command says otherwise, migrates). With
+ * POSTERN_DATABASE_URL unset, the embedded cluster under POSTERN_DATA_DIR
+ * is reached through its socket while posternd runs. */
+static int connect_db(struct ctl *c, bool migrate, bool start_embedded)
 {
-	struct config cfg;
 	const char *error = NULL;
-	char *conninfo;
 	bool embedded;
 
-	if (config_load(&cfg, &error) < 0) {
+	if (config_load(&c->cfg, &error) < 0) {
 		fprintf(stderr, "%s: %s\n", ctl_prog, error);
 		return EXIT_FAILED;
 	}
-	embedded = cfg.database_url == NULL;
-	conninfo = embedded ? pg_embedded_conninfo(cfg.data_dir) : xstrdup(cfg.database_url);
-	if (conninfo == NULL) {
-		fprintf(stderr, "%s: the data directory path %s is too long\n", ctl_prog, cfg.data_dir);
-		config_free(&cfg);
+	c->cfg_loaded = true;
+	embedded = c->cfg.database_url == NULL;
+	if (embedded && start_embedded) {
+		if (pg_embedded_start(c->cfg.data_dir, c->cfg.pg_bindir, &c->conninfo, &error) < 0) {
+			fprintf(stderr, "%s: cannot start the embedded database under %s (stop "
+				"posternd first; run as its user, not root): %s\n", ctl_prog,
+				c->cfg.data_dir, error);
+			return EXIT_UNREACHABLE;
+		}
+	} else {
+		c->conninfo = embedded ? pg_embedded_conninfo(c->cfg.data_dir) :
+					 xstrdup(c->cfg.database_url);
+	}
+	if (c->conninfo == NULL) {
+		fprintf(stderr, "%s: the data directory path %s is too long\n", ctl_prog,
+			c->cfg.data_dir);
 		return EXIT_FAILED;
 	}
-	c->db = db_open(conninfo, &error);
-	free(conninfo);
+	c->db = db_open(c->conninfo, &error);
 	if (c->db == NULL) {
 		if (embedded)
 			fprintf(stderr, "%s: cannot connect to the embedded database under %s (is "
 				"posternd running? or set POSTERN_DATABASE_URL): %s\n", ctl_prog,
-				cfg.data_dir, error);
+				c->cfg.data_dir, error);
 		else
 			fprintf(stderr, "%s: cannot connect to the database: %s\n", ctl_prog, error);
-		config_free(&cfg);
 		return EXIT_UNREACHABLE;
 	}
-	if (db_migrate(c->db, cfg.sql_dir, &error) < 0) {
+	if (migrate && db_migrate(c->db, c->cfg.sql_dir, &error) < 0) {
 		bool down = !db_ok(c->db);
 		fprintf(stderr, "%s: cannot bring the schema up to date: %s\n", ctl_prog, error);
-		config_free(&cfg);
-		db_close(&c->db);
 		return down ? EXIT_UNREACHABLE : EXIT_FAILED;
 	}
-	config_free(&cfg);
 	return EXIT_OK;
+}
+
+static void disconnect_db(struct ctl *c)
+{
+	db_close(&c->db);
+	pg_embedded_stop();	/* only when connect_db() started it */
+	free(c->conninfo);
+	c->conninfo = NULL;
+	if (c->cfg_loaded)
+		config_free(&c->cfg);
+	c->cfg_loaded = false;
 }
 
 static void set_actor(struct ctl *c)
@@ -476,6 +558,24 @@ static void set_actor(struct ctl *c)
 	}
 	if (str_fmt(c->actor, sizeof(c->actor), "posternctl:%s", who) < 0)
 		str_lcpy(c->actor, "posternctl", sizeof(c->actor));
+}
+
+static int run_ops(struct ctl *c, const struct ctl_ops_cmd *op, int argc, char **argv)
+{
+	int rc = parse_args(c, &op->cmd, argc, argv);
+
+	if (rc != EXIT_OK)
+		return rc;
+	set_actor(c);
+	rc = connect_db(c, !op->no_migrate, op->start_embedded);
+	if (rc == EXIT_OK)
+		rc = op->run(c);
+	disconnect_db(c);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "%s: cannot write the output\n", ctl_prog);
+		return rc == EXIT_OK ? EXIT_FAILED : rc;
+	}
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -501,6 +601,9 @@ int main(int argc, char **argv)
 			return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
 		}
 	}
+	for (size_t i = 0; i < CTL_NOPS; i++)
+		if (strcmp(ctl_ops_cmds[i].cmd.noun, argv[1]) == 0)
+			return run_ops(&c, &ctl_ops_cmds[i], argc, argv);
 	cmd = find_cmd(argv[1], argc > 2 ? argv[2] : NULL, &noun_known);
 	if (cmd == NULL) {
 		char safe[64];
@@ -526,14 +629,15 @@ int main(int argc, char **argv)
 	if (cmd->password && (rc = read_password(&c)) != EXIT_OK)
 		return rc;
 	set_actor(&c);
-	rc = connect_db(&c);
+	rc = connect_db(&c, true, false);
 	if (rc != EXIT_OK) {
 		sodium_memzero(c.password, sizeof(c.password));
+		disconnect_db(&c);
 		return rc;
 	}
 	st = cmd->run(&c);
 	sodium_memzero(c.password, sizeof(c.password));
-	db_close(&c.db);
+	disconnect_db(&c);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "%s: cannot write the output\n", ctl_prog);
 		return EXIT_FAILED;

@@ -122,4 +122,8 @@
 #define LIMIT_MIME_BOUNDARY		200	/* boundary length (RFC 2046 allows 70); longer: a multipart without parts */
 #define LIMIT_MIME_PARAMS		64	/* Content-Type/Disposition parameters kept per header */
 
+/* ops */
+#define LIMIT_HEALTH_CONNECT_MS		3000	/* posternctl health: TCP connect to one listener; then it is reported down */
+#define LIMIT_BACKUP_MANIFEST		4096	/* octets of a backup's MANIFEST; a longer one is refused by restore */
+
 #endif

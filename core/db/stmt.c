@@ -411,4 +411,8 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " CROSS JOIN LATERAL (SELECT CASE WHEN $3::int = 0 THEN 0"
 	  " ELSE position('\\x0d0a0d0a'::bytea IN b.body) END AS p) h"
 	  " WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid"),
+	/* --- ops --- */
+	/* restore only into a database without tables of its own */
+	S(STMT_OPS_PUBLIC_TABLES, "ops_public_tables", 0,
+	  "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public'"),
 };

@@ -113,6 +113,9 @@ enum db_stmt {
 	STMT_IMAP_EXPUNGE,
 	STMT_IMAP_BODIES,
 
+	/* --- ops --- (core/ops/) */
+	STMT_OPS_PUBLIC_TABLES,
+
 	STMT__COUNT
 };
 
