@@ -1,0 +1,223 @@
+"""The appliance files without a Docker engine (none runs on the build
+machines): docker/entrypoint.sh run directly against the test cluster
+(waiting for a database that appears late, migrating, *_FILE secrets, exec
+of posternd with the first admin created once), shellcheck on every shell
+script of the repository, `docker-compose config` on docker/compose.yml, and
+the Dockerfile's promises (base image, non-root user, HEALTHCHECK, VOLUME,
+every COPY source present)."""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+import util
+from util import HOST, ROOT, Ctl
+
+ENTRYPOINT = ROOT / "docker/entrypoint.sh"
+COMPOSE_PORTS = {25, 465, 587, 2525, 110, 995, 143, 993, 8080, 8443}
+
+
+def shell_scripts():
+    """Every tracked shell script: *.sh, or a sh/bash/dash shebang."""
+    files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    out = []
+    for name in files:
+        p = ROOT / name
+        if "node_modules" in p.parts or not p.is_file():
+            continue
+        if name.endswith(".sh"):
+            out.append(p)
+            continue
+        try:
+            with open(p, "rb") as f:
+                first = f.readline(200)
+        except OSError:
+            continue
+        if re.match(rb"#!\s*/(usr/)?bin/(env\s+)?(ba|da)?sh\b", first):
+            out.append(p)
+    return out
+
+
+def test_shellcheck_every_script():
+    scripts = shell_scripts()
+    names = {str(p.relative_to(ROOT)) for p in scripts}
+    assert "docker/entrypoint.sh" in names and ".ci/run" in names, names
+    with_shebang = [str(p) for p in scripts if p.read_bytes().startswith(b"#!")]
+    # a sourced library without a shebang (bench/lib.sh) is checked as bash
+    sourced = [str(p) for p in scripts if not p.read_bytes().startswith(b"#!")]
+    for files, opts in ((with_shebang, []), (sourced, ["--shell=bash"])):
+        if files:
+            r = subprocess.run(["shellcheck", "-x", "-S", "style"] + opts + files,
+                               capture_output=True, text=True, cwd=ROOT)
+            assert r.returncode == 0, r.stdout
+
+def compose_config(tmp_path, env_text=None):
+    for name in ("compose.yml", "postern.env.example"):
+        shutil.copy(ROOT / "docker" / name, tmp_path / name)
+    (tmp_path / "db_password.txt").write_text("not-a-real-password\n")
+    if env_text is not None:
+        (tmp_path / ".env").write_text(env_text)
+    r = subprocess.run(["docker-compose", "-f", str(tmp_path / "compose.yml"), "config"],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return yaml.safe_load(r.stdout)
+
+
+def test_compose_config(tmp_path):
+    env = (ROOT / "docker/postern.env.example").read_text().replace(
+        "POSTERN_HOSTNAME=mail.example.com", "POSTERN_HOSTNAME=mail.compose.test")
+    cfg = compose_config(tmp_path, env)
+    app, db = cfg["services"]["postern"], cfg["services"]["db"]
+    assert db["image"] == "postgres:15"
+    published = {int(p["published"]) if isinstance(p, dict) else int(str(p).split(":")[0])
+                 for p in app["ports"]}
+    assert published == COMPOSE_PORTS
+    assert app["restart"] == db["restart"] == "unless-stopped"
+    assert app["environment"]["POSTERN_HOSTNAME"] == "mail.compose.test"
+    assert "POSTERN_ADMIN_PASSWORD" in app["environment"]
+    assert app["environment"]["PGPASSWORD_FILE"] == "/run/secrets/db_password"
+    assert db["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/db_password"
+    assert "password" not in app["environment"]["POSTERN_DATABASE_URL"]
+    assert set(cfg["volumes"]) == {"postern-data", "postern-db"}
+    assert any(v.startswith("postern-data:/var/lib/postern") for v in app["volumes"])
+    assert any(v.startswith("postern-db:/var/lib/postgresql/data") for v in db["volumes"])
+    assert cfg["secrets"]["db_password"]["file"].endswith("db_password.txt")
+    # without a .env file the defaults apply
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    cfg = compose_config(bare)
+    assert cfg["services"]["postern"]["environment"]["POSTERN_HOSTNAME"] == "mail.example.com"
+
+
+def test_dockerfile_promises():
+    text = (ROOT / "docker/Dockerfile").read_text()
+    stages = re.findall(r"^FROM\s+(\S+)", text, re.M)
+    assert stages == ["debian:bookworm-slim", "debian:bookworm-slim"], stages
+    final = text[text.rindex("\nFROM "):]
+    assert "gcc" not in final and "-dev" not in final, "build tools in the final stage"
+    users = re.findall(r"^USER\s+(\S+)", final, re.M)
+    assert users and users[-1] not in ("root", "0"), users
+    assert re.search(r"^HEALTHCHECK .*\n?.*CMD \[\"posternctl\", \"health\"\]", final, re.M)
+    assert re.search(r"^VOLUME /var/lib/postern$", final, re.M)
+    assert "POSTERN_ADMIN_LISTEN=0.0.0.0:8080" in final
+    for src in re.findall(r"^COPY (?!--from)(\S+)", text, re.M):
+        assert (ROOT / src).exists(), f"COPY source {src} missing"
+    exposed = {int(p) for p in re.search(r"^EXPOSE (.*)$", final, re.M).group(1).split()}
+    assert exposed == COMPOSE_PORTS
+
+
+# --- the entrypoint, run directly ---
+
+
+@pytest.fixture
+def bindir(tmp_path):
+    """PATH directory with posternd and posternctl as the image has them."""
+    d = tmp_path / "bin"
+    d.mkdir()
+    (d / "posternd").symlink_to(util.POSTERND)
+    (d / "posternctl").symlink_to(util.POSTERNCTL)
+    return d
+
+
+def entry_env(bindir, conninfo, data_dir, **extra):
+    e = dict(os.environ)
+    for k in list(e):
+        if k.startswith("POSTERN_"):
+            del e[k]
+    e.update({
+        "PATH": f"{bindir}:{e.get('PATH', '/usr/bin:/bin')}",
+        "POSTERN_DATABASE_URL": conninfo,
+        "POSTERN_DATA_DIR": str(data_dir),
+        "POSTERN_SQL_DIR": str(ROOT / "sql"),
+        "POSTERN_HOSTNAME": util.HOSTNAME,
+        "POSTERN_LISTEN_ADDRESS": HOST,
+        "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0",
+    })
+    e.update({k: str(v) for k, v in extra.items()})
+    return e
+
+
+@pytest.mark.timeout(120)
+def test_entrypoint_waits_migrates_then_execs(site, bindir, tmp_path):
+    name = "postern_entry"
+    conninfo = f"host={site.pg.sock} dbname={name} user=postgres connect_timeout=2"
+    data_dir = site.base / "data-entry"
+    data_dir.mkdir(mode=0o755)
+    env = entry_env(bindir, conninfo, data_dir, POSTERN_DB_WAIT=60)
+    started = time.monotonic()
+    p = subprocess.Popen(["sh", str(ENTRYPOINT), "posternctl", "listener", "list"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    assert p.poll() is None, "entrypoint did not wait for the database: " + p.stderr.read()
+    site.pg.createdb(name)	# the database appears late
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert time.monotonic() - started >= 2
+    assert "database ready" in err
+    names = {line.split("\t")[0] for line in out.splitlines()}
+    assert {"smtp", "submission", "imaps", "pop3s"} <= names, out
+
+    # second part: the appliance start, with the first admin's password from a file
+    ports = dict(zip(list(util.LISTENERS) + ["admin"], util.free_ports(len(util.LISTENERS) + 1)))
+    ctl = Ctl(conninfo, data_dir)
+    for lname, tls in util.LISTENERS.items():
+        ctl.ok("listener", "set", lname, "--port", ports[lname], "--tls", tls, "--enable")
+    secret = tmp_path / "admin_password"
+    secret.write_text("Entry-Point-pw1\n")
+    env = entry_env(bindir, conninfo, data_dir, POSTERN_ADMIN_PASSWORD_FILE=secret,
+                    POSTERN_ADMIN_LISTEN=f"{HOST}:{ports['admin']}")
+    log = open(tmp_path / "posternd.log", "wb")
+    d = subprocess.Popen(["sh", str(ENTRYPOINT)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    log.close()
+    try:
+        util.wait_for(lambda: d.poll() is not None or ctl.run("health").returncode == 0, 60,
+                      interval=0.3, what="posternctl health through the entrypoint's posternd")
+        assert d.poll() is None, (tmp_path / "posternd.log").read_text()
+        # exec: the entrypoint's pid is posternd now
+        assert os.readlink(f"/proc/{d.pid}/exe").endswith("posternd")
+        util.wait_for(lambda: util.port_open(ports["admin"]), 30, what="the admin panel")
+        c = http.client.HTTPConnection(HOST, ports["admin"], timeout=30)
+        c.request("POST", "/api/v1/login", body=json.dumps(
+            {"username": "admin", "password": "Entry-Point-pw1"}),
+            headers={"Content-Type": "application/json"})
+        assert c.getresponse().status == 200
+        c.close()
+        assert "password from POSTERN_ADMIN_PASSWORD" in (tmp_path / "posternd.log").read_text()
+    finally:
+        d.send_signal(signal.SIGTERM)
+        d.wait(30)
+    assert d.returncode == 0, (tmp_path / "posternd.log").read_text()
+    text = (tmp_path / "posternd.log").read_text()
+    assert not any(m in text for m in util.SANITIZER_MARKS), text
+
+
+def test_entrypoint_refuses_both_value_and_file(site, bindir, tmp_path):
+    secret = tmp_path / "pw"
+    secret.write_text("x\n")
+    env = entry_env(bindir, site.pg.conninfo, site.data_dir, POSTERN_ADMIN_PASSWORD="a",
+                    POSTERN_ADMIN_PASSWORD_FILE=secret)
+    r = subprocess.run(["sh", str(ENTRYPOINT), "true"], env=env, capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 1 and "both POSTERN_ADMIN_PASSWORD and" in r.stderr, r.stderr
+
+
+def test_entrypoint_gives_up_on_absent_database(site, bindir):
+    env = entry_env(bindir, f"host={site.base}/nowhere dbname=x user=postgres connect_timeout=1",
+                    site.data_dir, POSTERN_DB_WAIT=2)
+    started = time.monotonic()
+    r = subprocess.run(["sh", str(ENTRYPOINT), "true"], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 3, r.stderr
+    assert "did not answer within 2s" in r.stderr
+    assert time.monotonic() - started < 20
