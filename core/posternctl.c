@@ -61,6 +61,7 @@ struct ctl {
 	long port;
 	const char *tls;
 	int enable;		/* -1 unchanged */
+	struct ops_import_req import;
 	char password[LIMIT_PASSWORD_MAX + 2];
 	size_t passlen;
 	struct admin_err err;
@@ -83,6 +84,7 @@ struct ctl_ops_cmd {
 	int (*run)(struct ctl *c);
 	bool no_migrate;	/* connect without applying migrations first */
 	bool start_embedded;	/* embedded cluster: start it here (posternd must be stopped) */
+	int (*parse)(struct ctl *c, int argc, char **argv);	/* own arguments, else parse_args */
 };
 
 static const char *ctl_prog = "posternctl";
@@ -280,6 +282,84 @@ static int cmd_restore(struct ctl *c)
 	return ops_exit(c, ops_restore(&c->cfg, c->db, c->conninfo, c->args[0], &c->err));
 }
 
+static int cmd_import(struct ctl *c)
+{
+	c->import.password = c->password;
+	return ops_exit(c, ops_import(c->db, &c->import, stdout, &c->err));
+}
+
+static int read_password(struct ctl *c);
+static const char *opt_value(int argc, char **argv, int *i, const char *arg, size_t namelen);
+
+/* import maildir|mbox PATH --to ADDRESS
+ * import imap --host H --port P --user U --password-stdin --to ADDRESS
+ *             [--tls implicit|starttls|none] [--ca-file FILE] */
+static int parse_import(struct ctl *c, int argc, char **argv)
+{
+	static const char *const usage =
+		"import maildir|mbox PATH --to ADDRESS, or import imap --host H --port P "
+		"--user U --password-stdin --to ADDRESS [--tls implicit|starttls|none] "
+		"[--ca-file FILE]";
+	struct ops_import_req *r = &c->import;
+	const char *path = NULL;
+	bool pw_stdin = false;
+
+	if (argc < 3)
+		return usage_error("missing argument; usage: posternctl %s", usage);
+	if (strcmp(argv[2], "maildir") == 0)
+		r->kind = OPS_IMPORT_MAILDIR;
+	else if (strcmp(argv[2], "mbox") == 0)
+		r->kind = OPS_IMPORT_MBOX;
+	else if (strcmp(argv[2], "imap") == 0)
+		r->kind = OPS_IMPORT_IMAP;
+	else
+		return usage_error("import needs maildir, mbox or imap; usage: posternctl %s", usage);
+	for (int i = 3; i < argc; i++) {
+		static const char *const names[] = { "--to", "--host", "--port", "--user", "--tls",
+						     "--ca-file" };
+		const char **slots[] = { &r->to, &r->host, &r->port, &r->user, &r->tls,
+					 &r->ca_file };
+		const char *a = argv[i];
+		bool done = false;
+
+		if (strcmp(a, "--password-stdin") == 0 && r->kind == OPS_IMPORT_IMAP) {
+			pw_stdin = true;
+			continue;
+		}
+		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]) && !done; k++) {
+			size_t n = strlen(names[k]);
+			if (strncmp(a, names[k], n) != 0 || (a[n] != '\0' && a[n] != '='))
+				continue;
+			if (k > 0 && r->kind != OPS_IMPORT_IMAP)
+				break;
+			*slots[k] = opt_value(argc, argv, &i, a, n);
+			if (*slots[k] == NULL)
+				return usage_error("%s needs a value", names[k]);
+			done = true;
+		}
+		if (done)
+			continue;
+		if (a[0] == '-' && a[1] == '-') {
+			char safe[64];
+			return usage_error("unknown option %s for import",
+					   str_printable(safe, sizeof(safe), a, strlen(a)));
+		}
+		if (path != NULL || r->kind == OPS_IMPORT_IMAP)
+			return usage_error("too many arguments; usage: posternctl %s", usage);
+		path = a;
+	}
+	r->path = path;
+	if (r->to == NULL || (r->kind != OPS_IMPORT_IMAP && path == NULL) ||
+	    (r->kind == OPS_IMPORT_IMAP && (r->host == NULL || r->user == NULL || !pw_stdin)))
+		return usage_error("missing argument; usage: posternctl %s", usage);
+	if (r->port == NULL)
+		r->port = r->tls != NULL && strcmp(r->tls, "implicit") != 0 ? "143" : "993";
+	if (r->tls != NULL && strcmp(r->tls, "implicit") != 0 && strcmp(r->tls, "starttls") != 0 &&
+	    strcmp(r->tls, "none") != 0)
+		return usage_error("--tls needs implicit, starttls or none");
+	return pw_stdin ? read_password(c) : EXIT_OK;
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "domain", "add", 1, 1, 0, false, cmd_domain_add, "domain add NAME", NULL },
 	{ "domain", "list", 0, 0, 0, false, cmd_domain_list, "domain list", NULL },
@@ -304,13 +384,20 @@ static const struct ctl_cmd ctl_cmds[] = {
 
 static const struct ctl_ops_cmd ctl_ops_cmds[] = {
 	{ { "health", NULL, 0, 0, 0, false, NULL, "health",
-	    "database and enabled listeners; exit 4 when one is down" }, cmd_health, true, false },
+	    "database and enabled listeners; exit 4 when one is down" }, cmd_health, true, false, NULL },
 	{ { "migrate", NULL, 0, 0, 0, false, NULL, "migrate", "apply the schema migrations" },
-	  cmd_migrate, false, false },
+	  cmd_migrate, false, false, NULL },
 	{ { "backup", NULL, 1, 1, 0, false, NULL, "backup DIR",
-	    "pg_dump + seal.key + MANIFEST into DIR" }, cmd_backup, true, false },
+	    "pg_dump + seal.key + MANIFEST into DIR" }, cmd_backup, true, false, NULL },
 	{ { "restore", NULL, 1, 1, 0, false, NULL, "restore DIR",
-	    "into an empty database, then migrate" }, cmd_restore, true, true },
+	    "into an empty database, then migrate" }, cmd_restore, true, true, NULL },
+	{ { "import", NULL, 0, 0, 0, false, NULL, "import maildir|mbox PATH --to ADDRESS",
+	    "copy mail in; repeatable without duplicates" }, cmd_import, false, false,
+	  parse_import },
+	{ { "import", NULL, 0, 0, 0, false, NULL,
+	    "import imap --host H [--port P] --user U --password-stdin --to ADDRESS "
+	    "[--tls implicit|starttls|none] [--ca-file FILE]", "password: first line of stdin" },
+	  cmd_import, false, false, parse_import },
 };
 
 #define CTL_NOPS (sizeof(ctl_ops_cmds) / sizeof(ctl_ops_cmds[0]))
@@ -326,8 +413,13 @@ static void usage(FILE *f)
 		else
 			fprintf(f, "  %s\n", ctl_cmds[i].usage);
 	}
-	for (size_t i = 0; i < CTL_NOPS; i++)
-		fprintf(f, "  %-34s %s\n", ctl_ops_cmds[i].cmd.usage, ctl_ops_cmds[i].cmd.note);
+	for (size_t i = 0; i < CTL_NOPS; i++) {
+		const struct ctl_cmd *o = &ctl_ops_cmds[i].cmd;
+		if (strlen(o->usage) > 34)
+			fprintf(f, "  %s\n  %-34s %s\n", o->usage, "", o->note);
+		else
+			fprintf(f, "  %-34s %s\n", o->usage, o->note);
+	}
 	fprintf(f, "\nOutput is tab-separated, one row per line, no header.\n"
 		   "Exit codes: 0 ok, 1 the request failed, 2 usage error, 3 database unreachable,\n"
 		   "4 unhealthy (health).\n"
@@ -562,7 +654,7 @@ static void set_actor(struct ctl *c)
 
 static int run_ops(struct ctl *c, const struct ctl_ops_cmd *op, int argc, char **argv)
 {
-	int rc = parse_args(c, &op->cmd, argc, argv);
+	int rc = op->parse != NULL ? op->parse(c, argc, argv) : parse_args(c, &op->cmd, argc, argv);
 
 	if (rc != EXIT_OK)
 		return rc;
@@ -570,6 +662,7 @@ static int run_ops(struct ctl *c, const struct ctl_ops_cmd *op, int argc, char *
 	rc = connect_db(c, !op->no_migrate, op->start_embedded);
 	if (rc == EXIT_OK)
 		rc = op->run(c);
+	sodium_memzero(c->password, sizeof(c->password));
 	disconnect_db(c);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "%s: cannot write the output\n", ctl_prog);

@@ -115,6 +115,8 @@ enum db_stmt {
 
 	/* --- ops --- (core/ops/) */
 	STMT_OPS_PUBLIC_TABLES,
+	STMT_OPS_IMPORT_SEEN,
+	STMT_OPS_IMPORT_MARK,
 
 	STMT__COUNT
 };

@@ -40,4 +40,22 @@ enum ops_status ops_backup(const struct config *cfg, struct db *db, const char *
 enum ops_status ops_restore(const struct config *cfg, struct db *db, const char *conninfo,
 			    const char *dir, struct admin_err *err);
 
+/* posternctl import: copies mail from a maildir, an mbox file or another
+ * IMAP server into an existing account, every folder with its flags,
+ * keywords and internal dates. What was copied is recorded (import_seen,
+ * sql/010) in the same transaction as each message, so a run can be
+ * interrupted and repeated without duplicates. Writes one row per folder to
+ * out: source folder, target mailbox, copied, already there, skipped. */
+enum ops_import_kind { OPS_IMPORT_MAILDIR, OPS_IMPORT_MBOX, OPS_IMPORT_IMAP };
+struct ops_import_req {
+	enum ops_import_kind kind;
+	const char *path;	/* maildir directory or mbox file */
+	const char *to;		/* the account's address */
+	const char *host, *port, *user, *password;	/* imap */
+	const char *tls;	/* imap: implicit (default), starttls, none */
+	const char *ca_file;	/* imap: CA (or self-signed certificate) to trust, NULL = system */
+};
+enum ops_status ops_import(struct db *db, const struct ops_import_req *req, FILE *out,
+			   struct admin_err *err);
+
 #endif
