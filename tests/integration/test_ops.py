@@ -8,6 +8,7 @@ import imaplib
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -167,3 +168,66 @@ def test_restore_refuses_damaged_backup(site, ctl):
     r = ctl3.run("restore", good)
     assert r.returncode == 0, r.stderr
     shutil.rmtree(out.parent, ignore_errors=True)
+
+
+class EmbeddedDaemon(Daemon):
+    """posternd with its own embedded PostgreSQL (POSTERN_DATABASE_URL unset)."""
+
+    def env(self):
+        e = super().env()
+        del e["POSTERN_DATABASE_URL"]
+        return e
+
+
+@pytest.mark.timeout(240)
+def test_restore_into_embedded_database(daemon, site, ctl, ports):
+    """The image's no-database-URL mode: a backup of the external database
+    restored by the postern user into a new data directory (posternctl
+    starts and stops the embedded cluster itself), then served by posternd
+    with that embedded cluster."""
+    user, pw = site.new_user("emb")
+    sent = []
+    for i in range(2):
+        _, msg = util.make_msg(f"x@{REMOTE_DOMAIN}", user, subject=f"embedded {i}")
+        assert util.mx_send(ports["smtp"], f"x@{REMOTE_DOMAIN}", [user], msg) == {}
+        sent.append(msg)
+    before = util.pop3_messages(ports, user, pw)
+    out = Path(tempfile.mkdtemp(prefix="postern-backup-", dir=site.base)) / "emb"
+    assert ctl.run("backup", out).returncode == 0
+    data_dir = site.base / "data-embedded"
+    data_dir.mkdir(mode=0o750)
+    for p in (out.parent, out, data_dir, *out.iterdir()):
+        shutil.chown(p, "postern", "postern")
+    env = {k: v for k, v in ctl.env.items() if k != "POSTERN_DATABASE_URL"}
+    env["POSTERN_DATA_DIR"] = str(data_dir)
+    r = subprocess.run(["runuser", "-u", "postern", "--", util.POSTERNCTL, "restore", str(out)],
+                       env=env, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    assert (data_dir / "pgdata").is_dir() and (data_dir / "seal.key").exists()
+    assert not (data_dir / "pgdata/postmaster.pid").exists(), "cluster left running"
+    # as root, the embedded cluster cannot be created (initdb refuses root): a clear sentence
+    r = subprocess.run([util.POSTERNCTL, "restore", str(out)],
+                       env=dict(env, POSTERN_DATA_DIR=str(site.base / "data-root")),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3 and "not root" in r.stderr, (r.returncode, r.stderr)
+
+    daemon.stop()	# the restored listener table holds the module daemon's ports
+    d = EmbeddedDaemon(None, data_dir, site.logs, ports)
+    try:
+        d.start(timeout=120)
+        assert util.pop3_messages(ports, user, pw) == before
+        m = imap_connect(ports, user, pw)
+        try:
+            m.select("INBOX", readonly=True)
+            typ, data = m.uid("SEARCH", "ALL")
+            assert len(data[0].split()) == 2, data
+        finally:
+            m.logout()
+        e = dict(env, POSTERN_LISTEN_ADDRESS=HOST)
+        r = subprocess.run([util.POSTERNCTL, "health"], env=e, capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stderr
+    finally:
+        d.stop(timeout=60)
+        daemon.start()
+    assert d.sanitizer_report() is None
