@@ -64,4 +64,5 @@ fi
 if [ "$#" -gt 0 ]; then
 	exec "$@"
 fi
-exec posternd
+# stderr to stdout: the container log is one stream, in order
+exec posternd 2>&1

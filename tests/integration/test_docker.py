@@ -221,3 +221,28 @@ def test_entrypoint_gives_up_on_absent_database(site, bindir):
     assert r.returncode == 3, r.stderr
     assert "did not answer within 2s" in r.stderr
     assert time.monotonic() - started < 20
+
+
+def test_dockerfile_has_every_runtime_library():
+    """Each shared library the programs are linked against (ELF NEEDED) comes
+    from a Debian package that the final stage installs."""
+    final = (ROOT / "docker/Dockerfile").read_text()
+    final = final[final.rindex("\nFROM "):]
+    for prog in ("build/posternd", "build/posternctl"):
+        path = ROOT / prog
+        assert path.exists(), f"{prog} not built (make all)"
+        needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]",
+                            subprocess.run(["readelf", "-d", str(path)], capture_output=True,
+                                           text=True, check=True).stdout)
+        for lib in needed:
+            if lib.startswith(("libc.so", "libm.so", "libpthread.so", "libdl.so", "ld-linux")):
+                continue
+            r = subprocess.run(["dpkg", "-S", f"/usr/lib/x86_64-linux-gnu/{lib}"],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                r = subprocess.run(["dpkg", "-S", f"/lib/x86_64-linux-gnu/{lib}"],
+                                   capture_output=True, text=True)
+            assert r.returncode == 0, f"no Debian package owns {lib}"
+            pkg = r.stdout.split(":")[0]
+            assert re.search(rf"\s{re.escape(pkg)}\s", final), \
+                f"{prog} needs {lib} from {pkg}, not installed in the final stage"
