@@ -1,15 +1,12 @@
-/* import_local.c - the local sources of posternctl import.
- * Maildir (and Dovecot's Maildir++): the directory is INBOX, every
- * ".Name.Sub" subdirectory with cur/ or new/ is a folder "Name/Sub" (names
- * in modified UTF-7, decoded); a message's item is its file's unique name
- * (up to ":"), its flags the ":2," letters (D F R S T, lower-case letters
- * through the folder's dovecot-keywords file), its internal date the file's
- * mtime. mbox (mboxo/mboxrd): a message starts at a "From " line that opens
- * the file or follows an empty line; ">From " lines lose one ">"; the date
- * of the From_ line is the internal date; Status/X-Status/X-Keywords give
- * the flags and are dropped with X-UID/X-IMAP/X-IMAPbase, as Dovecot does;
- * the item is "<ordinal>:<sha256 prefix>". Lines end in CRLF once stored.
- * Messages over LIMIT_IMPORT_MESSAGE are skipped with a warning. */
+/* import_local.c - the local sources of posternctl import (docs/CLI.md).
+ * Maildir++: the directory is INBOX, ".Name.Sub" subdirectories with cur/
+ * or new/ are folders "Name/Sub" (modified UTF-7 decoded); item = the file's
+ * unique name, flags = the ":2," letters (plus dovecot-keywords), internal
+ * date = mtime. mbox: a message starts at a "From " line opening the file or
+ * following an empty line; ">From " loses one ">"; Status/X-Status/
+ * X-Keywords give the flags and are dropped like X-UID/X-IMAP(base); item =
+ * "<ordinal>:<sha256 prefix>". Lines are stored CRLF; messages over
+ * LIMIT_IMPORT_MESSAGE are skipped with a warning. */
 #include "ops/import.h"
 
 #include <dirent.h>
