@@ -246,3 +246,60 @@ def test_dockerfile_has_every_runtime_library():
             pkg = r.stdout.split(":")[0]
             assert re.search(rf"\s{re.escape(pkg)}\s", final), \
                 f"{prog} needs {lib} from {pkg}, not installed in the final stage"
+
+
+@pytest.mark.timeout(180)
+def test_entrypoint_embedded_as_non_root(site, tmp_path):
+    """`docker run -v postern:/var/lib/postern` without POSTERN_DATABASE_URL:
+    the entrypoint, run as the unprivileged user like the image's USER,
+    starts posternd with its embedded PostgreSQL in the data directory; the
+    listeners are moved to free ports through posternctl (the cluster's
+    socket), posternd rebinds live, and `posternctl health` (the
+    HEALTHCHECK) turns healthy."""
+    base = site.base / "entry-embedded"	# pytest's tmp_path is not readable by postern
+    bindir = base / "bin"
+    data_dir = base / "volume"
+    bindir.mkdir(parents=True)
+    (bindir / "posternd").symlink_to(util.POSTERND)
+    (bindir / "posternctl").symlink_to(util.POSTERNCTL)
+    data_dir.mkdir(mode=0o750)
+    shutil.chown(data_dir, "postern", "postern")
+    addr = "127.0.0.3"	# the defaults (25, 587, ...) must not meet other tests' sockets
+    admin_port = util.free_port(addr)
+    env = entry_env(bindir, "", data_dir, POSTERN_ADMIN_PASSWORD="Embedded-pw-1",
+                    POSTERN_LISTEN_ADDRESS=addr, POSTERN_ADMIN_LISTEN=f"{addr}:{admin_port}")
+    del env["POSTERN_DATABASE_URL"]
+    log = open(tmp_path / "posternd.log", "wb")
+    d = subprocess.Popen(["runuser", "-u", "postern", "--", "sh", str(ENTRYPOINT)], env=env,
+                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+
+    def ctl(*args):
+        return subprocess.run(["runuser", "-u", "postern", "--", util.POSTERNCTL] +
+                              [str(a) for a in args], env=env, capture_output=True, text=True,
+                              timeout=60)
+    try:
+        util.wait_for(lambda: d.poll() is not None or ctl("listener", "list").returncode == 0,
+                      120, interval=0.5, what="the embedded database through posternd")
+        assert d.poll() is None, (tmp_path / "posternd.log").read_text()
+        assert (data_dir / "pgdata").is_dir()
+        ports = dict(zip(util.LISTENERS, util.free_ports(len(util.LISTENERS), addr)))
+        for name, port in ports.items():
+            r = ctl("listener", "set", name, "--port", port, "--enable")
+            assert r.returncode == 0, r.stderr
+        util.wait_for(lambda: ctl("health").returncode == 0, 30, interval=0.3,
+                      what="posternctl health after the live rebind")
+        rows = [line.split("\t") for line in ctl("health").stdout.splitlines()]
+        assert {r[0] for r in rows} == set(util.LISTENERS)
+        assert all(int(r[1]) == ports[r[0]] and r[2] == "up" for r in rows), rows
+    finally:
+        if d.poll() is None:
+            os.killpg(d.pid, signal.SIGTERM)	# runuser and posternd: one group
+        d.wait(60)
+    # runuser dies of the signal; posternd shuts down cleanly, embedded cluster included
+    util.wait_for(lambda: "posternd stopped" in (tmp_path / "posternd.log").read_text() and
+                  not (data_dir / "pgdata/postmaster.pid").exists(), 60,
+                  what="posternd and its PostgreSQL stopped")
+    text = (tmp_path / "posternd.log").read_text()
+    assert "database: embedded" in text
+    assert not any(m in text for m in util.SANITIZER_MARKS), text
