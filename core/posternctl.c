@@ -671,6 +671,43 @@ static int run_ops(struct ctl *c, const struct ctl_ops_cmd *op, int argc, char *
 	return rc;
 }
 
+/* The Docker convention: VAR_FILE names a file holding VAR's value (the
+ * compose file passes the database password as PGPASSWORD_FILE). The
+ * entrypoint does this for posternd; posternctl does it itself so that
+ * `docker exec ... posternctl` and the HEALTHCHECK reach the same database.
+ * VAR already set wins. 0, or -1 with a sentence on stderr. */
+static int env_from_files(void)
+{
+	static const char *const vars[] = { "POSTERN_DATABASE_URL", "PGPASSWORD" };
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		char name[64], value[4096];
+		const char *path;
+		size_t len;
+		FILE *f;
+
+		if (str_fmt(name, sizeof(name), "%s_FILE", vars[i]) < 0)
+			return -1;
+		path = getenv(name);
+		if (path == NULL || *path == '\0' || (getenv(vars[i]) != NULL && *getenv(vars[i])))
+			continue;
+		f = fopen(path, "re");
+		if (f == NULL) {
+			fprintf(stderr, "%s: %s: cannot read %s\n", ctl_prog, name, path);
+			return -1;
+		}
+		len = fread(value, 1, sizeof(value) - 1, f);
+		fclose(f);
+		while (len > 0 && (value[len - 1] == '\n' || value[len - 1] == '\r'))
+			len--;
+		value[len] = '\0';
+		if (setenv(vars[i], value, 1) < 0)
+			return -1;
+		sodium_memzero(value, sizeof(value));
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct ctl c;	/* static: the password buffer stays off the stack */
@@ -681,6 +718,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	log_init(getenv("POSTERN_LOG_FORMAT"), level != NULL && *level != '\0' ? level : "error");
+	if (env_from_files() < 0)
+		return EXIT_FAILED;
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

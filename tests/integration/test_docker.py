@@ -303,3 +303,21 @@ def test_entrypoint_embedded_as_non_root(site, tmp_path):
     text = (tmp_path / "posternd.log").read_text()
     assert "database: embedded" in text
     assert not any(m in text for m in util.SANITIZER_MARKS), text
+
+
+def test_posternctl_reads_file_variables(site, tmp_path):
+    """`docker exec ... posternctl` and the HEALTHCHECK get the same
+    environment as the entrypoint, *_FILE variables included: posternctl
+    reads POSTERN_DATABASE_URL_FILE (and PGPASSWORD_FILE) itself."""
+    url = tmp_path / "url"
+    url.write_text(site.pg.conninfo + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTERN_")}
+    env.update(POSTERN_DATABASE_URL_FILE=str(url), POSTERN_DATA_DIR=str(site.data_dir),
+               POSTERN_SQL_DIR=str(ROOT / "sql"))
+    r = subprocess.run([util.POSTERNCTL, "domain", "list"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and util.DOMAIN in r.stdout.split(), r.stderr
+    env["POSTERN_DATABASE_URL_FILE"] = str(tmp_path / "missing")
+    r = subprocess.run([util.POSTERNCTL, "domain", "list"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1 and "POSTERN_DATABASE_URL_FILE" in r.stderr, r.stderr
