@@ -214,6 +214,9 @@ static long backup_schema_version(struct db *db)
 	return v;
 }
 
+/* XXX: the backup is not encrypted (mail and seal.key in clear, the
+ * directory is 0700): encrypt it with the operator's tools before it leaves
+ * the host. No retention either: one directory per run. */
 enum ops_status ops_backup(const struct config *cfg, struct db *db, const char *conninfo,
 			   const char *dir, struct admin_err *err)
 {
@@ -305,23 +308,28 @@ static enum ops_status backup_manifest_check(const char *dir, struct backup_mani
 				   "none)", path, strerror(errno));
 	text[len] = '\0';
 	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
-		char name[32], hex[BACKUP_HEX + 1];
-		unsigned long long size;
-		long schema;
+		char *w[4], *wsave = NULL;
+		int nw = 0;
+		uint64_t v;
 
-		lineno++;
-		if (lineno == 1) {
+		if (++lineno == 1) {
 			if (strcmp(line, BACKUP_FORMAT) != 0)
 				return backup_fail(err, OPS_FAIL, "%s is not a Postern backup manifest",
 						   path);
-		} else if (sscanf(line, "schema %ld", &schema) == 1) {
-			m->schema = schema;
-		} else if (sscanf(line, "file %31s %llu %65s", name, &size, hex) == 3) {
+			continue;
+		}
+		for (char *t = strtok_r(line, " ", &wsave); t != NULL && nw < 4;
+		     t = strtok_r(NULL, " ", &wsave))
+			w[nw++] = t;
+		if (nw == 2 && strcmp(w[0], "schema") == 0 && strnum_parse(w[1], 999, &v) == 0) {
+			m->schema = (long)v;
+		} else if (nw == 4 && strcmp(w[0], "file") == 0 &&
+			   strnum_parse(w[2], UINT64_MAX, &v) == 0 && strlen(w[3]) == BACKUP_HEX - 1) {
 			for (int i = 0; i < 2; i++) {
-				if (strcmp(name, m->files[i].name) != 0)
+				if (strcmp(w[1], m->files[i].name) != 0)
 					continue;
-				m->files[i].size = size;
-				str_lcpy(m->files[i].sha256, hex, sizeof(m->files[i].sha256));
+				m->files[i].size = v;
+				str_lcpy(m->files[i].sha256, w[3], sizeof(m->files[i].sha256));
 				m->seen[i] = true;
 			}
 		}

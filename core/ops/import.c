@@ -20,6 +20,7 @@
 #include "imap/mutf7.h"
 #include "lib/mem.h"
 #include "lib/str.h"
+#include "lib/strnum.h"
 
 #define IMPORT_SOURCE_MAX 1200
 
@@ -258,6 +259,7 @@ static int import_account(struct import_ctx *ctx, const char *address)
 	const char *p[2] = { local, domain };
 	enum db_status st;
 	PGresult *res;
+	uint64_t id;
 
 	if (!admin_address_check(address, false, local, domain, ctx->err))
 		return import_fail(ctx, OPS_FAIL, "%s", ctx->err->msg);
@@ -272,8 +274,10 @@ static int import_account(struct import_ctx *ctx, const char *address)
 				   "posternctl user add", address);
 	}
 	str_lcpy(ctx->acc, PQgetvalue(res, 0, 0), sizeof(ctx->acc));
-	ctx->account_id = strtoll(ctx->acc, NULL, 10);
 	PQclear(res);
+	if (strnum_parse(ctx->acc, INT64_MAX, &id) < 0)
+		return import_fail(ctx, OPS_FAIL, "bad account id %s", ctx->acc);
+	ctx->account_id = (int64_t)id;
 	return 0;
 }
 
