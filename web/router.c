@@ -26,6 +26,9 @@ static const struct web_route web_routes[] = {
 	{ "PATCH", "/api/v1/listeners/", WEB_AUTH | WEB_PARAM, web_api_listeners_patch },
 	{ "GET", "/api/v1/queue", WEB_AUTH, web_api_queue_get },
 	{ "GET", "/api/v1/audit", WEB_AUTH, web_api_audit_get },
+	/* acme (api_acme.c) */
+	{ "GET", "/api/v1/certificates/acme", WEB_AUTH, web_api_acme_get },
+	{ "POST", "/api/v1/certificates/acme", WEB_AUTH, web_api_acme_post },
 };
 
 /* Matches path against one route; *param_r set for WEB_PARAM. */

@@ -18,6 +18,12 @@ struct config {
 	char *pg_bindir;	/* POSTERN_PG_BINDIR, default newest /usr/lib/postgresql/N/bin */
 	char *sql_dir;		/* POSTERN_SQL_DIR, migrations; default <exe dir>/../sql, then /usr/share/postern/sql */
 	int db_workers;		/* POSTERN_DB_WORKERS */
+	/* acme */
+	char *acme_directory;	/* POSTERN_ACME_DIRECTORY, default Let's Encrypt production */
+	char *acme_ca_file;	/* POSTERN_ACME_CA_FILE, extra CA bundle for the directory's HTTPS, or NULL */
+	char *acme_email;	/* POSTERN_ACME_EMAIL, account contact, or NULL */
+	int acme_http_port;	/* POSTERN_ACME_HTTP_PORT, HTTP-01 responder, default 80 */
+	int acme_tls_port;	/* POSTERN_ACME_TLS_PORT, TLS-ALPN-01 responder, default 443 */
 };
 
 /* Fills cfg from the environment; returns 0 or -1 with *error_r set. */

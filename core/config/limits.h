@@ -122,6 +122,19 @@
 #define LIMIT_MIME_BOUNDARY		200	/* boundary length (RFC 2046 allows 70); longer: a multipart without parts */
 #define LIMIT_MIME_PARAMS		64	/* Content-Type/Disposition parameters kept per header */
 
+/* acme */
+#define LIMIT_ACME_HTTP_TIMEOUT_S	30	/* one request to the CA (connect included); the order fails */
+#define LIMIT_ACME_RESPONSE_MAX		(256 * 1024)	/* a CA response body (certificate chain included); the order fails */
+#define LIMIT_ACME_NONCE_RETRIES	3	/* badNonce answers retried per request; then the order fails */
+#define LIMIT_ACME_POLL_MS		1000	/* between polls of an authorization or an order (when the CA sends no Retry-After) */
+#define LIMIT_ACME_POLL_TRIES		120	/* polls per authorization or finalization; then the order fails */
+#define LIMIT_ACME_RENEW_DAYS		30	/* a certificate is renewed this many days before it expires */
+#define LIMIT_ACME_RENEW_CHECK_MS	(60 * 60 * 1000)	/* posternd looks for certificates to renew this often */
+#define LIMIT_ACME_ERROR		1024	/* octets of the CA's error kept with the order */
+#define LIMIT_ACME_RESPONDER_CONNS	16	/* HTTP-01 responder connections at once; more are refused */
+#define LIMIT_ACME_WAIT_S		300	/* `posternctl cert acme` waits this long for the order */
+#define LIMIT_ACME_STATUS_ROWS		100	/* orders `posternctl cert acme-status` shows */
+
 /* ops */
 #define LIMIT_HEALTH_CONNECT_MS		3000	/* posternctl health: TCP connect to one listener; then it is reported down */
 #define LIMIT_BACKUP_MANIFEST		4096	/* octets of a backup's MANIFEST; a longer one is refused by restore */

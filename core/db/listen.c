@@ -1,6 +1,6 @@
 /* listen.c - the one asynchronous libpq connection, owned by the loop
  * thread: PQconnectStartParams/PQconnectPoll driven by epoll readiness,
- * then LISTEN mailbox_changed and config_changed, and every notification
+ * then LISTEN mailbox_changed, config_changed, acme_requested, and every notification
  * handed to the callback. On any failure the connection is dropped and
  * retried after LIMIT_DB_RECONNECT_MIN_MS, doubling up to
  * LIMIT_DB_RECONNECT_MAX_MS; a connection attempt is bounded by
@@ -154,7 +154,8 @@ static void listen_subscribe(void)
 
 	loop_timer_cancel(&lst.deadline);
 	if (PQsetnonblocking(lst.pg, 1) != 0 ||
-	    !PQsendQuery(lst.pg, "LISTEN mailbox_changed; LISTEN config_changed")) {
+	    !PQsendQuery(lst.pg, "LISTEN mailbox_changed; LISTEN config_changed;"
+				 " LISTEN acme_requested")) {
 		listen_fail(PQerrorMessage(lst.pg));
 		return;
 	}

@@ -23,7 +23,8 @@ import util
 from util import HOST, ROOT, Ctl
 
 ENTRYPOINT = ROOT / "docker/entrypoint.sh"
-COMPOSE_PORTS = {25, 465, 587, 2525, 110, 995, 143, 993, 8080, 8443}
+COMPOSE_PORTS = {25, 465, 587, 2525, 110, 995, 143, 993, 8080, 8443,
+                 80, 443}	# ACME HTTP-01 and TLS-ALPN-01 (POSTERN_ACME_*_PORT)
 
 
 def shell_scripts():
