@@ -43,6 +43,7 @@
 #include "net/loop.h"
 #include "net/tls.h"
 #include "pop3/pop3.h"
+#include "smtp/rcpt_cache.h"
 #include "smtp/smtp.h"
 #include "web/server.h"
 #include "work/work.h"
@@ -173,8 +174,18 @@ static void main_on_notify(const char *channel, const char *payload)
 		imap_notify_mailbox(payload);
 		return;
 	}
-	if (strcmp(channel, "reconnected") == 0)
+	if (strcmp(channel, "directory_changed") == 0) {
+		rcpt_cache_flush();
+		return;
+	}
+	if (strcmp(channel, "lost") == 0) {
+		rcpt_cache_enable(false);	/* changes would go unheard */
+		return;
+	}
+	if (strcmp(channel, "reconnected") == 0) {
+		rcpt_cache_enable(true);
 		imap_notify_all();
+	}
 	if (strcmp(channel, "acme_requested") == 0 || strcmp(channel, "reconnected") == 0)
 		acme_service_kick();
 	if (strcmp(channel, "config_changed") == 0 || strcmp(channel, "reconnected") == 0) {

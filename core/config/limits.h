@@ -61,6 +61,8 @@
 #define LIMIT_MIGRATION_FILE		(1024 * 1024)	/* bytes of one sql/NNN_*.sql file */
 #define LIMIT_DB_CONNECT_TIMEOUT_MS	(10 * 1000)	/* LISTEN connection attempt, then back-off */
 #define LIMIT_DB_RECONNECT_MIN_MS	100	/* first reconnect delay (doubles up to _MAX_MS) */
+#define LIMIT_RCPT_CACHE		4096	/* recipient answers the loop keeps (core/smtp/rcpt_cache.c); a colliding one replaces the older */
+#define LIMIT_RCPT_CACHE_TTL_MS		(60 * 1000)	/* a kept answer is asked again after this, NOTIFY or not */
 #define LIMIT_DELIVER_RETRIES		3	/* db_deliver on serialization failure/deadlock */
 #define LIMIT_DELIVER_BATCH		32	/* deliveries sharing one transaction (group commit); keep <= 64 (savepoints) */
 #define LIMIT_DELIVER_BATCH_BYTES	(8 * 1024 * 1024)	/* message bytes one batch transaction holds in memory (at least one message) */

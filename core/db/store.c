@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "auth/seal.h"
+#include "lib/digest.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -386,7 +387,7 @@ enum db_status db_sender_allowed(struct db *db, int64_t account_id, const char *
 /* Inserts (or finds) the blob of body; *id_r its id. */
 static enum db_status blob_put(struct db *db, const unsigned char *body, size_t len, int64_t *id_r)
 {
-	unsigned char hash[crypto_hash_sha256_BYTES];
+	unsigned char hash[DIGEST_SHA256_BYTES];
 	char sizetext[24];
 	const char *values[3] = { (const char *)hash, sizetext, (const char *)body };
 	int lengths[3] = { (int)sizeof(hash), 0, (int)len };
@@ -396,7 +397,7 @@ static enum db_status blob_put(struct db *db, const unsigned char *body, size_t 
 
 	if (len > (size_t)INT32_MAX)
 		return DB_ERROR;
-	crypto_hash_sha256(hash, body, len);
+	digest_sha256(hash, body, len);
 	i64_text(sizetext, sizeof(sizetext), (int64_t)len);
 	res = db_exec(db, STMT_BLOB_PUT, 3, values, lengths, formats, &st);
 	if (st == DB_OK && PQntuples(res) == 1)
@@ -756,7 +757,7 @@ static enum db_status pipe_finish(struct db *db, enum db_status st)
 static enum db_status batch_reserve(struct batch_ctx *b, bool *fallback_r)
 {
 	PGconn *pg = db_pg(b->db);
-	unsigned char (*hash)[crypto_hash_sha256_BYTES] = xmalloc(b->n * sizeof(*hash));
+	unsigned char (*hash)[DIGEST_SHA256_BYTES] = xmalloc(b->n * sizeof(*hash));
 	char (*txt)[2][24] = xmalloc(b->n * sizeof(*txt));
 	char rtxt[3][24];
 	size_t sent = 0;
@@ -791,14 +792,14 @@ static enum db_status batch_reserve(struct batch_ctx *b, bool *fallback_r)
 		const char *v[8] = { txt[k][0], txt[k][1], (const char *)hash[k],
 				     (const char *)d->local_body, d->envelope, d->bodystructure,
 				     d->body, d->parts };
-		const int len[8] = { 0, 0, crypto_hash_sha256_BYTES, (int)d->local_len, 0, 0, 0, 0 };
+		const int len[8] = { 0, 0, DIGEST_SHA256_BYTES, (int)d->local_len, 0, 0, 0, 0 };
 		static const int fmt[8] = { 0, 0, 1, 1, 0, 0, 0, 0 };
 
 		if (d->local_len > (size_t)INT32_MAX) {
 			sent_ok = false;
 			break;
 		}
-		crypto_hash_sha256(hash[k], d->local_body, d->local_len);
+		digest_sha256(hash[k], d->local_body, d->local_len);
 		sent_ok = pipe_send(pg, STMT_DELIVER_RESERVED, 8, v, len, fmt);
 		k++;
 	}
@@ -845,7 +846,7 @@ out:
 static enum db_status batch_pipe(struct batch_ctx *b)
 {
 	PGconn *pg = db_pg(b->db);
-	unsigned char (*hash)[crypto_hash_sha256_BYTES] = xmalloc(b->n * sizeof(*hash));
+	unsigned char (*hash)[DIGEST_SHA256_BYTES] = xmalloc(b->n * sizeof(*hash));
 	char (*txt)[2][24] = xmalloc(b->n * sizeof(*txt));
 	size_t *order = xmalloc(b->n * sizeof(*order)), sent = 0;
 	bool *check = xcalloc(b->n, sizeof(*check)), sent_ok;
@@ -862,7 +863,7 @@ static enum db_status batch_pipe(struct batch_ctx *b)
 		const char *v[8] = { txt[i][0], txt[i][1], (const char *)hash[i],
 				     (const char *)d->local_body, d->envelope, d->bodystructure,
 				     d->body, d->parts };
-		const int len[8] = { 0, 0, crypto_hash_sha256_BYTES, (int)d->local_len, 0, 0, 0, 0 };
+		const int len[8] = { 0, 0, DIGEST_SHA256_BYTES, (int)d->local_len, 0, 0, 0, 0 };
 		static const int fmt[8] = { 0, 0, 1, 1, 0, 0, 0, 0 };
 
 		if (b->skip[i])
@@ -871,7 +872,7 @@ static enum db_status batch_pipe(struct batch_ctx *b)
 			sent_ok = false;
 			break;
 		}
-		crypto_hash_sha256(hash[i], d->local_body, d->local_len);
+		digest_sha256(hash[i], d->local_body, d->local_len);
 		i64_text(txt[i][0], sizeof(txt[i][0]), b->accts[b->acct_off[i]]);
 		i64_text(txt[i][1], sizeof(txt[i][1]), (int64_t)d->local_len);
 		sent_ok = pipe_send(pg, STMT_DELIVER_NEW, 8, v, len, fmt);
