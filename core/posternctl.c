@@ -3,7 +3,8 @@
  * operations as the panel (db/admin.h). Its interface is a stable contract,
  * documented in docs/CLI.md: tab-separated output without a header, errors
  * as one line "posternctl: <sentence>" on stderr, exit codes 0 ok, 1 the
- * request failed, 2 usage error, 3 database unreachable. Passwords are read
+ * request failed, 2 usage error, 3 database unreachable, 4 unhealthy
+ * (health). health, backup and restore live in ops/. Passwords are read
  * from the first line of stdin (at most LIMIT_PASSWORD_MAX octets), never
  * echoed, and wiped after use. The schema is migrated first, so accounts
  * can be provisioned before posternd's first start. */
@@ -33,12 +34,14 @@
 #include "lib/str.h"
 #include "lib/strnum.h"
 #include "mail/dkim.h"
+#include "ops/ops.h"
 
 enum {
 	EXIT_OK = 0,
 	EXIT_FAILED = 1,
 	EXIT_USAGE = 2,
 	EXIT_UNREACHABLE = 3,
+	EXIT_UNHEALTHY = 4,
 };
 
 /* options a command accepts */
@@ -59,6 +62,9 @@ enum {
 
 struct ctl {
 	struct db *db;
+	struct config cfg;
+	bool cfg_loaded;
+	char *conninfo;
 	char actor[96];
 	const char *args[CTL_MAX_ARGS];
 	int nargs;
@@ -71,6 +77,7 @@ struct ctl {
 	const char *selector;	/* dkim generate */
 	const char *type;
 	long per_hour, rcpts;	/* user limits: -2 unchanged, -1 default */
+	struct ops_import_req import;
 	char password[LIMIT_PASSWORD_MAX + 2];
 	size_t passlen;
 	struct admin_err err;
@@ -85,6 +92,15 @@ struct ctl_cmd {
 	enum admin_status (*run)(struct ctl *c);
 	const char *usage;
 	const char *note;	/* shown by --help only */
+};
+
+/* Operations commands (one word, ops/): run returns the exit code itself. */
+struct ctl_ops_cmd {
+	struct ctl_cmd cmd;	/* noun, arguments, usage; verb and run are NULL */
+	int (*run)(struct ctl *c);
+	bool no_migrate;	/* connect without applying migrations first */
+	bool start_embedded;	/* embedded cluster: start it here (posternd must be stopped) */
+	int (*parse)(struct ctl *c, int argc, char **argv);	/* own arguments, else parse_args */
 };
 
 static const char *ctl_prog = "posternctl";
@@ -464,6 +480,118 @@ static enum admin_status cmd_alert_ack(struct ctl *c)
 	return admin_alert_ack(c->db, c->actor, c->args[0], &c->err);
 }
 
+static int ops_exit(struct ctl *c, enum ops_status st)
+{
+	static const int codes[] = {
+		[OPS_OK] = EXIT_OK,
+		[OPS_FAIL] = EXIT_FAILED,
+		[OPS_UNAVAILABLE] = EXIT_UNREACHABLE,
+		[OPS_UNHEALTHY] = EXIT_UNHEALTHY,
+	};
+	if (st != OPS_OK)
+		fprintf(stderr, "%s: %s\n", ctl_prog, c->err.msg);
+	return codes[st];
+}
+
+static int cmd_health(struct ctl *c)
+{
+	return ops_exit(c, ops_health(c->db, c->cfg.listen_address, LIMIT_HEALTH_CONNECT_MS,
+				      stdout, &c->err));
+}
+
+static int cmd_migrate(struct ctl *c)
+{
+	return EXIT_OK;		/* connect_db() applied them */
+}
+
+static int cmd_backup(struct ctl *c)
+{
+	return ops_exit(c, ops_backup(&c->cfg, c->db, c->conninfo, c->args[0], &c->err));
+}
+
+static int cmd_restore(struct ctl *c)
+{
+	return ops_exit(c, ops_restore(&c->cfg, c->db, c->conninfo, c->args[0], &c->err));
+}
+
+static int cmd_import(struct ctl *c)
+{
+	c->import.password = c->password;
+	return ops_exit(c, ops_import(c->db, &c->import, stdout, &c->err));
+}
+
+static int read_password(struct ctl *c);
+static const char *opt_value(int argc, char **argv, int *i, const char *arg, size_t namelen);
+
+/* import maildir|mbox PATH --to ADDRESS
+ * import imap --host H --port P --user U --password-stdin --to ADDRESS
+ *             [--tls implicit|starttls|none] [--ca-file FILE] */
+static int parse_import(struct ctl *c, int argc, char **argv)
+{
+	static const char *const usage =
+		"import maildir|mbox PATH --to ADDRESS, or import imap --host H --port P "
+		"--user U --password-stdin --to ADDRESS [--tls implicit|starttls|none] "
+		"[--ca-file FILE]";
+	struct ops_import_req *r = &c->import;
+	const char *path = NULL;
+	bool pw_stdin = false;
+
+	if (argc < 3)
+		return usage_error("missing argument; usage: posternctl %s", usage);
+	if (strcmp(argv[2], "maildir") == 0)
+		r->kind = OPS_IMPORT_MAILDIR;
+	else if (strcmp(argv[2], "mbox") == 0)
+		r->kind = OPS_IMPORT_MBOX;
+	else if (strcmp(argv[2], "imap") == 0)
+		r->kind = OPS_IMPORT_IMAP;
+	else
+		return usage_error("import needs maildir, mbox or imap; usage: posternctl %s", usage);
+	for (int i = 3; i < argc; i++) {
+		static const char *const names[] = { "--to", "--host", "--port", "--user", "--tls",
+						     "--ca-file" };
+		const char **slots[] = { &r->to, &r->host, &r->port, &r->user, &r->tls,
+					 &r->ca_file };
+		const char *a = argv[i];
+		bool done = false;
+
+		if (strcmp(a, "--password-stdin") == 0 && r->kind == OPS_IMPORT_IMAP) {
+			pw_stdin = true;
+			continue;
+		}
+		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]) && !done; k++) {
+			size_t n = strlen(names[k]);
+			if (strncmp(a, names[k], n) != 0 || (a[n] != '\0' && a[n] != '='))
+				continue;
+			if (k > 0 && r->kind != OPS_IMPORT_IMAP)
+				break;
+			*slots[k] = opt_value(argc, argv, &i, a, n);
+			if (*slots[k] == NULL)
+				return usage_error("%s needs a value", names[k]);
+			done = true;
+		}
+		if (done)
+			continue;
+		if (a[0] == '-' && a[1] == '-') {
+			char safe[64];
+			return usage_error("unknown option %s for import",
+					   str_printable(safe, sizeof(safe), a, strlen(a)));
+		}
+		if (path != NULL || r->kind == OPS_IMPORT_IMAP)
+			return usage_error("too many arguments; usage: posternctl %s", usage);
+		path = a;
+	}
+	r->path = path;
+	if (r->to == NULL || (r->kind != OPS_IMPORT_IMAP && path == NULL) ||
+	    (r->kind == OPS_IMPORT_IMAP && (r->host == NULL || r->user == NULL || !pw_stdin)))
+		return usage_error("missing argument; usage: posternctl %s", usage);
+	if (r->port == NULL)
+		r->port = r->tls != NULL && strcmp(r->tls, "implicit") != 0 ? "143" : "993";
+	if (r->tls != NULL && strcmp(r->tls, "implicit") != 0 && strcmp(r->tls, "starttls") != 0 &&
+	    strcmp(r->tls, "none") != 0)
+		return usage_error("--tls needs implicit, starttls or none");
+	return pw_stdin ? read_password(c) : EXIT_OK;
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "domain", "add", 1, 1, 0, false, cmd_domain_add, "domain add NAME", NULL },
 	{ "domain", "list", 0, 0, 0, false, cmd_domain_list, "domain list", NULL },
@@ -501,6 +629,26 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "alerts", "ack", 1, 1, 0, false, cmd_alert_ack, "alerts ack ID", NULL },
 };
 
+static const struct ctl_ops_cmd ctl_ops_cmds[] = {
+	{ { "health", NULL, 0, 0, 0, false, NULL, "health",
+	    "database and enabled listeners; exit 4 when one is down" }, cmd_health, true, false, NULL },
+	{ { "migrate", NULL, 0, 0, 0, false, NULL, "migrate", "apply the schema migrations" },
+	  cmd_migrate, false, false, NULL },
+	{ { "backup", NULL, 1, 1, 0, false, NULL, "backup DIR",
+	    "pg_dump + seal.key + MANIFEST into DIR" }, cmd_backup, true, false, NULL },
+	{ { "restore", NULL, 1, 1, 0, false, NULL, "restore DIR",
+	    "into an empty database, then migrate" }, cmd_restore, true, true, NULL },
+	{ { "import", NULL, 0, 0, 0, false, NULL, "import maildir|mbox PATH --to ADDRESS",
+	    "copy mail in; repeatable without duplicates" }, cmd_import, false, false,
+	  parse_import },
+	{ { "import", NULL, 0, 0, 0, false, NULL,
+	    "import imap --host H [--port P] --user U --password-stdin --to ADDRESS "
+	    "[--tls implicit|starttls|none] [--ca-file FILE]", "password: first line of stdin" },
+	  cmd_import, false, false, parse_import },
+};
+
+#define CTL_NOPS (sizeof(ctl_ops_cmds) / sizeof(ctl_ops_cmds[0]))
+
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 
 static void usage(FILE *f)
@@ -512,8 +660,16 @@ static void usage(FILE *f)
 		else
 			fprintf(f, "  %s\n", ctl_cmds[i].usage);
 	}
+	for (size_t i = 0; i < CTL_NOPS; i++) {
+		const struct ctl_cmd *o = &ctl_ops_cmds[i].cmd;
+		if (strlen(o->usage) > 34)
+			fprintf(f, "  %s\n  %-34s %s\n", o->usage, "", o->note);
+		else
+			fprintf(f, "  %-34s %s\n", o->usage, o->note);
+	}
 	fprintf(f, "\nOutput is tab-separated, one row per line, no header.\n"
-		   "Exit codes: 0 ok, 1 the request failed, 2 usage error, 3 database unreachable.\n"
+		   "Exit codes: 0 ok, 1 the request failed, 2 usage error, 3 database unreachable,\n"
+		   "4 unhealthy (health).\n"
 		   "Environment: POSTERN_DATABASE_URL (else the embedded cluster under\n"
 		   "POSTERN_DATA_DIR, default ./var), POSTERN_SQL_DIR. See docs/CLI.md.\n");
 }
@@ -574,7 +730,7 @@ static int parse_args(struct ctl *c, const struct ctl_cmd *cmd, int argc, char *
 {
 	bool only_args = false;
 
-	for (int i = 3; i < argc; i++) {
+	for (int i = cmd->verb != NULL ? 3 : 2; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v;
 
@@ -644,7 +800,7 @@ static int parse_args(struct ctl *c, const struct ctl_cmd *cmd, int argc, char *
 				char safe[64];
 				return usage_error("unknown option %s for %s %s",
 						   str_printable(safe, sizeof(safe), a, strlen(a)),
-						   cmd->noun, cmd->verb);
+						   cmd->noun, cmd->verb != NULL ? cmd->verb : "");
 			}
 		} else {
 			if (c->nargs == cmd->max_args)
@@ -720,45 +876,63 @@ static bool is_help(const char *a)
 
 /* ---------- database ---------- */
 
-static int connect_db(struct ctl *c)
+/* Connects (and, unless the command says otherwise, migrates). With
+ * POSTERN_DATABASE_URL unset, the embedded cluster under POSTERN_DATA_DIR
+ * is reached through its socket while posternd runs. */
+static int connect_db(struct ctl *c, bool migrate, bool start_embedded)
 {
-	struct config cfg;
 	const char *error = NULL;
-	char *conninfo;
 	bool embedded;
 
-	if (config_load(&cfg, &error) < 0) {
+	if (config_load(&c->cfg, &error) < 0) {
 		fprintf(stderr, "%s: %s\n", ctl_prog, error);
 		return EXIT_FAILED;
 	}
-	embedded = cfg.database_url == NULL;
-	conninfo = embedded ? pg_embedded_conninfo(cfg.data_dir) : xstrdup(cfg.database_url);
-	if (conninfo == NULL) {
-		fprintf(stderr, "%s: the data directory path %s is too long\n", ctl_prog, cfg.data_dir);
-		config_free(&cfg);
+	c->cfg_loaded = true;
+	embedded = c->cfg.database_url == NULL;
+	if (embedded && start_embedded) {
+		if (pg_embedded_start(c->cfg.data_dir, c->cfg.pg_bindir, &c->conninfo, &error) < 0) {
+			fprintf(stderr, "%s: cannot start the embedded database under %s (stop "
+				"posternd first; run as its user, not root): %s\n", ctl_prog,
+				c->cfg.data_dir, error);
+			return EXIT_UNREACHABLE;
+		}
+	} else {
+		c->conninfo = embedded ? pg_embedded_conninfo(c->cfg.data_dir) :
+					 xstrdup(c->cfg.database_url);
+	}
+	if (c->conninfo == NULL) {
+		fprintf(stderr, "%s: the data directory path %s is too long\n", ctl_prog,
+			c->cfg.data_dir);
 		return EXIT_FAILED;
 	}
-	c->db = db_open(conninfo, &error);
-	free(conninfo);
+	c->db = db_open(c->conninfo, &error);
 	if (c->db == NULL) {
 		if (embedded)
 			fprintf(stderr, "%s: cannot connect to the embedded database under %s (is "
 				"posternd running? or set POSTERN_DATABASE_URL): %s\n", ctl_prog,
-				cfg.data_dir, error);
+				c->cfg.data_dir, error);
 		else
 			fprintf(stderr, "%s: cannot connect to the database: %s\n", ctl_prog, error);
-		config_free(&cfg);
 		return EXIT_UNREACHABLE;
 	}
-	if (db_migrate(c->db, cfg.sql_dir, &error) < 0) {
+	if (migrate && db_migrate(c->db, c->cfg.sql_dir, &error) < 0) {
 		bool down = !db_ok(c->db);
 		fprintf(stderr, "%s: cannot bring the schema up to date: %s\n", ctl_prog, error);
-		config_free(&cfg);
-		db_close(&c->db);
 		return down ? EXIT_UNREACHABLE : EXIT_FAILED;
 	}
-	config_free(&cfg);
 	return EXIT_OK;
+}
+
+static void disconnect_db(struct ctl *c)
+{
+	db_close(&c->db);
+	pg_embedded_stop();	/* only when connect_db() started it */
+	free(c->conninfo);
+	c->conninfo = NULL;
+	if (c->cfg_loaded)
+		config_free(&c->cfg);
+	c->cfg_loaded = false;
 }
 
 static void set_actor(struct ctl *c)
@@ -774,6 +948,62 @@ static void set_actor(struct ctl *c)
 		str_lcpy(c->actor, "posternctl", sizeof(c->actor));
 }
 
+static int run_ops(struct ctl *c, const struct ctl_ops_cmd *op, int argc, char **argv)
+{
+	int rc = op->parse != NULL ? op->parse(c, argc, argv) : parse_args(c, &op->cmd, argc, argv);
+
+	if (rc != EXIT_OK)
+		return rc;
+	set_actor(c);
+	rc = connect_db(c, !op->no_migrate, op->start_embedded);
+	if (rc == EXIT_OK)
+		rc = op->run(c);
+	sodium_memzero(c->password, sizeof(c->password));
+	disconnect_db(c);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "%s: cannot write the output\n", ctl_prog);
+		return rc == EXIT_OK ? EXIT_FAILED : rc;
+	}
+	return rc;
+}
+
+/* The Docker convention: VAR_FILE names a file holding VAR's value (the
+ * compose file passes the database password as PGPASSWORD_FILE). The
+ * entrypoint does this for posternd; posternctl does it itself so that
+ * `docker exec ... posternctl` and the HEALTHCHECK reach the same database.
+ * VAR already set wins. 0, or -1 with a sentence on stderr. */
+static int env_from_files(void)
+{
+	static const char *const vars[] = { "POSTERN_DATABASE_URL", "PGPASSWORD" };
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		char name[64], value[4096];
+		const char *path;
+		size_t len;
+		FILE *f;
+
+		if (str_fmt(name, sizeof(name), "%s_FILE", vars[i]) < 0)
+			return -1;
+		path = getenv(name);
+		if (path == NULL || *path == '\0' || (getenv(vars[i]) != NULL && *getenv(vars[i])))
+			continue;
+		f = fopen(path, "re");
+		if (f == NULL) {
+			fprintf(stderr, "%s: %s: cannot read %s\n", ctl_prog, name, path);
+			return -1;
+		}
+		len = fread(value, 1, sizeof(value) - 1, f);
+		fclose(f);
+		while (len > 0 && (value[len - 1] == '\n' || value[len - 1] == '\r'))
+			len--;
+		value[len] = '\0';
+		if (setenv(vars[i], value, 1) < 0)
+			return -1;
+		sodium_memzero(value, sizeof(value));
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct ctl c;	/* static: the password buffer stays off the stack */
@@ -784,6 +1014,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	log_init(getenv("POSTERN_LOG_FORMAT"), level != NULL && *level != '\0' ? level : "error");
+	if (env_from_files() < 0)
+		return EXIT_FAILED;
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -801,6 +1033,10 @@ int main(int argc, char **argv)
 		cmd = find_cmd("alerts", "list", &noun_known);
 	else
 		cmd = find_cmd(argv[1], argc > 2 ? argv[2] : NULL, &noun_known);
+	for (size_t i = 0; i < CTL_NOPS; i++)
+		if (strcmp(ctl_ops_cmds[i].cmd.noun, argv[1]) == 0)
+			return run_ops(&c, &ctl_ops_cmds[i], argc, argv);
+	cmd = find_cmd(argv[1], argc > 2 ? argv[2] : NULL, &noun_known);
 	if (cmd == NULL) {
 		char safe[64];
 		if (!noun_known)
@@ -826,14 +1062,15 @@ int main(int argc, char **argv)
 	if (cmd->password && (rc = read_password(&c)) != EXIT_OK)
 		return rc;
 	set_actor(&c);
-	rc = connect_db(&c);
+	rc = connect_db(&c, true, false);
 	if (rc != EXIT_OK) {
 		sodium_memzero(c.password, sizeof(c.password));
+		disconnect_db(&c);
 		return rc;
 	}
 	st = cmd->run(&c);
 	sodium_memzero(c.password, sizeof(c.password));
-	db_close(&c.db);
+	disconnect_db(&c);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "%s: cannot write the output\n", ctl_prog);
 		return EXIT_FAILED;

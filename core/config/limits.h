@@ -165,4 +165,12 @@
 #define LIMIT_AUTH_BAN_S		900	/* a banned IP gets 421 4.7.0 / * BYE / -ERR at connect this long */
 #define LIMIT_AUTH_BAN_TABLE		4096	/* IPs tracked; the oldest entry is dropped when full */
 
+/* ops */
+#define LIMIT_HEALTH_CONNECT_MS		3000	/* posternctl health: TCP connect to one listener; then it is reported down */
+#define LIMIT_BACKUP_MANIFEST		4096	/* octets of a backup's MANIFEST; a longer one is refused by restore */
+#define LIMIT_IMPORT_RESPONSE		(LIMIT_IMAP_LITERAL + 64 * 1024)	/* import imap: one server response with its literals; then the import stops */
+#define LIMIT_IMPORT_TIMEOUT_S		120	/* import imap: a read or write waiting this long ends the import */
+#define LIMIT_IMPORT_FETCH_BATCH	50	/* import imap: UIDs per UID FETCH */
+#define LIMIT_IMPORT_MESSAGE		LIMIT_IMAP_LITERAL	/* import maildir/mbox: larger messages are skipped with a warning */
+
 #endif

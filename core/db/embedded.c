@@ -163,6 +163,11 @@ static int find_bindir(const char *bindir, char *out, size_t size)
 	return str_fmt(out, size, "/usr/lib/postgresql/%llu/bin", (unsigned long long)best) < 0 ? -1 : 0;
 }
 
+int pg_embedded_bindir(const char *bindir, char *out, size_t size)
+{
+	return find_bindir(bindir, out, size);
+}
+
 static int mkdir_0700(const char *path)
 {
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)

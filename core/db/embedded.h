@@ -22,5 +22,8 @@ void pg_embedded_stop(void);
 /* The conninfo of the embedded cluster under data_dir (posternctl uses it
  * while posternd runs). malloc'd. */
 char *pg_embedded_conninfo(const char *data_dir);
+/* The directory of the PostgreSQL programs: bindir when set, else
+ * POSTERN_PG_BINDIR, else the newest /usr/lib/postgresql/N/bin. 0 or -1. */
+int pg_embedded_bindir(const char *bindir, char *out, size_t size);
 
 #endif

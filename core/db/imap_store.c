@@ -689,7 +689,8 @@ void imap_store_copy_free(struct imap_store_copy *c)
 /* ---------- APPEND ---------- */
 
 static enum db_status append_once(struct db *db, int64_t account_id, const char *name,
-				  const struct imap_store_append *a, bool *found_r,
+				  const struct imap_store_append *a,
+				  const struct imap_store_mark *mark, bool *found_r,
 				  bool *over_quota_r, int64_t *uidvalidity_r, uint32_t *uid_r)
 {
 	char acc[24], mb[24], size[24], blob[24], fl[16], date[24];
@@ -750,22 +751,39 @@ static enum db_status append_once(struct db *db, int64_t account_id, const char 
 	}
 	*uid_r = (uint32_t)col_i64(res, 0, 0);
 	PQclear(res);
+	if (mark != NULL) {
+		res = db_exec(db, mark->stmt, mark->nparams, mark->params, NULL, NULL, &st);
+		PQclear(res);
+		if (st != DB_OK) {
+			db_rollback(db);
+			return st;
+		}
+	}
 	return db_commit(db);
 }
 
-enum db_status imap_store_append(struct db *db, int64_t account_id, const char *name,
-				 const struct imap_store_append *a, bool *found_r,
-				 bool *over_quota_r, int64_t *uidvalidity_r, uint32_t *uid_r)
+enum db_status imap_store_append_marked(struct db *db, int64_t account_id, const char *name,
+					const struct imap_store_append *a,
+					const struct imap_store_mark *mark, bool *found_r,
+					bool *over_quota_r, int64_t *uidvalidity_r, uint32_t *uid_r)
 {
 	enum db_status st = DB_RETRY;
 
 	for (int i = 0; i < LIMIT_DELIVER_RETRIES && st == DB_RETRY; i++) {
 		*found_r = false;
 		*over_quota_r = false;
-		st = append_once(db, account_id, name, a, found_r, over_quota_r, uidvalidity_r,
-				 uid_r);
+		st = append_once(db, account_id, name, a, mark, found_r, over_quota_r,
+				 uidvalidity_r, uid_r);
 	}
 	return st;
+}
+
+enum db_status imap_store_append(struct db *db, int64_t account_id, const char *name,
+				 const struct imap_store_append *a, bool *found_r,
+				 bool *over_quota_r, int64_t *uidvalidity_r, uint32_t *uid_r)
+{
+	return imap_store_append_marked(db, account_id, name, a, NULL, found_r, over_quota_r,
+					uidvalidity_r, uid_r);
 }
 
 /* ---------- search ---------- */

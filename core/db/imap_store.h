@@ -166,6 +166,20 @@ struct imap_store_append {
 enum db_status imap_store_append(struct db *db, int64_t account_id, const char *name,
 				 const struct imap_store_append *a, bool *found_r,
 				 bool *over_quota_r, int64_t *uidvalidity_r, uint32_t *uid_r);
+/* The same, with one more statement run in the APPEND's transaction (after
+ * the message is stored, before COMMIT): posternctl import records what it
+ * copied there, so a message and its record exist together or not at all.
+ * The statement's failure (DB_CONFLICT for a unique violation) rolls the
+ * whole APPEND back. */
+struct imap_store_mark {
+	enum db_stmt stmt;
+	int nparams;
+	const char *const *params;
+};
+enum db_status imap_store_append_marked(struct db *db, int64_t account_id, const char *name,
+					const struct imap_store_append *a,
+					const struct imap_store_mark *mark, bool *found_r,
+					bool *over_quota_r, int64_t *uidvalidity_r, uint32_t *uid_r);
 
 /* SEARCH: every message's facts, ascending UID. */
 struct imap_store_search_row {

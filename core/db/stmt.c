@@ -590,4 +590,16 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	/* $1 alert id -> id */
 	S(STMT_ALERT_ACK, "alert_ack", 1,
 	  "UPDATE alerts SET acknowledged = true WHERE id = $1::bigint RETURNING id"),
+	/* --- ops --- */
+	/* restore only into a database without tables of its own */
+	S(STMT_OPS_PUBLIC_TABLES, "ops_public_tables", 0,
+	  "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = 'public'"),
+	/* $1 account, $2 source, $3 folder, $4 uidvalidity -> items copied already */
+	S(STMT_OPS_IMPORT_SEEN, "ops_import_seen", 4,
+	  "SELECT item FROM import_seen WHERE account_id = $1 AND source = $2 AND folder = $3"
+	  " AND uidvalidity = $4"),
+	/* inside the APPEND's transaction: a conflict means copied already */
+	S(STMT_OPS_IMPORT_MARK, "ops_import_mark", 5,
+	  "INSERT INTO import_seen (account_id, source, folder, uidvalidity, item)"
+	  " VALUES ($1, $2, $3, $4, $5)"),
 };

@@ -145,6 +145,11 @@ enum db_stmt {
 	STMT_ALERTS_LIST,
 	STMT_ALERT_ACK,
 
+	/* --- ops --- (core/ops/) */
+	STMT_OPS_PUBLIC_TABLES,
+	STMT_OPS_IMPORT_SEEN,
+	STMT_OPS_IMPORT_MARK,
+
 	STMT__COUNT
 };
 
