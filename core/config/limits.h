@@ -122,4 +122,12 @@
 #define LIMIT_MIME_BOUNDARY		200	/* boundary length (RFC 2046 allows 70); longer: a multipart without parts */
 #define LIMIT_MIME_PARAMS		64	/* Content-Type/Disposition parameters kept per header */
 
+/* imapb: search index, SORT/THREAD, COMPRESS (core/imap/cmd_search.c, core/imap/sort.c) */
+#define LIMIT_SEARCH_INDEX_BATCH	64	/* messages the search path indexes per statement before it queries */
+#define LIMIT_SEARCH_INDEX_FETCH	(4 * 1024 * 1024)	/* octets of a message read for indexing; text after them is not searchable */
+#define LIMIT_SEARCH_HEADER_TEXT	(64 * 1024)	/* decoded header text kept per message in the index */
+#define LIMIT_SEARCH_BODY_TEXT		(512 * 1024)	/* decoded text body parts kept per message in the index */
+#define LIMIT_IMAP_THREAD_REFS		50	/* References ids kept per message for THREAD=REFERENCES (the last ones) */
+#define LIMIT_IMAP_THREAD_DEPTH		256	/* nested parentheses in a THREAD reply; deeper branches are written flat */
+
 #endif

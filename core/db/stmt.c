@@ -372,25 +372,6 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " SELECT $1, mb.uid, $2, mb.highestmodseq, $4, $5::text[],"
 	  " coalesce(to_timestamp($6::bigint), now()), $3, $7, $8, $9, $10 FROM mb"
 	  " RETURNING uid, pg_notify('mailbox_changed', $1::text)"),
-	S(STMT_IMAP_SEARCH_ROWS, "imap_search_rows", 1,
-	  "SELECT uid, flags, array_to_string(keywords, ' '),"
-	  " extract(epoch FROM internal_date)::bigint, size FROM messages"
-	  " WHERE mailbox_id = $1 ORDER BY uid"),
-	/* $2: 0 whole message, 1 body, 2 header block. XXX: a scan; needs an index. */
-	S(STMT_IMAP_SEARCH_TEXT, "imap_search_text", 3,
-	  "SELECT m.uid FROM messages m JOIN blobs b ON b.id = m.blob_id"
-	  " CROSS JOIN LATERAL (SELECT position('\\x0d0a0d0a'::bytea IN b.body) AS p) h"
-	  " WHERE m.mailbox_id = $1 AND strpos(lower(encode(CASE $2::int"
-	  " WHEN 0 THEN b.body"
-	  " WHEN 1 THEN CASE WHEN h.p = 0 THEN ''::bytea ELSE substring(b.body FROM h.p + 4) END"
-	  " ELSE CASE WHEN h.p = 0 THEN b.body ELSE substring(b.body FOR h.p + 1) END END,"
-	  " 'escape')), lower(encode(convert_to($3, 'UTF8'), 'escape'))) > 0 ORDER BY m.uid"),
-	/* binary result: uid, header block */
-	S(STMT_IMAP_HEADERS, "imap_headers", 1,
-	  "SELECT m.uid, CASE WHEN h.p = 0 THEN b.body ELSE substring(b.body FOR h.p + 1) END"
-	  " FROM messages m JOIN blobs b ON b.id = m.blob_id"
-	  " CROSS JOIN LATERAL (SELECT position('\\x0d0a0d0a'::bytea IN b.body) AS p) h"
-	  " WHERE m.mailbox_id = $1 ORDER BY m.uid"),
 	/* $1 mailbox, $2 uids or NULL (every \Deleted message), $3 the new
 	 * MODSEQ (STMT_EXPUNGE_BUMP): deletes what is \Deleted at this moment
 	 * -> count, bytes, blob ids, UIDs ascending */
@@ -411,4 +392,35 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " CROSS JOIN LATERAL (SELECT CASE WHEN $3::int = 0 THEN 0"
 	  " ELSE position('\\x0d0a0d0a'::bytea IN b.body) END AS p) h"
 	  " WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid"),
+	/* --- imapb --- */
+	/* binary result: blob id, the first $3 octets of its body, for up to
+	 * $2 blobs of mailbox $1 that have no search_text row yet */
+	S(STMT_SEARCH_UNINDEXED, "search_unindexed", 3,
+	  "SELECT b.id, substring(b.body FOR $3::int) FROM blobs b WHERE b.id IN"
+	  " (SELECT m.blob_id FROM messages m WHERE m.mailbox_id = $1 AND NOT EXISTS"
+	  " (SELECT 1 FROM search_text s WHERE s.blob_id = m.blob_id) LIMIT $2::int)"),
+	S(STMT_SEARCH_PUT, "search_put", 14,
+	  "INSERT INTO search_text (blob_id, header, body, sent_at, sent_day, subject, reply,"
+	  " from_key, to_key, cc_key, display_from, display_to, message_id, refs)"
+	  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+	  " ON CONFLICT (blob_id) DO NOTHING"),
+	/* $2: 0 TEXT (header or body), 1 BODY, 2 one header field: $3 the
+	 * LIKE pattern of its line 'field: %needle%'; $4 '%needle%'. Text is
+	 * stored case-folded; the trigram indexes answer the ILIKE on $4 and
+	 * the field's line is rechecked on the matching rows only. */
+	S(STMT_SEARCH_MATCH, "search_match", 4,
+	  "SELECT m.uid FROM messages m JOIN search_text s ON s.blob_id = m.blob_id"
+	  " WHERE m.mailbox_id = $1 AND CASE $2::int"
+	  " WHEN 0 THEN s.header ILIKE $4 OR s.body ILIKE $4"
+	  " WHEN 1 THEN s.body ILIKE $4"
+	  " ELSE s.header ILIKE $4 AND EXISTS (SELECT 1 FROM"
+	  " regexp_split_to_table(s.header, E'\\n') l(line) WHERE l.line LIKE $3) END"
+	  " ORDER BY m.uid"),
+	/* every message's facts and sort keys (NULL keys: not indexed) */
+	S(STMT_SEARCH_ROWS, "search_rows", 1,
+	  "SELECT m.uid, m.flags, array_to_string(m.keywords, ' '),"
+	  " extract(epoch FROM m.internal_date)::bigint, m.size, m.modseq, s.sent_at, s.sent_day,"
+	  " s.subject, s.reply, s.from_key, s.to_key, s.cc_key, s.display_from, s.display_to,"
+	  " s.message_id, s.refs FROM messages m LEFT JOIN search_text s ON s.blob_id = m.blob_id"
+	  " WHERE m.mailbox_id = $1 ORDER BY m.uid"),
 };

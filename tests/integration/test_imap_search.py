@@ -1,0 +1,387 @@
+"""IMAP SEARCH with every RFC 9051 / RFC 3501 key (decoded RFC 2047
+headers, quoted-printable and base64 text parts, SENT* dates), answered from
+the pg_trgm search index; ESEARCH (RFC 4731), SEARCHRES (RFC 5182), the
+IMAP4rev2 ESEARCH rule; SORT (RFC 5256, RFC 5957 DISPLAYFROM/DISPLAYTO) and
+THREAD=ORDEREDSUBJECT / REFERENCES, with their UID forms. Python imaplib is
+the client; raw tagged commands where it has no method."""
+
+import imaplib
+import re
+
+import pytest
+
+import util
+from util import HOST, REMOTE_DOMAIN
+
+
+def connect(ports, user, password):
+    m = imaplib.IMAP4_SSL(HOST, ports["imaps"], ssl_context=util.client_ctx(), timeout=30)
+    assert m.login(user, password)[0] == "OK"
+    return m
+
+
+def msg(headers, body=b"plain body\r\n"):
+    return b"".join(h.encode() + b"\r\n" for h in headers) + b"\r\n" + body
+
+
+# Six messages; internal dates 1..6 Jan 2026, sent dates differ from them.
+MESSAGES = [
+    (r"(\Seen)", '"01-Jan-2026 10:00:00 +0000"', msg([
+        "From: =?UTF-8?Q?J=C3=B6rg_M=C3=BCller?= <joerg@remote.test>",
+        "To: Alice <alice@example.test>",
+        "Subject: =?UTF-8?B?R3LDvMOfZSBhdXMgS8O2bG4=?=",
+        "Date: Mon, 05 Jan 2026 23:30:00 -0500",
+        "Message-ID: <m1@remote.test>",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: quoted-printable"],
+        b"Sch=C3=B6ne Gr=C3=BC=C3=9Fe, soft=\r\nbreak word\r\n")),
+    (r"(\Flagged $Project)", '"02-Jan-2026 10:00:00 +0000"', msg([
+        "From: Zed <zed@remote.test>",
+        "To: bob@example.test",
+        "Cc: Carol <carol@remote.test>",
+        "Bcc: hidden@remote.test",
+        "Subject: Re: =?ISO-8859-1?Q?caf=E9?= meeting",
+        "Date: Fri, 02 Jan 2026 08:00:00 +0000",
+        "Message-ID: <m2@remote.test>",
+        "In-Reply-To: <m1@remote.test>",
+        "MIME-Version: 1.0",
+        "Content-Type: multipart/mixed; boundary=\"B\""],
+        b"--B\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n"
+        + __import__("base64").b64encode("résumé attached".encode("latin-1"))
+        + b"\r\n--B\r\nContent-Type: application/octet-stream\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n"
+        + __import__("base64").b64encode(b"binaryneedle") + b"\r\n--B--\r\n")),
+    (r"(\Answered \Draft)", '"03-Jan-2026 10:00:00 +0000"', msg([
+        "From: alice@example.test",
+        "To: Zed <zed@remote.test>",
+        "Subject: [list] Re: Re: Fwd: cafe meeting (fwd)",
+        "Date: 3 Jan 2026 12:00 +0100",
+        "Message-ID: <m3@remote.test>",
+        "References: <m1@remote.test> <m2@remote.test>",
+        "X-Tracker: ticket-4711"],
+        b"third message with a SPECIALWORD inside\r\n")),
+    (r"(\Deleted)", '"04-Jan-2026 10:00:00 +0000"', msg([
+        "From: Bob <bob@example.test>",
+        "To: Alice <alice@example.test>",
+        "Subject: lunch",
+        "Date: Sun, 04 Jan 2026 12:00:00 +0000",
+        "Message-ID: <m4@remote.test>"],
+        b"x" * 3000 + b"\r\n")),
+    (r"()", '"05-Jan-2026 10:00:00 +0000"', msg([
+        "From: Carol <carol@remote.test>",
+        "To: bob@example.test",
+        "Subject: Lunch",
+        "Message-ID: <m5@remote.test>",
+        "References: <m4@remote.test>"],
+        b"no date header here 100% _literal_ percent\r\n")),
+    (r"(\Seen)", '"06-Jan-2026 10:00:00 +0000"', msg([
+        "From: Dave <dave@remote.test>",
+        "To: Alice <alice@example.test>",
+        "Subject: =?utf-8?q?split?= =?utf-8?q?_word?=",
+        "Date: Tue, 06 Jan 2026 09:00:00 +0000",
+        "Message-ID: <m6@remote.test>",
+        "Content-Type: text/html; charset=utf-8"],
+        b"<p>Hello &amp; html</p>\r\n")),
+]
+
+
+@pytest.fixture(scope="module")
+def mbox(daemon, site, ports):
+    addr, pw = site.new_user("srch")
+    m = connect(ports, addr, pw)
+    for flags, date, body in MESSAGES:
+        typ, data = m.append("INBOX", flags, date, body)
+        assert typ == "OK", data
+    m.logout()
+    return addr, pw
+
+
+@pytest.fixture
+def sel(mbox, ports):
+    m = connect(ports, *mbox)
+    assert m.select("INBOX")[0] == "OK"
+    yield m
+    m.logout()
+
+
+def search(m, *keys, charset=None):
+    typ, data = m.search(charset, *keys)
+    assert typ == "OK", (keys, data)
+    return [int(x) for x in data[0].split()]
+
+
+def bad(fn, *args):
+    """imaplib raises on a tagged BAD: return its text."""
+    with pytest.raises(imaplib.IMAP4.error) as e:
+        fn(*args)
+    assert "BAD" in str(e.value), e.value
+    return str(e.value)
+
+
+def raw(m, *args):
+    """A tagged command imaplib has no method for: (typ, data, untagged)."""
+    for k in ("ESEARCH", "SEARCH", "SORT", "THREAD"):
+        m.untagged_responses.pop(k, None)
+    typ, data = m._simple_command(*args)
+    return typ, data, {k: m.untagged_responses.pop(k, None)
+                       for k in ("ESEARCH", "SEARCH", "SORT", "THREAD")}
+
+
+def test_capabilities(sel):
+    caps = sel.capabilities
+    typ, data = sel.capability()
+    caps = data[0].split()
+    for c in (b"ESEARCH", b"SEARCHRES", b"SORT", b"SORT=DISPLAY", b"THREAD=ORDEREDSUBJECT",
+              b"THREAD=REFERENCES"):
+        assert c in caps, caps
+
+
+def test_flag_size_and_date_keys(sel):
+    m = sel
+    assert search(m, "ALL") == [1, 2, 3, 4, 5, 6]
+    assert search(m, "SEEN") == [1, 6]
+    assert search(m, "UNSEEN") == [2, 3, 4, 5]
+    assert search(m, "FLAGGED") == [2]
+    assert search(m, "UNFLAGGED") == [1, 3, 4, 5, 6]
+    assert search(m, "ANSWERED") == [3]
+    assert search(m, "UNANSWERED") == [1, 2, 4, 5, 6]
+    assert search(m, "DRAFT") == [3]
+    assert search(m, "UNDRAFT") == [1, 2, 4, 5, 6]
+    assert search(m, "DELETED") == [4]
+    assert search(m, "UNDELETED") == [1, 2, 3, 5, 6]
+    assert search(m, "KEYWORD", "$Project") == [2]
+    assert search(m, "UNKEYWORD", "$project") == [1, 3, 4, 5, 6]
+    assert search(m, "NEW") == [] and search(m, "RECENT") == []
+    assert search(m, "OLD") == [1, 2, 3, 4, 5, 6]
+    assert search(m, "LARGER", "2000") == [4]
+    assert search(m, "SMALLER", "2000") == [1, 2, 3, 5, 6]
+    # internal dates
+    assert search(m, "BEFORE", "03-Jan-2026") == [1, 2]
+    assert search(m, "ON", "3-Jan-2026") == [3]
+    assert search(m, "SINCE", "05-Jan-2026") == [5, 6]
+    # Date: header, its own day whatever the zone; no Date: -> internal date
+    assert search(m, "SENTON", "05-Jan-2026") == [1, 5]
+    assert search(m, "SENTBEFORE", "03-Jan-2026") == [2]
+    assert search(m, "SENTSINCE", "04-Jan-2026") == [1, 4, 5, 6]
+
+
+def test_sets_and_boolean_keys(sel):
+    m = sel
+    assert search(m, "2:4") == [2, 3, 4]
+    assert search(m, "*") == [6]
+    assert search(m, "1,3,5:*") == [1, 3, 5, 6]
+    typ, data = m.uid("SEARCH", None, "ALL")
+    uids = [int(x) for x in data[0].split()]
+    assert len(uids) == 6
+    assert search(m, "UID", f"{uids[1]}:{uids[2]}") == [2, 3]
+    typ, data = m.uid("SEARCH", None, "SEEN")
+    assert [int(x) for x in data[0].split()] == [uids[0], uids[5]]
+    assert search(m, "NOT", "SEEN") == [2, 3, 4, 5]
+    assert search(m, "OR", "FLAGGED", "DRAFT") == [2, 3]
+    assert search(m, "OR", "(SEEN FLAGGED)", "(DELETED NOT SEEN)") == [4]
+    assert search(m, "(OR SEEN DRAFT)", "SMALLER", "1000") == [1, 3, 6]
+    assert search(m, "NOT", "(OR SEEN (OR FLAGGED DELETED))") == [3, 5]
+    assert search(m, "1:3", "NOT", "2") == [1, 3]
+
+
+def test_header_keys_decoded_and_case_insensitive(sel):
+    m = sel
+    m.literal = "Jörg".encode()
+    assert search(m, "FROM", charset="UTF-8") == [1]
+    m.literal = "müller".encode()
+    assert search(m, "FROM", charset="UTF-8") == [1]
+    assert search(m, "FROM", "joerg@remote") == [1]
+    assert search(m, "FROM", "ZED") == [2]
+    assert search(m, "TO", "zed") == [3]
+    assert search(m, "TO", "alice") == [1, 4, 6]
+    assert search(m, "CC", "carol") == [2]
+    assert search(m, "BCC", "hidden") == [2]
+    m.literal = "grüße aus".encode()
+    assert search(m, "SUBJECT", charset="UTF-8") == [1]
+    m.literal = "Café".encode()
+    assert search(m, "SUBJECT", charset="UTF-8") == [2]
+    assert search(m, "SUBJECT", "meeting") == [2, 3]
+    # adjacent encoded words join without the blank between them
+    assert search(m, "SUBJECT", '"split word"') == [6]
+    assert search(m, "SUBJECT", "lunch") == [4, 5]
+    assert search(m, "HEADER", "X-Tracker", "4711") == [3]
+    assert search(m, "HEADER", "x-tracker", '""') == [3]
+    assert search(m, "HEADER", "Message-ID", "m5@") == [5]
+    assert search(m, "HEADER", "In-Reply-To", "m1") == [2]
+    # a field name is not matched by another field's value
+    assert search(m, "FROM", "alice@example") == [3]
+    assert search(m, "NOT", "FROM", "remote.test") == [3, 4]
+
+
+def test_body_and_text_keys(sel):
+    m = sel
+    m.literal = "schöne grüße".encode()
+    assert search(m, "BODY", charset="UTF-8") == [1]       # quoted-printable, utf-8
+    assert search(m, "BODY", "softbreak") == [1]            # soft line break removed
+    m.literal = "RÉSUMÉ".encode()
+    assert search(m, "BODY", charset="UTF-8") == [2]        # base64, iso-8859-1
+    assert search(m, "BODY", "binaryneedle") == []          # not a text part
+    assert search(m, "BODY", "specialword") == [3]
+    assert search(m, "BODY", "100%") == [5]                 # LIKE specials are literal
+    assert search(m, "BODY", "_literal_") == [5]
+    assert search(m, "BODY", "0%_") == []
+    assert search(m, "BODY", "meeting") == []               # BODY is not the header
+    assert search(m, "TEXT", "meeting") == [2, 3]           # TEXT is
+    assert search(m, "TEXT", "specialword") == [3]
+    assert search(m, "TEXT", "html") == [6]
+    assert search(m, "BODY", "x" * 50) == [4]
+    assert search(m, "OR", "BODY", "specialword", "SUBJECT", "lunch") == [3, 4, 5]
+
+
+def test_charset_and_errors(sel):
+    m = sel
+    assert search(m, "TEXT", "lunch", charset="US-ASCII") == [4, 5]
+    typ, data = m.search("ISO-8859-1", "ALL")
+    assert typ == "NO" and b"BADCHARSET" in data[0], data
+    for keys in (["FOO"], ["LARGER", "x"], ["SINCE", "32-Jan-2026"], ["OR", "SEEN"],
+                ["HEADER", "Subject"], ["UID"], ["KEYWORD"]):
+        bad(m.search, None, *keys)
+    typ, data = m.search(None, "ALL")
+    assert typ == "OK"
+
+
+def test_index_table_filled_lazily_and_shared(daemon, site, ports):
+    """SMTP delivery writes no index row; the first text SEARCH does, one per
+    blob however many mailboxes hold it; EXPLAIN shows the trigram index."""
+    a1, p1 = site.new_user("idx")
+    a2, p2 = site.new_user("idx")
+    body = msg([f"From: sender@{REMOTE_DOMAIN}", f"To: {a1}, {a2}",
+                "Subject: =?UTF-8?Q?d=C3=A9j=C3=A0_vu?=", "Message-ID: <shared-1@remote.test>"],
+               b"shared body zyxwvut\r\n")
+    assert util.mx_send(ports["smtp"], f"x@{REMOTE_DOMAIN}", [a1, a2], body) == {}
+    for a, p in ((a1, p1), (a2, p2)):
+        def arrived(a=a, p=p):
+            m = connect(ports, a, p)
+            try:
+                return b"MESSAGES 1" in m.status("INBOX", "(MESSAGES)")[1][0]
+            finally:
+                m.logout()
+        util.wait_for(arrived, 15, interval=0.2, what="delivery")
+    q = ("SELECT count(*) FROM search_text s JOIN messages m ON m.blob_id = s.blob_id"
+         " WHERE s.body LIKE '%zyxwvut%'")
+    assert site.pg.psql(q).strip() == "0"
+    for a, p in ((a1, p1), (a2, p2)):
+        m = connect(ports, a, p)
+        m.select("INBOX")
+        m.literal = "DÉJÀ".encode()
+        assert search(m, "SUBJECT", charset="UTF-8") == [1]
+        assert search(m, "BODY", "ZYXWVUT") == [1]
+        m.logout()
+    assert site.pg.psql("SELECT count(*) FROM search_text WHERE body LIKE '%zyxwvut%'").strip() \
+        == "1"
+    row = site.pg.psql("SELECT header FROM search_text WHERE body LIKE '%zyxwvut%'")
+    assert "subject: déjà vu" in row, row     # stored case-folded
+    plan = site.pg.psql("SET enable_seqscan = off; EXPLAIN SELECT blob_id FROM search_text"
+                        " WHERE body ILIKE '%zyxwvut%'")
+    assert "search_text_body_trgm" in plan, plan
+
+
+def test_esearch_return_options(sel):
+    m = sel
+    typ, data, u = raw(m, "SEARCH", "RETURN", "(MIN MAX COUNT)", "UNSEEN")
+    assert typ == "OK", data
+    tag_re = rb'\(TAG "[^"]+"\)'
+    assert re.fullmatch(tag_re + rb" MIN 2 MAX 5 COUNT 4", u["ESEARCH"][0]), u
+    assert u["SEARCH"] is None
+    typ, data, u = raw(m, "SEARCH", "RETURN", "()", "OR", "SEEN", "DRAFT")
+    assert re.fullmatch(tag_re + rb" ALL 1,3,6", u["ESEARCH"][0]), u
+    typ, data, u = raw(m, "SEARCH", "RETURN", "(ALL)", "2:5")
+    assert re.fullmatch(tag_re + rb" ALL 2:5", u["ESEARCH"][0]), u
+    typ, data, u = raw(m, "SEARCH", "RETURN", "(COUNT MIN)", "KEYWORD", "nothing")
+    assert re.fullmatch(tag_re + rb" COUNT 0", u["ESEARCH"][0]), u
+    typ, data, u = raw(m, "UID", "SEARCH", "RETURN", "(ALL COUNT)", "SEEN")
+    uids = [int(x) for x in m.uid("SEARCH", None, "SEEN")[1][0].split()]
+    want = tag_re + rb" UID ALL %d,%d COUNT 2" % (uids[0], uids[1])
+    assert re.fullmatch(want, u["ESEARCH"][0]), u
+    bad(raw, m, "SEARCH", "RETURN", "(FOO)", "ALL")
+
+
+def test_searchres_save_and_dollar(sel):
+    m = sel
+    typ, data, u = raw(m, "SEARCH", "RETURN", "(SAVE)", "OR", "FLAGGED", "DRAFT")
+    assert typ == "OK" and u["ESEARCH"] is None and u["SEARCH"] is None, u
+    typ, data = m.fetch("$", "(FLAGS)")
+    assert typ == "OK" and len([d for d in data if d]) == 2, data
+    assert data[0].startswith(b"2 ") and data[1].startswith(b"3 "), data
+    assert search(m, "$", "DRAFT") == [3]
+    assert search(m, "NOT", "$") == [1, 4, 5, 6]
+    typ, data = m.uid("SEARCH", None, "$")
+    saved = [int(x) for x in data[0].split()]
+    assert len(saved) == 2
+    # SAVE with MIN: only the minimum is saved
+    typ, data, u = raw(m, "SEARCH", "RETURN", "(SAVE MIN)", "SEEN")
+    assert re.search(rb" MIN 1$", u["ESEARCH"][0]), u
+    assert search(m, "$") == [1]
+    # a failed SEARCH ... SAVE empties $
+    bad(raw, m, "SEARCH", "RETURN", "(SAVE)", "BOGUS")
+    assert search(m, "$") == []
+    # $ is per selected mailbox
+    raw(m, "SEARCH", "RETURN", "(SAVE)", "ALL")
+    m.select("INBOX")
+    assert search(m, "$") == []
+
+
+def test_sort(sel):
+    m = sel
+
+    def sort(crit, *keys, uid=False):
+        if uid:
+            typ, data = m.uid("SORT", crit, "UTF-8", *(keys or ("ALL",)))
+        else:
+            typ, data = m.sort(crit, "UTF-8", *(keys or ("ALL",)))
+        assert typ == "OK", (crit, data)
+        return [int(x) for x in data[0].split()]
+    assert sort("(ARRIVAL)") == [1, 2, 3, 4, 5, 6]
+    assert sort("(REVERSE ARRIVAL)") == [6, 5, 4, 3, 2, 1]
+    # sent dates: 1 = 6 Jan 04:30Z, 2 = 2 Jan 08Z, 3 = 3 Jan 11Z, 4 = 4 Jan,
+    # 5 = none (internal date 5 Jan 10Z), 6 = 6 Jan 09Z
+    assert sort("(DATE)") == [2, 3, 4, 5, 1, 6]
+    assert sort("(SIZE)")[-1] == 4
+    # base subjects: "grüße aus köln", "café meeting", "cafe meeting", "lunch",
+    # "lunch", "split word"
+    assert sort("(SUBJECT)") == [3, 2, 1, 4, 5, 6]
+    assert sort("(SUBJECT REVERSE DATE)") == [3, 2, 1, 5, 4, 6]
+    # FROM: local parts alice, bob, carol, dave, joerg, zed
+    assert sort("(FROM)") == [3, 4, 5, 6, 1, 2]
+    # TO: alice x3, bob x2, zed
+    assert sort("(TO)") == [1, 4, 6, 2, 5, 3]
+    # CC: "" for all but 2 (carol)
+    assert sort("(CC)") == [1, 3, 4, 5, 6, 2]
+    # DISPLAYFROM: alice@example.test, bob, carol, dave, jörg müller, zed
+    assert sort("(DISPLAYFROM)") == [3, 4, 5, 6, 1, 2]
+    assert sort("(DISPLAYTO)") == [1, 4, 6, 2, 5, 3]
+    assert sort("(SUBJECT)", "UNSEEN") == [3, 2, 4, 5]
+    uids = [int(x) for x in m.uid("SEARCH", None, "ALL")[1][0].split()]
+    assert sort("(REVERSE SIZE)", uid=True)[0] == uids[3]
+    typ, data = m.sort("(SUBJECT)", "ISO-8859-1", "ALL")
+    assert typ == "NO" and b"BADCHARSET" in data[0]
+    bad(m.sort, "(FOO)", "UTF-8", "ALL")
+    bad(m.sort, "(REVERSE)", "UTF-8", "ALL")
+
+
+def test_thread(sel):
+    m = sel
+    typ, data = m.thread("ORDEREDSUBJECT", "UTF-8", "ALL")
+    assert typ == "OK", data
+    # subjects grouped: cafe meeting (3), café meeting (2), grüße (1),
+    # lunch (4, 5), split word (6); threads ordered by their first date
+    assert data[0] == b"(2)(3)(4 5)(1)(6)", data
+    typ, data = m.thread("REFERENCES", "UTF-8", "ALL")
+    assert typ == "OK", data
+    # 1 <- 2 (In-Reply-To) <- 3 (References), 4 <- 5; 6 alone.
+    # Roots by date: 4 (4 Jan), 1 (6 Jan 04:30Z), 6 (6 Jan 09Z)
+    assert data[0] == b"(4 5)(1 2 3)(6)", data
+    typ, data = m.thread("REFERENCES", "UTF-8", "NOT", "2")
+    # 2 is gone: 3 hangs under 1 through its References chain
+    assert data[0] == b"(4 5)(1 3)(6)", data
+    uids = [int(x) for x in m.uid("SEARCH", None, "ALL")[1][0].split()]
+    typ, data = m.uid("THREAD", "REFERENCES", "UTF-8", "ALL")
+    assert data[0] == ("(%d %d)(%d %d %d)(%d)" % (uids[3], uids[4], uids[0], uids[1], uids[2],
+                                                   uids[5])).encode(), data
+    bad(m.thread, "BOGUS", "UTF-8", "ALL")
