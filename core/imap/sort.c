@@ -127,47 +127,54 @@ void imap_sort_base_subject(const char *subject, struct buf *out, bool *reply_r)
 
 void imap_sort_addr_keys(const char *value, struct buf *mailbox, struct buf *display)
 {
-	const char *p = value, *lt = NULL, *at, *a, *ae, *d = NULL, *de = NULL;
+	const char *p = value, *lt = NULL, *gt = NULL, *end = value + strlen(value);
+	const char *at, *a, *ae, *d = NULL, *de = NULL;
 	bool quoted = false;
 	int depth = 0;
 
-	/* the first address: up to a ',' outside quotes and comments; a group
-	 * "name:" is skipped */
+	/* the first address: up to a ',' or ';' outside quotes, comments and
+	 * angle brackets; a group's "name:" is skipped */
 	for (const char *q = p; *q != '\0'; q++) {
-		if (*q == '"' && depth == 0)
-			quoted = !quoted;
-		else if (*q == '\\' && q[1] != '\0')
+		if (*q == '\\' && q[1] != '\0') {
 			q++;
-		else if (quoted)
 			continue;
-		else if (*q == '(')
+		}
+		if (*q == '"' && depth == 0) {
+			quoted = !quoted;
+			continue;
+		}
+		if (quoted)
+			continue;
+		if (*q == '(')
 			depth++;
 		else if (*q == ')' && depth > 0)
 			depth--;
 		else if (depth > 0)
 			continue;
-		else if (*q == ':' && lt == NULL) {
+		else if (*q == ':' && lt == NULL)
 			p = q + 1;
-		} else if (*q == '<' && lt == NULL) {
+		else if (*q == '<' && lt == NULL)
 			lt = q;
-			d = p;
-			de = q;
-		} else if ((*q == ',' || *q == ';') && (lt == NULL || strchr(lt, '>') < q)) {
+		else if (*q == '>' && lt != NULL && gt == NULL)
+			gt = q;
+		else if ((*q == ',' || *q == ';') && (lt == NULL || gt != NULL)) {
 			if (lt == NULL && p == q) {
 				p = q + 1;	/* an empty list element */
 				continue;
 			}
+			end = q;
 			break;
 		}
 	}
 	if (lt != NULL) {
 		a = lt + 1;
-		ae = strchr(a, '>');
-		if (ae == NULL)
-			ae = a + strlen(a);
+		ae = gt != NULL ? gt : end;
+		d = p;
+		de = lt;
 	} else {
+		/* an addr-spec: its comments are not part of it */
 		a = p;
-		for (ae = a; *ae != '\0' && *ae != ',' && *ae != ';'; ae++)
+		for (ae = a; ae < end && *ae != '('; ae++)
 			;
 	}
 	while (a < ae && wsp(*a))
