@@ -252,6 +252,7 @@ struct thr {
 	size_t n_nodes, cap;
 	int *hash;		/* node index or -1 */
 	size_t hmask;
+	size_t hused;
 };
 
 static uint64_t id_hash(const char *s, size_t n)
@@ -285,6 +286,12 @@ static int node_of(struct thr *t, const char *id, size_t len, bool *created_r)
 	size_t h = (size_t)id_hash(id, len) & t->hmask;
 
 	*created_r = false;
+	if (t->hused * 2 > t->hmask) {
+		/* never full (sized from the input), but a full table must not
+		 * loop: the id gets a container of its own */
+		*created_r = true;
+		return node_new(t, -1, id, len);
+	}
 	while (t->hash[h] >= 0) {
 		const struct tnode *x = &t->nodes[t->hash[h]];
 
@@ -293,6 +300,7 @@ static int node_of(struct thr *t, const char *id, size_t len, bool *created_r)
 		h = (h + 1) & t->hmask;
 	}
 	*created_r = true;
+	t->hused++;
 	return t->hash[h] = node_new(t, -1, id, len);
 }
 
@@ -497,8 +505,9 @@ int imap_thread_references(const struct imap_thread_msg *msgs, size_t n, struct 
 	int vr, rc;
 
 	for (size_t i = 0; i < n; i++)
-		for (const char *p = msgs[i].refs; (p = strchr(p, '<')) != NULL; p++)
-			ids++;
+		for (const char *p = msgs[i].refs; (p = strchr(p, ' ')) != NULL; p++)
+			ids++;	/* words = blanks + 1 at most */
+	ids += n;
 	thr_init(&t, msgs, ids);
 	vr = node_new(&t, -1, "", 0);
 	/* (1) containers by message-id and reference chains */
