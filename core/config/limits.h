@@ -129,5 +129,9 @@
 #define LIMIT_SEARCH_BODY_TEXT		(512 * 1024)	/* decoded text body parts kept per message in the index */
 #define LIMIT_IMAP_THREAD_REFS		50	/* References ids kept per message for THREAD=REFERENCES (the last ones) */
 #define LIMIT_IMAP_THREAD_DEPTH		256	/* nested parentheses in a THREAD reply; deeper branches are written flat */
+#define LIMIT_COMPRESS_INBUF		(16 * 1024)	/* compressed input held before inflating (per COMPRESS conn) */
+#define LIMIT_COMPRESS_OUTBUF		(32 * 1024)	/* compressed output held before writing (per COMPRESS conn) */
+#define LIMIT_COMPRESS_WINDOW_BITS	12	/* our deflate window: 4 KiB (zlib state ~16 KiB + 2^(mem level+9)) */
+#define LIMIT_COMPRESS_MEM_LEVEL	5	/* deflate hash memory: 16 KiB; inflate always takes a 32 KiB window */
 
 #endif

@@ -96,6 +96,7 @@ static const struct imap_command commands[] = {
 	{ "SEARCH", SEL, 0, 1, cmd_search },
 	{ "SORT", SEL, 0, 3, cmd_sort },
 	{ "THREAD", SEL, 0, 3, cmd_thread },
+	{ "COMPRESS", AUTHED, 0, 1, imap_cmd_compress },
 	{ "UID", SEL, 0, 2, imap_cmd_uid },
 };
 

@@ -223,6 +223,9 @@ void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd, bool uid,
 void imap_cmd_uid_expunge(struct imap_session *s, const struct imap_cmd *cmd,
 			  const struct imap_arg *args);
 
+/* --- imapb: cmd_auth.c --- */
+void imap_cmd_compress(struct imap_session *s, const struct imap_cmd *cmd);
+
 /* --- cmd_search.c --- */
 /* SEARCH, SORT, THREAD and their UID forms; args after the command name. */
 void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd, bool uid,

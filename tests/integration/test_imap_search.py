@@ -2,16 +2,22 @@
 headers, quoted-printable and base64 text parts, SENT* dates), answered from
 the pg_trgm search index; ESEARCH (RFC 4731), SEARCHRES (RFC 5182), the
 IMAP4rev2 ESEARCH rule; SORT (RFC 5256, RFC 5957 DISPLAYFROM/DISPLAYTO) and
-THREAD=ORDEREDSUBJECT / REFERENCES, with their UID forms. Python imaplib is
-the client; raw tagged commands where it has no method."""
+THREAD=ORDEREDSUBJECT / REFERENCES, with their UID forms; COMPRESS=DEFLATE
+(RFC 4978) over IMAPS, STARTTLS and plain. Python imaplib is the client; raw
+tagged commands where it has no method, its socket wrapped in raw deflate
+after COMPRESS."""
 
 import imaplib
 import re
+import zlib
 
 import pytest
 
 import util
 from util import HOST, REMOTE_DOMAIN
+
+# imaplib refuses commands it does not know
+imaplib.Commands.setdefault("COMPRESS", ("NONAUTH", "AUTH", "SELECTED"))
 
 
 def connect(ports, user, password):
@@ -385,3 +391,136 @@ def test_thread(sel):
     assert data[0] == ("(%d %d)(%d %d %d)(%d)" % (uids[3], uids[4], uids[0], uids[1], uids[2],
                                                    uids[5])).encode(), data
     bad(m.thread, "BOGUS", "UTF-8", "ALL")
+
+
+# --- COMPRESS=DEFLATE ---
+
+
+class Deflated:
+    """Raw deflate (RFC 4978) under imaplib after the tagged OK."""
+
+    def __init__(self, m):
+        self.sock = m.sock
+        self.comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self.decomp = zlib.decompressobj(-15)
+        self.buf = b""
+        self.wire_in = self.wire_out = self.plain_in = 0
+        m.send, m.read, m.readline = self.send, self.read, self.readline
+
+    def send(self, data):
+        z = self.comp.compress(data) + self.comp.flush(zlib.Z_SYNC_FLUSH)
+        self.wire_out += len(z)
+        self.sock.sendall(z)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise imaplib.IMAP4.abort("EOF")
+        self.wire_in += len(chunk)
+        out = self.decomp.decompress(chunk)
+        self.plain_in += len(out)
+        self.buf += out
+
+    def read(self, size):
+        while len(self.buf) < size:
+            self._fill()
+        out, self.buf = self.buf[:size], self.buf[size:]
+        return out
+
+    def readline(self):
+        while b"\n" not in self.buf:
+            self._fill()
+        i = self.buf.index(b"\n") + 1
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+
+def compressed_session(m, user, pw, big):
+    assert m.login(user, pw)[0] == "OK"
+    assert "COMPRESS=DEFLATE" in m.capabilities or b"COMPRESS=DEFLATE" in m.capability()[1][0]
+    typ, data = m._simple_command("COMPRESS", "DEFLATE")
+    assert typ == "OK" and b"DEFLATE active" in data[0], data
+    z = Deflated(m)
+    # a large literal in: more compressed input than LIMIT_COMPRESS_INBUF
+    typ, data = m.append("INBOX", None, None, big)
+    assert typ == "OK", data
+    typ, data = m.select("INBOX")
+    assert typ == "OK"
+    n = int(data[0])
+    # a large reply out: more than LIMIT_COMPRESS_OUTBUF, in many pieces
+    typ, data = m.fetch(str(n), "(BODY.PEEK[])")
+    assert typ == "OK" and data[0][1] == big
+    typ, data = m.fetch("1:*", "(FLAGS ENVELOPE)")
+    assert typ == "OK" and len(data) == n
+    assert m.search(None, "BODY", "needle-compress")[1][0].split()[-1] == str(n).encode()
+    typ, data = m._simple_command("COMPRESS", "DEFLATE")
+    assert typ == "NO" and b"COMPRESSIONACTIVE" in data[0], data
+    assert m.noop()[0] == "OK"
+    assert m.logout()[0] == "BYE"
+    return z
+
+
+def big_message(tag):
+    line = ("compressible line of text number %06d for the deflate stream\r\n")
+    body = "".join(line % i for i in range(8000)).encode()
+    return (b"Subject: big " + tag.encode() + b"\r\n\r\nneedle-compress\r\n" + body)
+
+
+def test_compress_imaps_and_starttls(daemon, site, ports):
+    user, pw = site.new_user("zip")
+    big = big_message("imaps")
+    z = compressed_session(imaplib.IMAP4_SSL(HOST, ports["imaps"], ssl_context=util.client_ctx(),
+                                             timeout=30), user, pw, big)
+    # the big FETCH and APPEND went compressed: far fewer octets on the wire
+    assert z.plain_in > len(big) and z.wire_in < z.plain_in / 5, (z.wire_in, z.plain_in)
+    assert z.wire_out < len(big) / 5, z.wire_out
+    m = imaplib.IMAP4(HOST, ports["imap"], timeout=30)
+    assert m.starttls(ssl_context=util.client_ctx())[0] == "OK"
+    compressed_session(m, user, pw, big_message("starttls"))
+
+
+def test_compress_refused_before_login_and_bad_mechanism(daemon, site, ports):
+    user, pw = site.new_user("zip")
+    m = imaplib.IMAP4_SSL(HOST, ports["imaps"], ssl_context=util.client_ctx(), timeout=30)
+    assert b"COMPRESS=DEFLATE" not in m.capability()[1][0]
+    bad(m._simple_command, "COMPRESS", "DEFLATE")
+    assert m.login(user, pw)[0] == "OK"
+    bad(m._simple_command, "COMPRESS", "LZ4")
+    # garbage after COMPRESS: the connection closes, the server lives on
+    typ, data = m._simple_command("COMPRESS", "DEFLATE")
+    assert typ == "OK"
+    m.sock.sendall(b"\xff\xfe not deflate at all \x00\x01" * 10)
+    m.sock.settimeout(10)
+    try:
+        while m.sock.recv(4096):
+            pass
+    except OSError:
+        pass
+    m2 = connect(ports, user, pw)
+    assert m2.noop()[0] == "OK"
+    m2.logout()
+
+
+def test_compress_plain_listener(daemon, site, ports, ctl):
+    """A listener without TLS (tls none): COMPRESS over the bare socket."""
+    user, pw = site.new_user("zip")
+    port = ports["imap"]
+
+    def mode(tls):
+        ctl.ok("listener", "set", "imap", "--port", port, "--tls", tls, "--enable")
+
+        def ready():
+            try:
+                m = imaplib.IMAP4(HOST, port, timeout=5)
+            except OSError:
+                return False
+            try:
+                return ("STARTTLS" in m.capabilities) == (tls == "starttls")
+            finally:
+                m.shutdown()
+        util.wait_for(ready, 15, interval=0.2, what=f"imap listener in mode {tls}")
+    mode("none")
+    try:
+        compressed_session(imaplib.IMAP4(HOST, port, timeout=30), user, pw, big_message("plain"))
+    finally:
+        mode("starttls")
