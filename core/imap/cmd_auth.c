@@ -33,7 +33,7 @@ void imap_capabilities(struct imap_session *s, struct buf *b)
 	buf_append_str(b, " UIDPLUS UNSELECT NAMESPACE SPECIAL-USE CHILDREN MOVE");
 	/* imapb: cmd_search.c */
 	buf_append_str(b, " ESEARCH SEARCHRES SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT"
-			  " THREAD=REFERENCES COMPRESS=DEFLATE");
+			  " THREAD=REFERENCES COMPRESS=DEFLATE BINARY");
 }
 
 void imap_cmd_capability(struct imap_session *s, const struct imap_cmd *cmd)

@@ -3,11 +3,14 @@ headers, quoted-printable and base64 text parts, SENT* dates), answered from
 the pg_trgm search index; ESEARCH (RFC 4731), SEARCHRES (RFC 5182), the
 IMAP4rev2 ESEARCH rule; SORT (RFC 5256, RFC 5957 DISPLAYFROM/DISPLAYTO) and
 THREAD=ORDEREDSUBJECT / REFERENCES, with their UID forms; COMPRESS=DEFLATE
-(RFC 4978) over IMAPS, STARTTLS and plain. Python imaplib is the client; raw
-tagged commands where it has no method, its socket wrapped in raw deflate
-after COMPRESS."""
+(RFC 4978) over IMAPS, STARTTLS and plain; BINARY (RFC 3516: BINARY[],
+BINARY.PEEK, BINARY.SIZE, APPEND with literal8, UNKNOWN-CTE). Python imaplib
+is the client; raw tagged commands where it has no method, its socket
+wrapped in raw deflate after COMPRESS."""
 
+import base64
 import imaplib
+import quopri
 import re
 import zlib
 
@@ -524,3 +527,104 @@ def test_compress_plain_listener(daemon, site, ports, ctl):
         compressed_session(imaplib.IMAP4(HOST, port, timeout=30), user, pw, big_message("plain"))
     finally:
         mode("starttls")
+
+
+# --- BINARY (RFC 3516) ---
+
+BLOB = bytes(range(256)) * 20          # NULs and every other octet
+QP_TEXT = "Grüße, lange Zeile ".encode() * 10 + b"\r\nEnde\r\n"
+BINARY_MSG = (
+    b"From: a@remote.test\r\nSubject: binary parts\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n"
+    b"--XX\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    + quopri.encodestring(QP_TEXT).replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n")
+    + b"\r\n--XX\r\nContent-Type: application/octet-stream\r\n"
+    b"Content-Transfer-Encoding: base64\r\n\r\n"
+    + base64.encodebytes(BLOB).replace(b"\n", b"\r\n")
+    + b"--XX\r\nContent-Type: application/x-thing\r\n"
+    b"Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 x\r\n"
+    b"--XX\r\nContent-Type: text/plain\r\n\r\nplain 7bit\r\n--XX--\r\n")
+
+
+def imap_literal(reply, item):
+    """The bytes of item's literal ({n} or ~{n}) in a raw FETCH reply."""
+    mo = re.search(re.escape(item) + rb" (~?)\{(\d+)\}\r\n", reply)
+    assert mo, (item, reply[:300])
+    start = mo.end()
+    return mo.group(1) == b"~", reply[start:start + int(mo.group(2))]
+
+
+def raw_session(ports, user, pw):
+    r = util.Raw(ports["imaps"], tls=True)
+    assert r.readline().startswith(b"* OK")
+    r.send(f"a LOGIN {user} {pw}\r\n")
+    while not r.readline().startswith(b"a OK"):
+        pass
+    return r
+
+
+def raw_cmd(r, tag, line):
+    """Sends one command, returns everything up to its tagged reply."""
+    r.send(f"{tag} {line}\r\n")
+    out = b""
+    while True:
+        ln = r.readline()
+        out += ln
+        mo = re.search(rb"\{(\d+)\}\r\n$", ln)
+        if mo:
+            while len(r.buf) < int(mo.group(1)):
+                r._fill()
+            out += r.buf[:int(mo.group(1))]
+            r.buf = r.buf[int(mo.group(1)):]
+            continue
+        if ln.startswith(tag.encode() + b" "):
+            return out
+
+
+def test_binary_fetch_and_literal8_append(daemon, site, ports):
+    user, pw = site.new_user("bin")
+    r = raw_session(ports, user, pw)
+    # APPEND with literal8: a message with NUL octets (a binary body)
+    raw_body = b"Subject: nul\r\nContent-Type: application/octet-stream\r\n" \
+               b"Content-Transfer-Encoding: binary\r\n\r\n" + BLOB + b"\r\n"
+    r.send(f"b APPEND INBOX ~{{{len(raw_body)}}}\r\n")
+    assert r.readline().startswith(b"+")
+    r.send(raw_body + b"\r\n")
+    ln = r.readline()
+    assert ln.startswith(b"b OK") and b"APPENDUID" in ln, ln
+    m = connect(ports, user, pw)
+    assert m.append("INBOX", None, None, BINARY_MSG)[0] == "OK"
+    m.logout()
+    assert b"* 2 EXISTS" in raw_cmd(r, "c", "SELECT INBOX")
+    out = raw_cmd(r, "d", "FETCH 1 (BINARY.PEEK[] BINARY.SIZE[1])")
+    assert out.splitlines()[-1].startswith(b"d OK"), out
+    lit8, data = imap_literal(out, b"BINARY[]")
+    assert lit8 and data == raw_body
+    # the whole message has no transfer encoding: section 1 is its body
+    assert re.search(rb"BINARY.SIZE\[1\] %d" % (len(BLOB) + 2), out), out
+    out = raw_cmd(r, "e", "FETCH 2 (BINARY.PEEK[1] BINARY.PEEK[2] BINARY.SIZE[2] "
+                          "BINARY.PEEK[4] BINARY.PEEK[2]<256.10> FLAGS)")
+    assert out.splitlines()[-1].startswith(b"e OK"), out
+    lit8, data = imap_literal(out, b"BINARY[1]")
+    assert not lit8 and data.rstrip(b"\r\n") == QP_TEXT.rstrip(b"\r\n")
+    lit8, data = imap_literal(out, b"BINARY[2]")
+    assert lit8 and data == BLOB
+    assert re.search(rb"BINARY.SIZE\[2\] %d" % len(BLOB), out), out
+    _, data = imap_literal(out, b"BINARY[4]")
+    assert data == b"plain 7bit"
+    lit8, data = imap_literal(out, b"BINARY[2]<256>")
+    assert lit8 and data == bytes(range(10))
+    assert b"\\Seen" not in out
+    # BINARY (not PEEK) sets \Seen
+    out = raw_cmd(r, "f", "FETCH 2 (BINARY[4])")
+    assert b"\\Seen" in out, out
+    # an unknown Content-Transfer-Encoding: NIL and NO [UNKNOWN-CTE]
+    out = raw_cmd(r, "g", "FETCH 2 (BINARY.PEEK[3] UID)")
+    assert b"BINARY[3] NIL" in out and out.splitlines()[-1].startswith(b"g NO [UNKNOWN-CTE]"), out
+    # BINARY takes part numbers only
+    out = raw_cmd(r, "h", "FETCH 2 (BINARY.PEEK[1.MIME])")
+    assert out.splitlines()[-1].startswith(b"h BAD"), out
+    out = raw_cmd(r, "i", "UID FETCH 1:* (BINARY.SIZE[2])")
+    assert out.splitlines()[-1].startswith(b"i OK"), out
+    r.close()
