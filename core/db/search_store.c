@@ -26,21 +26,45 @@ static int64_t col_i64(const PGresult *res, int row, int col)
 	return neg ? -(int64_t)v : (int64_t)v;
 }
 
-enum db_status search_store_unindexed(struct db *db, int64_t mailbox_id, size_t limit, size_t max,
-				      struct search_store_blob **out, size_t *n_r)
+enum db_status search_store_unindexed(struct db *db, int64_t mailbox_id, int64_t **ids_r,
+				      size_t *n_r)
 {
-	char mb[24], lim[24], mx[24];
-	const char *p[3] = { mb, lim, mx };
+	char mb[24];
+	const char *p[1] = { mb };
+	enum db_status st;
+	PGresult *res;
+
+	*ids_r = NULL;
+	*n_r = 0;
+	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
+	res = db_exec(db, STMT_SEARCH_UNINDEXED, 1, p, NULL, NULL, &st);
+	if (st == DB_OK) {
+		int n = PQntuples(res);
+
+		if (n > 0)
+			*ids_r = xcalloc((size_t)n, sizeof(**ids_r));
+		for (int i = 0; i < n; i++)
+			(*ids_r)[i] = col_i64(res, i, 0);
+		*n_r = (size_t)n;
+	}
+	PQclear(res);
+	return st;
+}
+
+enum db_status search_store_blobs(struct db *db, const int64_t *ids, size_t n_ids, size_t max,
+				  struct search_store_blob **out, size_t *n_r)
+{
+	char mx[24], *arr = db_array_i64(ids, n_ids);
+	const char *p[2] = { arr, mx };
 	enum db_status st;
 	PGresult *res;
 	int n;
 
 	*out = NULL;
 	*n_r = 0;
-	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
-	snprintf(lim, sizeof(lim), "%zu", limit);
 	snprintf(mx, sizeof(mx), "%zu", max);
-	res = db_exec_binary(db, STMT_SEARCH_UNINDEXED, 3, p, NULL, NULL, &st);
+	res = db_exec_binary(db, STMT_SEARCH_BLOBS, 2, p, NULL, NULL, &st);
+	free(arr);
 	if (st != DB_OK) {
 		PQclear(res);
 		return st;
@@ -114,10 +138,10 @@ enum db_status search_store_match(struct db *db, int64_t mailbox_id, enum search
 				  const char *field, const char *needle, uint32_t **out,
 				  size_t *n_r)
 {
-	char mb[24], w[8];
+	char mb[24];
 	size_t cap = (strlen(needle) + (field != NULL ? strlen(field) : 0)) * 2 + 8;
 	struct buf line, pat;
-	const char *p[4] = { mb, w, NULL, NULL };
+	const char *p[3] = { mb, NULL, NULL };
 	enum db_status st;
 	PGresult *res;
 
@@ -132,11 +156,14 @@ enum db_status search_store_match(struct db *db, int64_t mailbox_id, enum search
 	buf_append_str(&pat, "%");
 	like_escape(&pat, needle);
 	buf_append(&pat, "%", 2);
+	p[1] = (const char *)buf_data(&pat);
 	p[2] = (const char *)buf_data(&line);
-	p[3] = (const char *)buf_data(&pat);
 	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
-	snprintf(w, sizeof(w), "%d", (int)where);
-	res = db_exec(db, STMT_SEARCH_MATCH, 4, p, NULL, NULL, &st);
+	res = db_exec(db,
+		      where == SEARCH_STORE_TEXT   ? STMT_SEARCH_MATCH_TEXT
+		      : where == SEARCH_STORE_BODY ? STMT_SEARCH_MATCH_BODY
+						   : STMT_SEARCH_MATCH_FIELD,
+		      where == SEARCH_STORE_FIELD ? 3 : 2, p, NULL, NULL, &st);
 	if (st == DB_OK) {
 		int n = PQntuples(res);
 
@@ -152,8 +179,8 @@ enum db_status search_store_match(struct db *db, int64_t mailbox_id, enum search
 	return st;
 }
 
-enum db_status search_store_rows(struct db *db, int64_t mailbox_id, struct search_store_row **out,
-				 size_t *n_r)
+enum db_status search_store_rows(struct db *db, int64_t mailbox_id, bool keys,
+				 struct search_store_row **out, size_t *n_r)
 {
 	static const int text_cols[] = { 2, 8, 10, 11, 12, 13, 14, 15, 16 };
 	char mb[24];
@@ -165,7 +192,7 @@ enum db_status search_store_rows(struct db *db, int64_t mailbox_id, struct searc
 	*out = NULL;
 	*n_r = 0;
 	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
-	res = db_exec(db, STMT_SEARCH_ROWS, 1, p, NULL, NULL, &st);
+	res = db_exec(db, keys ? STMT_SEARCH_ROWS_KEYS : STMT_SEARCH_ROWS, 1, p, NULL, NULL, &st);
 	if (st != DB_OK) {
 		PQclear(res);
 		return st;
@@ -185,6 +212,17 @@ enum db_status search_store_rows(struct db *db, int64_t mailbox_id, struct searc
 		r->internal_date = col_i64(res, i, 3);
 		r->size = col_i64(res, i, 4);
 		r->modseq = col_i64(res, i, 5);
+		if (!keys) {
+			/* keywords only; the key strings point at its NUL */
+			size_t len = (size_t)PQgetlength(res, i, 2);
+
+			r->text = xmalloc(len + 1);
+			memcpy(r->text, PQgetvalue(res, i, 2), len + 1);
+			r->keywords = r->text;
+			for (size_t k = 1; k < 9; k++)
+				*dst[k] = r->text + len;
+			continue;
+		}
 		r->has_sent = !PQgetisnull(res, i, 6);
 		r->sent_at = r->has_sent ? col_i64(res, i, 6) : 0;
 		r->sent_day = r->has_sent ? col_i64(res, i, 7) : 0;

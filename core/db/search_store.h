@@ -17,9 +17,12 @@ struct search_store_blob {
 	size_t len;
 };
 
-/* Up to limit blobs of the mailbox without an index row. */
-enum db_status search_store_unindexed(struct db *db, int64_t mailbox_id, size_t limit, size_t max,
-				      struct search_store_blob **out, size_t *n_r);
+/* The ids of the mailbox's blobs without an index row (ascending). */
+enum db_status search_store_unindexed(struct db *db, int64_t mailbox_id, int64_t **ids_r,
+				      size_t *n_r);
+/* Those blobs (at most max octets of each). */
+enum db_status search_store_blobs(struct db *db, const int64_t *ids, size_t n_ids, size_t max,
+				  struct search_store_blob **out, size_t *n_r);
 void search_store_blobs_free(struct search_store_blob **b, size_t n);
 
 /* One index row; strings are UTF-8 without NUL. */
@@ -64,8 +67,9 @@ struct search_store_row {
 	char *text;
 };
 
-enum db_status search_store_rows(struct db *db, int64_t mailbox_id, struct search_store_row **out,
-				 size_t *n_r);
+/* keys: with the Date: facts and the SORT/THREAD keys (else "" / none). */
+enum db_status search_store_rows(struct db *db, int64_t mailbox_id, bool keys,
+				 struct search_store_row **out, size_t *n_r);
 void search_store_rows_free(struct search_store_row **r, size_t n);
 
 #endif

@@ -393,31 +393,40 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " ELSE position('\\x0d0a0d0a'::bytea IN b.body) END AS p) h"
 	  " WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid"),
 	/* --- imapb --- */
-	/* binary result: blob id, the first $3 octets of its body, for up to
-	 * $2 blobs of mailbox $1 that have no search_text row yet */
-	S(STMT_SEARCH_UNINDEXED, "search_unindexed", 3,
-	  "SELECT b.id, substring(b.body FOR $3::int) FROM blobs b WHERE b.id IN"
-	  " (SELECT m.blob_id FROM messages m WHERE m.mailbox_id = $1 AND NOT EXISTS"
-	  " (SELECT 1 FROM search_text s WHERE s.blob_id = m.blob_id) LIMIT $2::int)"),
+	/* blobs of mailbox $1 without a search_text row (one anti-join) */
+	S(STMT_SEARCH_UNINDEXED, "search_unindexed", 1,
+	  "SELECT DISTINCT m.blob_id FROM messages m WHERE m.mailbox_id = $1 AND NOT EXISTS"
+	  " (SELECT 1 FROM search_text s WHERE s.blob_id = m.blob_id) ORDER BY 1"),
+	/* binary result: blob id, the first $2 octets of its body */
+	S(STMT_SEARCH_BLOBS, "search_blobs", 2,
+	  "SELECT id, substring(body FOR $2::int) FROM blobs WHERE id = ANY($1::bigint[])"),
 	S(STMT_SEARCH_PUT, "search_put", 14,
 	  "INSERT INTO search_text (blob_id, header, body, sent_at, sent_day, subject, reply,"
 	  " from_key, to_key, cc_key, display_from, display_to, message_id, refs)"
 	  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 	  " ON CONFLICT (blob_id) DO NOTHING"),
-	/* $2: 0 TEXT (header or body), 1 BODY, 2 one header field: $3 the
-	 * LIKE pattern of its line 'field: %needle%'; $4 '%needle%'. Text is
-	 * stored case-folded; the trigram indexes answer the ILIKE on $4 and
-	 * the field's line is rechecked on the matching rows only. */
-	S(STMT_SEARCH_MATCH, "search_match", 4,
+	/* $2 the ILIKE pattern '%needle%' on the case-folded text (trigram
+	 * indexes); one statement per kind so every plan can use them */
+	S(STMT_SEARCH_MATCH_TEXT, "search_match_text", 2,
 	  "SELECT m.uid FROM messages m JOIN search_text s ON s.blob_id = m.blob_id"
-	  " WHERE m.mailbox_id = $1 AND CASE $2::int"
-	  " WHEN 0 THEN s.header ILIKE $4 OR s.body ILIKE $4"
-	  " WHEN 1 THEN s.body ILIKE $4"
-	  " ELSE s.header ILIKE $4 AND EXISTS (SELECT 1 FROM"
-	  " regexp_split_to_table(s.header, E'\\n') l(line) WHERE l.line LIKE $3) END"
-	  " ORDER BY m.uid"),
-	/* every message's facts and sort keys (NULL keys: not indexed) */
+	  " WHERE m.mailbox_id = $1 AND (s.header ILIKE $2 OR s.body ILIKE $2) ORDER BY m.uid"),
+	S(STMT_SEARCH_MATCH_BODY, "search_match_body", 2,
+	  "SELECT m.uid FROM messages m JOIN search_text s ON s.blob_id = m.blob_id"
+	  " WHERE m.mailbox_id = $1 AND s.body ILIKE $2 ORDER BY m.uid"),
+	/* $3 the LIKE pattern of the field's line 'field: %needle%', rechecked
+	 * line by line on the rows the index found */
+	S(STMT_SEARCH_MATCH_FIELD, "search_match_field", 3,
+	  "SELECT m.uid FROM messages m JOIN search_text s ON s.blob_id = m.blob_id"
+	  " WHERE m.mailbox_id = $1 AND s.header ILIKE $2 AND EXISTS (SELECT 1 FROM"
+	  " regexp_split_to_table(s.header, E'\\n') l(line) WHERE l.line LIKE $3) ORDER BY m.uid"),
+	/* every message's facts (SEARCH) */
 	S(STMT_SEARCH_ROWS, "search_rows", 1,
+	  "SELECT m.uid, m.flags, array_to_string(m.keywords, ' '),"
+	  " extract(epoch FROM m.internal_date)::bigint, m.size, m.modseq FROM messages m"
+	  " WHERE m.mailbox_id = $1 ORDER BY m.uid"),
+	/* the same with the Date: header and the SORT/THREAD keys (NULL: not
+	 * indexed) */
+	S(STMT_SEARCH_ROWS_KEYS, "search_rows_keys", 1,
 	  "SELECT m.uid, m.flags, array_to_string(m.keywords, ' '),"
 	  " extract(epoch FROM m.internal_date)::bigint, m.size, m.modseq, s.sent_at, s.sent_day,"
 	  " s.subject, s.reply, s.from_key, s.to_key, s.cc_key, s.display_from, s.display_to,"

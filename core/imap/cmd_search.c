@@ -287,20 +287,24 @@ static void index_entry(const struct search_store_blob *b, struct search_store_e
 	mime_tree_free(&tree);
 }
 
-/* Indexes every message of the mailbox that has no index row, in batches. */
+/* Indexes every message of the mailbox that has no index row, in batches
+ * of LIMIT_SEARCH_INDEX_BATCH (one transaction each). */
 static enum db_status index_mailbox(struct db *db, int64_t mailbox_id)
 {
-	for (;;) {
+	int64_t *ids = NULL;
+	size_t n_ids = 0;
+	enum db_status st = search_store_unindexed(db, mailbox_id, &ids, &n_ids);
+
+	for (size_t off = 0; off < n_ids && st == DB_OK; off += LIMIT_SEARCH_INDEX_BATCH) {
+		size_t k = n_ids - off < LIMIT_SEARCH_INDEX_BATCH ? n_ids - off : LIMIT_SEARCH_INDEX_BATCH;
 		struct search_store_blob *blobs = NULL;
 		struct search_store_entry *e;
 		char **strs;
 		size_t n = 0;
-		enum db_status st;
 
-		st = search_store_unindexed(db, mailbox_id, LIMIT_SEARCH_INDEX_BATCH,
-					    LIMIT_SEARCH_INDEX_FETCH, &blobs, &n);
+		st = search_store_blobs(db, ids + off, k, LIMIT_SEARCH_INDEX_FETCH, &blobs, &n);
 		if (st != DB_OK || n == 0)
-			return st;
+			continue;	/* blobs removed meanwhile */
 		e = xcalloc(n, sizeof(*e));
 		strs = xcalloc(n * 10, sizeof(*strs));
 		for (size_t i = 0; i < n; i++)
@@ -311,9 +315,9 @@ static enum db_status index_mailbox(struct db *db, int64_t mailbox_id)
 		free(strs);
 		free(e);
 		search_store_blobs_free(&blobs, n);
-		if (st != DB_OK)
-			return st;
 	}
+	free(ids);
+	return st;
 }
 
 /* "1:3,5" of ascending numbers. */
@@ -423,6 +427,18 @@ static int cmp_rows(const void *a, const void *b)
 	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
+/* SORT, THREAD and the SENT* keys need the Date: facts and sort keys. */
+static bool needs_keys(const struct search_job *sj)
+{
+	if (sj->kind != KIND_SEARCH)
+		return true;
+	for (size_t i = 0; i < sj->n_keys; i++)
+		if (sj->keys[i].kind == SK_SENTBEFORE || sj->keys[i].kind == SK_SENTON ||
+		    sj->keys[i].kind == SK_SENTSINCE)
+			return true;
+	return false;
+}
+
 static bool needs_index(const struct search_job *sj)
 {
 	if (sj->kind != KIND_SEARCH)
@@ -485,7 +501,7 @@ static void search_work(struct imap_job *jj, struct db *db)
 						    &k->set, &k->n_set);
 	}
 	if (jj->st == DB_OK)
-		jj->st = search_store_rows(db, jj->mailbox_id, &rows, &n);
+		jj->st = search_store_rows(db, jj->mailbox_id, needs_keys(sj), &rows, &n);
 	if (jj->st != DB_OK)
 		return;
 	hits = xcalloc(n + 1, sizeof(*hits));

@@ -628,3 +628,77 @@ def test_binary_fetch_and_literal8_append(daemon, site, ports):
     out = raw_cmd(r, "i", "UID FETCH 1:* (BINARY.SIZE[2])")
     assert out.splitlines()[-1].startswith(b"i OK"), out
     r.close()
+
+
+# --- scale: the lazy index on a mailbox of a few thousand messages ---
+
+
+@pytest.mark.timeout(600)
+def test_search_index_scale(daemon, site, ports, capsys):
+    """10,000 messages written straight into the database (APPEND under
+    ASan would take minutes): the first text SEARCH indexes them all, in
+    batches; later ones are index lookups. Prints the timings."""
+    import time
+    user, pw = site.new_user("scale")
+    local = user.split("@")[0]
+    n = 10000
+    t0 = time.monotonic()
+    site.pg.psql(f"""
+        WITH mb AS (SELECT b.id FROM mailboxes b JOIN accounts a ON a.id = b.account_id
+                    WHERE a.local_part = '{local}' AND b.name = 'INBOX'),
+        g AS (SELECT i, convert_to(format(E'Subject: report %s %s\\r\\nFrom: user%s@remote.test'
+                  '\\r\\nMessage-ID: <s%s@remote.test>\\r\\n%s\\r\\n%s', i,
+                  CASE WHEN i % 100 = 7 THEN '=?UTF-8?Q?K=C3=B6ln?=' ELSE 'misc' END, i % 50, i,
+                  CASE WHEN i % 3 <> 0 THEN format(E'References: <s%s@remote.test>\\r\\n', i - 1)
+                  ELSE '' END,
+                  repeat(format(E'line %s of the body with token%s and filler text\\r\\n', i,
+                                lpad(i::text, 5, '0')), 20)), 'UTF8') AS body
+              FROM generate_series(0, {n - 1}) i),
+        bl AS (INSERT INTO blobs (sha256, size, body)
+               SELECT sha256(body), length(body), body FROM g ORDER BY i RETURNING id, size)
+        INSERT INTO messages (mailbox_id, uid, blob_id, modseq, size)
+            SELECT (SELECT id FROM mb), row_number() OVER (ORDER BY id), id, 1, size FROM bl;
+        UPDATE mailboxes SET uidnext = {n + 1}, highestmodseq = highestmodseq + 1
+            WHERE id = (SELECT b.id FROM mailboxes b JOIN accounts a ON a.id = b.account_id
+                        WHERE a.local_part = '{local}' AND b.name = 'INBOX');""")
+    t_fill = time.monotonic() - t0
+    m = connect(ports, user, pw)
+    typ, data = m.select("INBOX")
+    assert data == [str(n).encode()], data
+    m.select("INBOX")
+    t0 = time.monotonic()
+    typ, data = m.search(None, "BODY", "token01234")
+    t_first = time.monotonic() - t0
+    assert data == [b"1235"], data
+    rows = site.pg.psql("SELECT count(*) FROM search_text s JOIN messages m ON m.blob_id ="
+                        " s.blob_id JOIN mailboxes b ON b.id = m.mailbox_id JOIN accounts a"
+                        f" ON a.id = b.account_id WHERE a.local_part = '{user.split('@')[0]}'")
+    assert rows.strip() == str(n), rows
+    timings = {}
+    for name, keys in (("BODY", ("BODY", "token02999")), ("SUBJECT", ("SUBJECT", "köln")),
+                       ("FROM", ("FROM", "user7@")), ("TEXT", ("TEXT", "nothing-like-this"))):
+        t0 = time.monotonic()
+        if name == "SUBJECT":
+            m.literal = "köln".encode()
+            typ, data = m.search("UTF-8", "SUBJECT")
+        else:
+            typ, data = m.search(None, *keys)
+        timings[name] = time.monotonic() - t0
+        assert typ == "OK"
+        if name == "SUBJECT":
+            assert len(data[0].split()) == n // 100, data
+    t0 = time.monotonic()
+    typ, data = m.sort("(SUBJECT DATE)", "UTF-8", "ALL")
+    t_sort = time.monotonic() - t0
+    assert len(data[0].split()) == n
+    t0 = time.monotonic()
+    typ, data = m.thread("REFERENCES", "UTF-8", "ALL")
+    t_thread = time.monotonic() - t0
+    assert data[0].count(b"(") >= n // 3
+    m.logout()
+    with capsys.disabled():
+        print(f"\n[search scale] {n} msgs: SQL fill {t_fill:.1f}s, first BODY search (indexes all)"
+              f" {t_first * 1000:.0f} ms, then " + ", ".join(
+                  f"{k} {v * 1000:.0f} ms" for k, v in timings.items())
+              + f", SORT {t_sort * 1000:.0f} ms, THREAD {t_thread * 1000:.0f} ms")
+    assert max(timings.values()) < t_first
