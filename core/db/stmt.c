@@ -397,9 +397,11 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	S(STMT_SEARCH_UNINDEXED, "search_unindexed", 1,
 	  "SELECT DISTINCT m.blob_id FROM messages m WHERE m.mailbox_id = $1 AND NOT EXISTS"
 	  " (SELECT 1 FROM search_text s WHERE s.blob_id = m.blob_id) ORDER BY 1"),
-	/* binary result: blob id, the first $2 octets of its body */
+	/* binary result: blob id, the first $2 octets of its body; in id
+	 * order, so concurrent indexers insert in one order (no deadlock) */
 	S(STMT_SEARCH_BLOBS, "search_blobs", 2,
-	  "SELECT id, substring(body FOR $2::int) FROM blobs WHERE id = ANY($1::bigint[])"),
+	  "SELECT id, substring(body FOR $2::int) FROM blobs WHERE id = ANY($1::bigint[])"
+	  " ORDER BY id"),
 	S(STMT_SEARCH_PUT, "search_put", 14,
 	  "INSERT INTO search_text (blob_id, header, body, sent_at, sent_day, subject, reply,"
 	  " from_key, to_key, cc_key, display_from, display_to, message_id, refs)"

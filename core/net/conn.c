@@ -867,7 +867,10 @@ int conn_compress_start(struct conn *c)
 {
 	struct conn_zlib *z;
 
-	if (c->z != NULL || (c->flags & (CONN_DEAD | CONN_CLOSING)))
+	/* more pipelined input than the compressed buffer holds: the client
+	 * did not wait for the OK (RFC 4978 3) */
+	if (c->z != NULL || (c->flags & (CONN_DEAD | CONN_CLOSING)) ||
+	    buf_len(&c->in) > LIMIT_COMPRESS_INBUF)
 		return -1;
 	z = xcalloc(1, sizeof(*z));
 	/* raw deflate (negative window bits). Inflate must take any window
@@ -887,8 +890,7 @@ int conn_compress_start(struct conn *c)
 	/* what is queued (the OK) goes out as it is; buffered input is
 	 * already compressed */
 	z->plain = buf_len(&c->out);
-	buf_append(&z->zin, buf_data(&c->in),
-		   buf_len(&c->in) < LIMIT_COMPRESS_INBUF ? buf_len(&c->in) : LIMIT_COMPRESS_INBUF);
+	buf_append(&z->zin, buf_data(&c->in), buf_len(&c->in));
 	buf_reset(&c->in);
 	c->z = z;
 	conn_todo(c, true);
