@@ -125,6 +125,7 @@
 /* imapb: search index, SORT/THREAD, COMPRESS (core/imap/cmd_search.c, core/imap/sort.c) */
 #define LIMIT_SEARCH_INDEX_BATCH	64	/* messages the search path indexes per statement before it queries */
 #define LIMIT_SEARCH_INDEX_FETCH	(4 * 1024 * 1024)	/* octets of a message read for indexing; text after them is not searchable */
+#define LIMIT_SEARCH_INDEX_BATCH_BYTES	(16 * 1024 * 1024)	/* message octets one index batch holds in worker memory (at least one message) */
 #define LIMIT_SEARCH_HEADER_TEXT	(64 * 1024)	/* decoded header text kept per message in the index */
 #define LIMIT_SEARCH_BODY_TEXT		(512 * 1024)	/* decoded text body parts kept per message in the index */
 #define LIMIT_IMAP_THREAD_REFS		50	/* References ids kept per message for THREAD=REFERENCES (the last ones) */

@@ -1,8 +1,8 @@
 /* search_store.c - queries of the IMAP search index (search_store.h,
  * sql/006_search.sql, STMT_SEARCH_* in stmt.c): unindexed blobs read in
  * bounded batches (LIMIT_SEARCH_INDEX_BATCH bodies of at most
- * LIMIT_SEARCH_INDEX_FETCH octets), rows written in one transaction per
- * batch, ILIKE matches answered from the pg_trgm indexes, and the facts
+ * LIMIT_SEARCH_INDEX_FETCH octets), each batch's rows written by one
+ * statement (a JSON array), ILIKE matches answered from the pg_trgm indexes, and the facts
  * and sort keys of every message of a mailbox. */
 #include "db/search_store.h"
 
@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "lib/buf.h"
 #include "lib/mem.h"
@@ -27,7 +29,7 @@ static int64_t col_i64(const PGresult *res, int row, int col)
 }
 
 enum db_status search_store_unindexed(struct db *db, int64_t mailbox_id, int64_t **ids_r,
-				      size_t *n_r)
+				      int64_t **sizes_r, size_t *n_r)
 {
 	char mb[24];
 	const char *p[1] = { mb };
@@ -35,16 +37,21 @@ enum db_status search_store_unindexed(struct db *db, int64_t mailbox_id, int64_t
 	PGresult *res;
 
 	*ids_r = NULL;
+	*sizes_r = NULL;
 	*n_r = 0;
 	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
 	res = db_exec(db, STMT_SEARCH_UNINDEXED, 1, p, NULL, NULL, &st);
 	if (st == DB_OK) {
 		int n = PQntuples(res);
 
-		if (n > 0)
+		if (n > 0) {
 			*ids_r = xcalloc((size_t)n, sizeof(**ids_r));
-		for (int i = 0; i < n; i++)
+			*sizes_r = xcalloc((size_t)n, sizeof(**sizes_r));
+		}
+		for (int i = 0; i < n; i++) {
 			(*ids_r)[i] = col_i64(res, i, 0);
+			(*sizes_r)[i] = col_i64(res, i, 1);
+		}
 		*n_r = (size_t)n;
 	}
 	PQclear(res);
@@ -98,30 +105,53 @@ void search_store_blobs_free(struct search_store_blob **b, size_t n)
 	*b = NULL;
 }
 
+static json_t *jstr(const char *s)
+{
+	/* every index string is valid UTF-8 (mime_decode.c); "" otherwise */
+	json_t *j = json_string(s);
+
+	return j != NULL ? j : json_string("");
+}
+
 enum db_status search_store_put(struct db *db, const struct search_store_entry *e, size_t n)
 {
-	enum db_status st = db_begin(db);
+	json_t *arr = json_array();
+	enum db_status st;
+	const char *p[1];
+	char *text;
 
-	for (size_t i = 0; i < n && st == DB_OK; i++) {
-		char id[24], at[24], day[24];
-		const char *p[14] = { id,	     e[i].header,     e[i].body,
-				      e[i].has_sent ? at : NULL,
-				      e[i].has_sent ? day : NULL,
-				      e[i].subject,  e[i].reply ? "t" : "f",
-				      e[i].from_key, e[i].to_key,	e[i].cc_key,
-				      e[i].display_from, e[i].display_to, e[i].message_id,
-				      e[i].refs };
+	if (arr == NULL)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_object();
 
-		snprintf(id, sizeof(id), "%lld", (long long)e[i].blob_id);
-		snprintf(at, sizeof(at), "%lld", (long long)e[i].sent_at);
-		snprintf(day, sizeof(day), "%lld", (long long)e[i].sent_day);
-		PQclear(db_exec(db, STMT_SEARCH_PUT, 14, p, NULL, NULL, &st));
+		if (o == NULL)
+			abort();
+		json_object_set_new(o, "blob_id", json_integer(e[i].blob_id));
+		json_object_set_new(o, "header", jstr(e[i].header));
+		json_object_set_new(o, "body", jstr(e[i].body));
+		json_object_set_new(o, "sent_at", e[i].has_sent ? json_integer(e[i].sent_at) : json_null());
+		json_object_set_new(o, "sent_day",
+				    e[i].has_sent ? json_integer(e[i].sent_day) : json_null());
+		json_object_set_new(o, "subject", jstr(e[i].subject));
+		json_object_set_new(o, "reply", json_boolean(e[i].reply));
+		json_object_set_new(o, "from_key", jstr(e[i].from_key));
+		json_object_set_new(o, "to_key", jstr(e[i].to_key));
+		json_object_set_new(o, "cc_key", jstr(e[i].cc_key));
+		json_object_set_new(o, "display_from", jstr(e[i].display_from));
+		json_object_set_new(o, "display_to", jstr(e[i].display_to));
+		json_object_set_new(o, "message_id", jstr(e[i].message_id));
+		json_object_set_new(o, "refs", jstr(e[i].refs));
+		json_array_append_new(arr, o);
 	}
-	if (st != DB_OK) {
-		db_rollback(db);
-		return st;
-	}
-	return db_commit(db);
+	text = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	if (text == NULL)
+		abort();
+	p[0] = text;
+	PQclear(db_exec(db, STMT_SEARCH_PUT, 1, p, NULL, NULL, &st));
+	free(text);
+	return st;
 }
 
 /* Appends s with LIKE's specials escaped (backslash is the escape). */

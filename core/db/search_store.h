@@ -17,9 +17,10 @@ struct search_store_blob {
 	size_t len;
 };
 
-/* The ids of the mailbox's blobs without an index row (ascending). */
+/* The ids (ascending) and sizes of the mailbox's blobs without an index
+ * row: parallel arrays. */
 enum db_status search_store_unindexed(struct db *db, int64_t mailbox_id, int64_t **ids_r,
-				      size_t *n_r);
+				      int64_t **sizes_r, size_t *n_r);
 /* Those blobs (at most max octets of each). */
 enum db_status search_store_blobs(struct db *db, const int64_t *ids, size_t n_ids, size_t max,
 				  struct search_store_blob **out, size_t *n_r);
@@ -37,7 +38,7 @@ struct search_store_entry {
 	const char *message_id, *refs;
 };
 
-/* Writes n rows in one transaction (a row another session wrote first is
+/* Writes n rows in one statement (a row another session wrote first is
  * kept). */
 enum db_status search_store_put(struct db *db, const struct search_store_entry *e, size_t n);
 

@@ -393,20 +393,25 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " ELSE position('\\x0d0a0d0a'::bytea IN b.body) END AS p) h"
 	  " WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid"),
 	/* --- imapb --- */
-	/* blobs of mailbox $1 without a search_text row (one anti-join) */
+	/* blobs of mailbox $1 without a search_text row (one anti-join):
+	 * id, size */
 	S(STMT_SEARCH_UNINDEXED, "search_unindexed", 1,
-	  "SELECT DISTINCT m.blob_id FROM messages m WHERE m.mailbox_id = $1 AND NOT EXISTS"
+	  "SELECT DISTINCT m.blob_id, m.size FROM messages m WHERE m.mailbox_id = $1 AND NOT EXISTS"
 	  " (SELECT 1 FROM search_text s WHERE s.blob_id = m.blob_id) ORDER BY 1"),
 	/* binary result: blob id, the first $2 octets of its body; in id
 	 * order, so concurrent indexers insert in one order (no deadlock) */
 	S(STMT_SEARCH_BLOBS, "search_blobs", 2,
 	  "SELECT id, substring(body FOR $2::int) FROM blobs WHERE id = ANY($1::bigint[])"
 	  " ORDER BY id"),
-	S(STMT_SEARCH_PUT, "search_put", 14,
+	/* a batch of rows as one JSON array (one statement, no round trip per
+	 * row); a row another session wrote first is kept */
+	S(STMT_SEARCH_PUT, "search_put", 1,
 	  "INSERT INTO search_text (blob_id, header, body, sent_at, sent_day, subject, reply,"
 	  " from_key, to_key, cc_key, display_from, display_to, message_id, refs)"
-	  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
-	  " ON CONFLICT (blob_id) DO NOTHING"),
+	  " SELECT * FROM json_to_recordset($1::json) AS x(blob_id bigint, header text, body text,"
+	  " sent_at bigint, sent_day integer, subject text, reply boolean, from_key text,"
+	  " to_key text, cc_key text, display_from text, display_to text, message_id text,"
+	  " refs text) ORDER BY blob_id ON CONFLICT (blob_id) DO NOTHING"),
 	/* $2 the ILIKE pattern '%needle%' on the case-folded text (trigram
 	 * indexes); one statement per kind so every plan can use them */
 	S(STMT_SEARCH_MATCH_TEXT, "search_match_text", 2,

@@ -288,20 +288,28 @@ static void index_entry(const struct search_store_blob *b, struct search_store_e
 }
 
 /* Indexes every message of the mailbox that has no index row, in batches
- * of LIMIT_SEARCH_INDEX_BATCH (one transaction each). */
+ * of at most LIMIT_SEARCH_INDEX_BATCH messages and
+ * LIMIT_SEARCH_INDEX_BATCH_BYTES of bodies (at least one message). */
 static enum db_status index_mailbox(struct db *db, int64_t mailbox_id)
 {
-	int64_t *ids = NULL;
-	size_t n_ids = 0;
-	enum db_status st = search_store_unindexed(db, mailbox_id, &ids, &n_ids);
+	int64_t *ids = NULL, *sizes = NULL;
+	size_t n_ids = 0, k;
+	enum db_status st = search_store_unindexed(db, mailbox_id, &ids, &sizes, &n_ids);
 
-	for (size_t off = 0; off < n_ids && st == DB_OK; off += LIMIT_SEARCH_INDEX_BATCH) {
-		size_t k = n_ids - off < LIMIT_SEARCH_INDEX_BATCH ? n_ids - off : LIMIT_SEARCH_INDEX_BATCH;
+	for (size_t off = 0; off < n_ids && st == DB_OK; off += k) {
 		struct search_store_blob *blobs = NULL;
 		struct search_store_entry *e;
+		size_t n = 0, bytes = 0;
 		char **strs;
-		size_t n = 0;
 
+		for (k = 0; off + k < n_ids && k < LIMIT_SEARCH_INDEX_BATCH; k++) {
+			size_t sz = sizes[off + k] < LIMIT_SEARCH_INDEX_FETCH ? (size_t)sizes[off + k]
+									      : LIMIT_SEARCH_INDEX_FETCH;
+
+			if (k > 0 && bytes + sz > LIMIT_SEARCH_INDEX_BATCH_BYTES)
+				break;
+			bytes += sz;
+		}
 		st = search_store_blobs(db, ids + off, k, LIMIT_SEARCH_INDEX_FETCH, &blobs, &n);
 		if (st != DB_OK || n == 0)
 			continue;	/* blobs removed meanwhile */
@@ -317,6 +325,7 @@ static enum db_status index_mailbox(struct db *db, int64_t mailbox_id)
 		search_store_blobs_free(&blobs, n);
 	}
 	free(ids);
+	free(sizes);
 	return st;
 }
 
