@@ -267,7 +267,8 @@ static int encoded_run(const unsigned char *v, size_t i, size_t e, struct buf *o
 	size_t p = i;
 
 	while (p < e) {
-		size_t cs, csl, tx, txl, w = encoded_word(v, p, e, &cs, &csl, &(char){ 0 }, &tx, &txl);
+		size_t cs = 0, csl = 0, tx = 0, txl = 0;
+		size_t w = encoded_word(v, p, e, &cs, &csl, &(char){ 0 }, &tx, &txl);
 
 		if (w == 0)
 			return -1;
