@@ -355,22 +355,142 @@ int mime_decode_header(const unsigned char *v, size_t len, struct buf *out)
 	return rc;
 }
 
-/* The charset parameter of a part's Content-Type into cs ("" if none). */
-static void part_charset(const unsigned char *msg, const struct mime_part *p, char *cs, size_t n)
+/* The charset parameter of a part's Content-Type into cs ("" if none);
+ * whether its subtype is html. */
+static bool part_charset(const unsigned char *msg, const struct mime_part *p, char *cs, size_t n)
 {
 	struct mime_ctype ct;
 	size_t vo, vl;
 	const char *v;
+	bool html;
 
 	cs[0] = '\0';
 	if (mime_header_find(msg, p->hdr_off, p->hdr_len, "Content-Type", &vo, &vl) != 1)
-		return;
+		return false;
 	mime_ctype_init(&ct);
 	mime_ctype_parse(&ct, msg + vo, vl, false);
+	html = ct.has_subtype && strcasecmp((const char *)buf_data(&ct.subtype), "html") == 0;
 	v = mime_params_get(&ct.params, "charset");
 	if (v != NULL && strlen(v) < n)
 		memcpy(cs, v, strlen(v) + 1);
 	mime_ctype_free(&ct);
+	return html;
+}
+
+/* Appends code point cp as UTF-8 (a bad one as U+FFFD). */
+static int put_cp(uint32_t cp, struct buf *out)
+{
+	unsigned char u[4];
+	size_t n;
+
+	if (cp == 0 || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		cp = 0xfffd;
+	if (cp < 0x80) {
+		u[0] = (unsigned char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (unsigned char)(0xc0 | (cp >> 6));
+		u[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (unsigned char)(0xe0 | (cp >> 12));
+		u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (unsigned char)(0xf0 | (cp >> 18));
+		u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+		u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		u[3] = (unsigned char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	return buf_append(out, u, n);
+}
+
+/* The text of UTF-8 HTML: tags become a blank, the content of <style>
+ * and <script> goes, character references are resolved (numeric ones and
+ * the five common names). Returns 0 or -1 (out full).
+ * XXX: comments and CDATA are treated as tags; other named references are
+ * kept as written. */
+int mime_html_text(const unsigned char *in, size_t len, struct buf *out)
+{
+	static const struct {
+		const char *name;
+		uint32_t cp;
+	} names[] = { { "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' },
+		      { "nbsp", 0xa0 }, { "apos", '\'' } };
+	const char *skip_to = NULL;
+
+	for (size_t i = 0; i < len;) {
+		if (in[i] == '<') {
+			size_t e = i + 1;
+
+			while (e < len && in[e] != '>')
+				e++;
+			if (skip_to != NULL) {
+				if (e - i - 1 >= strlen(skip_to) &&
+				    strncasecmp((const char *)in + i + 1, skip_to, strlen(skip_to)) == 0)
+					skip_to = NULL;
+			} else if (e - i >= 6 && strncasecmp((const char *)in + i + 1, "style", 5) == 0) {
+				skip_to = "/style";
+			} else if (e - i >= 7 && strncasecmp((const char *)in + i + 1, "script", 6) == 0) {
+				skip_to = "/script";
+			}
+			if (skip_to == NULL && buf_len(out) > 0 && buf_append(out, " ", 1) < 0)
+				return -1;
+			i = e < len ? e + 1 : len;
+			continue;
+		}
+		if (skip_to != NULL) {
+			i++;
+			continue;
+		}
+		if (in[i] == '&') {
+			size_t e = i + 1;
+			uint32_t cp = 0;
+			bool ok = false;
+
+			while (e < len && e - i < 12 && in[e] != ';' && in[e] != '&' && in[e] != '<')
+				e++;
+			if (e < len && in[e] == ';' && e > i + 2 && in[i + 1] == '#') {
+				bool hex = (in[i + 2] | 0x20) == 'x';
+
+				ok = e > i + 2 + hex;
+				for (size_t k = i + 2 + hex; k < e && ok; k++) {
+					int d = hexval(in[k]);
+
+					if (d < 0 || (!hex && d > 9) || cp > 0x10ffff)
+						ok = false;
+					else
+						cp = cp * (hex ? 16 : 10) + (uint32_t)d;
+				}
+			} else if (e < len && in[e] == ';') {
+				for (size_t k = 0; k < sizeof(names) / sizeof(names[0]) && !ok; k++)
+					if (e - i - 1 == strlen(names[k].name) &&
+					    strncmp((const char *)in + i + 1, names[k].name, e - i - 1) == 0) {
+						cp = names[k].cp;
+						ok = true;
+					}
+			}
+			if (ok) {
+				if (put_cp(cp, out) < 0)
+					return -1;
+				i = e + 1;
+				continue;
+			}
+		}
+		{
+			/* a whole UTF-8 sequence at a time: a cap never cuts one */
+			size_t k = in[i] < 0xc0 ? 1 : in[i] >= 0xf0 ? 4 : in[i] >= 0xe0 ? 3 : 2;
+
+			if (k > len - i)
+				k = len - i;
+			if (buf_append(out, &in[i], k) < 0)
+				return -1;
+			i += k;
+		}
+	}
+	return 0;
 }
 
 void mime_search_text(const struct mime_tree *tree, const unsigned char *msg, size_t len,
@@ -391,17 +511,27 @@ void mime_search_text(const struct mime_tree *tree, const unsigned char *msg, si
 		const struct mime_part *p = &tree->parts[i];
 		struct buf raw;
 		char cs[64];
+		bool html;
 		int rc;
 
 		if (p->kind != MIME_KIND_TEXT || buf_room(body) == 0)
 			continue;
-		part_charset(msg, p, cs, sizeof(cs));
+		html = part_charset(msg, p, cs, sizeof(cs));
 		/* decoded text is never longer than its encoding */
 		buf_init(&raw, p->body_len + 1);
 		mime_decode_body(msg + p->body_off, p->body_len, (enum mime_enc)p->enc, &raw);
 		if (buf_len(body) > 0)
 			buf_append_str(body, "\n");
-		rc = mime_charset_to_utf8(cs, buf_data(&raw), buf_len(&raw), body);
+		if (html) {
+			/* UTF-8 first (iconv may grow it), then the text */
+			struct buf u;
+
+			buf_init(&u, buf_len(&raw) * 4 + 16);
+			mime_charset_to_utf8(cs, buf_data(&raw), buf_len(&raw), &u);
+			rc = mime_html_text(buf_data(&u), buf_len(&u), body);
+			buf_free(&u);
+		} else
+			rc = mime_charset_to_utf8(cs, buf_data(&raw), buf_len(&raw), body);
 		buf_free(&raw);
 		if (rc < 0)
 			break;

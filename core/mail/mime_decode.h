@@ -33,10 +33,14 @@ int mime_decode_header(const unsigned char *v, size_t len, struct buf *out);
  * copied). Returns 0 or -1 (full). */
 int mime_decode_body(const unsigned char *in, size_t len, enum mime_enc enc, struct buf *out);
 
+/* The text of UTF-8 HTML (tags dropped, style/script content dropped,
+ * character references resolved) appended to out. 0, or -1 (full). */
+int mime_html_text(const unsigned char *in, size_t len, struct buf *out);
+
 /* The text the search index keeps for a message: hdr gets one line
  * "name: decoded value\n" per header field of the message (parts[0]);
- * body gets the decoded UTF-8 text of every text/ * part that is not an
- * attachment, in order, separated by newlines. Both truncate at their caps. */
+ * body gets the decoded UTF-8 text of every text/ * part (the text of
+ * text/html), in order, separated by newlines. Both truncate at their caps. */
 void mime_search_text(const struct mime_tree *tree, const unsigned char *msg, size_t len,
 		      struct buf *hdr, struct buf *body);
 

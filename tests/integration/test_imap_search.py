@@ -239,6 +239,8 @@ def test_body_and_text_keys(sel):
     assert search(m, "TEXT", "meeting") == [2, 3]           # TEXT is
     assert search(m, "TEXT", "specialword") == [3]
     assert search(m, "TEXT", "html") == [6]
+    assert search(m, "BODY", '"hello & html"') == [6]        # text/html: its text
+    assert search(m, "BODY", "<p>") == []
     assert search(m, "BODY", "x" * 50) == [4]
     assert search(m, "OR", "BODY", "specialword", "SUBJECT", "lunch") == [3, 4, 5]
 

@@ -153,6 +153,28 @@ static void test_search_text(void **state)
 	mime_tree_free(&t);
 }
 
+static void test_html_text(void **state)
+{
+	static const char html[] = "<html><style>p { x: 1 }</style><p>Hello &amp; <b>w&#246;rld</b>"
+				   "&#x263A;&bogus; &lt;tag&gt;<script>var a = '<b>';</script>end";
+	struct buf b;
+	const char *t;
+
+	(void)state;
+	buf_init(&b, 4096);
+	assert_int_equal(mime_html_text((const unsigned char *)html, strlen(html), &b), 0);
+	t = str_of(&b);
+	assert_non_null(strstr(t, "Hello & "));
+	assert_non_null(strstr(t, "wörld ☺&bogus; <tag>"));
+	assert_non_null(strstr(t, "end"));
+	assert_null(strstr(t, "x: 1"));
+	assert_null(strstr(t, "var"));
+	/* the cap never cuts a UTF-8 sequence */
+	buf_init(&b, 6);
+	assert_int_equal(mime_html_text((const unsigned char *)"abcdeö", 7, &b), -1);
+	assert_string_equal(str_of(&b), "abcde");
+}
+
 static const char *base(const char *s, bool *reply)
 {
 	struct buf b;
@@ -337,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_base_subject),	cmocka_unit_test(test_addr_keys),
 		cmocka_unit_test(test_msgids),		cmocka_unit_test(test_orderedsubject),
 		cmocka_unit_test(test_references),	cmocka_unit_test(test_deep_chain),
+		cmocka_unit_test(test_html_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
