@@ -169,6 +169,8 @@ $(B)/fuzz/fuzz_pop3_parser: core/pop3/parser.c core/pop3/stuff.c
 $(B)/fuzz/fuzz_smtp: core/smtp/parser.c core/mail/address.c core/mail/data.c
 $(B)/fuzz/fuzz_dkim: core/mail/dkim_canon.c core/mail/dkim_verify.c
 $(B)/fuzz/fuzz_dkim: FUZZ_LINK := -lcrypto
+$(B)/fuzz/fuzz_search_text: core/mail/mime.c core/mail/mime_rfc822.c core/mail/mime_render.c \
+	core/mail/mime_decode.c core/imap/sort.c
 
 $(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)

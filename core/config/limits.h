@@ -172,5 +172,17 @@
 #define LIMIT_IMPORT_TIMEOUT_S		120	/* import imap: a read or write waiting this long ends the import */
 #define LIMIT_IMPORT_FETCH_BATCH	50	/* import imap: UIDs per UID FETCH */
 #define LIMIT_IMPORT_MESSAGE		LIMIT_IMAP_LITERAL	/* import maildir/mbox: larger messages are skipped with a warning */
+/* imapb: search index, SORT/THREAD, COMPRESS (core/imap/cmd_search.c, core/imap/sort.c) */
+#define LIMIT_SEARCH_INDEX_BATCH	64	/* messages the search path indexes per statement before it queries */
+#define LIMIT_SEARCH_INDEX_FETCH	(4 * 1024 * 1024)	/* octets of a message read for indexing; text after them is not searchable */
+#define LIMIT_SEARCH_INDEX_BATCH_BYTES	(16 * 1024 * 1024)	/* message octets one index batch holds in worker memory (at least one message) */
+#define LIMIT_SEARCH_HEADER_TEXT	(64 * 1024)	/* decoded header text kept per message in the index */
+#define LIMIT_SEARCH_BODY_TEXT		(512 * 1024)	/* decoded text body parts kept per message in the index */
+#define LIMIT_IMAP_THREAD_REFS		50	/* References ids kept per message for THREAD=REFERENCES (the last ones) */
+#define LIMIT_IMAP_THREAD_DEPTH		256	/* nested parentheses in a THREAD reply; deeper branches are written flat */
+#define LIMIT_COMPRESS_INBUF		(16 * 1024)	/* compressed input held before inflating (per COMPRESS conn) */
+#define LIMIT_COMPRESS_OUTBUF		(32 * 1024)	/* compressed output held before writing (per COMPRESS conn) */
+#define LIMIT_COMPRESS_WINDOW_BITS	12	/* our deflate window: 4 KiB (zlib state ~16 KiB + 2^(mem level+9)) */
+#define LIMIT_COMPRESS_MEM_LEVEL	5	/* deflate hash memory: 16 KiB; inflate always takes a 32 KiB window */
 
 #endif

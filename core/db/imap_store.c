@@ -2,8 +2,8 @@
  * management, the MODSEQ-based sync that feeds untagged EXISTS / EXPUNGE /
  * FETCH FLAGS, message rows with their stored metadata (computed once by
  * imap_store_meta_compute at APPEND or on first FETCH), STORE, COPY/MOVE
- * and APPEND each in one transaction with UIDs from the mailbox row, and
- * the search helpers. Statements live in stmt.c (STMT_IMAP_*). */
+ * and APPEND each in one transaction with UIDs from the mailbox row.
+ * Statements live in stmt.c (STMT_IMAP_*). */
 #include <arpa/inet.h>
 #include <endian.h>
 #include <stdio.h>
@@ -473,20 +473,6 @@ enum db_status imap_store_set_flags(struct db *db, int64_t mailbox_id, const cha
 	return DB_OK;
 }
 
-static enum db_status uid_list(PGresult *res, uint32_t **out, size_t *n_r)
-{
-	int n = PQntuples(res);
-
-	*out = NULL;
-	*n_r = 0;
-	if (n > 0)
-		*out = xcalloc((size_t)n, sizeof(**out));
-	for (int i = 0; i < n; i++)
-		(*out)[i] = (uint32_t)col_i64(res, i, 0);
-	*n_r = (size_t)n;
-	return DB_OK;
-}
-
 static enum db_status expunge_once(struct db *db, int64_t account_id, int64_t mailbox_id,
 				   const char *uids, uint32_t **out, size_t *n_r)
 {
@@ -784,110 +770,4 @@ enum db_status imap_store_append(struct db *db, int64_t account_id, const char *
 {
 	return imap_store_append_marked(db, account_id, name, a, NULL, found_r, over_quota_r,
 					uidvalidity_r, uid_r);
-}
-
-/* ---------- search ---------- */
-
-enum db_status imap_store_search_rows(struct db *db, int64_t mailbox_id,
-				      struct imap_store_search_row **out, size_t *n_r)
-{
-	char mb[24];
-	const char *p[1] = { mb };
-	enum db_status st;
-	PGresult *res;
-	int n;
-
-	*out = NULL;
-	*n_r = 0;
-	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
-	res = db_exec(db, STMT_IMAP_SEARCH_ROWS, 1, p, NULL, NULL, &st);
-	if (st != DB_OK) {
-		PQclear(res);
-		return st;
-	}
-	n = PQntuples(res);
-	if (n > 0)
-		*out = xcalloc((size_t)n, sizeof(**out));
-	for (int i = 0; i < n; i++) {
-		struct imap_store_search_row *r = &(*out)[i];
-
-		r->uid = (uint32_t)col_i64(res, i, 0);
-		r->flags = (int)col_i64(res, i, 1);
-		r->keywords = xstrdup(PQgetvalue(res, i, 2));
-		r->internal_date = col_i64(res, i, 3);
-		r->size = col_i64(res, i, 4);
-	}
-	*n_r = (size_t)n;
-	PQclear(res);
-	return DB_OK;
-}
-
-void imap_store_search_rows_free(struct imap_store_search_row *r, size_t n)
-{
-	if (r == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(r[i].keywords);
-	free(r);
-}
-
-enum db_status imap_store_search_text(struct db *db, int64_t mailbox_id, int where,
-				      const char *needle, uint32_t **out, size_t *n_r)
-{
-	char mb[24], w[8];
-	const char *p[3] = { mb, w, needle };
-	enum db_status st;
-	PGresult *res;
-
-	*out = NULL;
-	*n_r = 0;
-	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
-	snprintf(w, sizeof(w), "%d", where);
-	res = db_exec(db, STMT_IMAP_SEARCH_TEXT, 3, p, NULL, NULL, &st);
-	if (st == DB_OK)
-		uid_list(res, out, n_r);
-	PQclear(res);
-	return st;
-}
-
-enum db_status imap_store_headers(struct db *db, int64_t mailbox_id, uint32_t **uids_r,
-				  char ***headers_r, size_t **lens_r, size_t *n_r)
-{
-	char mb[24];
-	const char *p[1] = { mb };
-	enum db_status st;
-	PGresult *res;
-	int n;
-
-	*uids_r = NULL;
-	*headers_r = NULL;
-	*lens_r = NULL;
-	*n_r = 0;
-	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
-	res = db_exec_binary(db, STMT_IMAP_HEADERS, 1, p, NULL, NULL, &st);
-	if (st != DB_OK) {
-		PQclear(res);
-		return st;
-	}
-	n = PQntuples(res);
-	if (n > 0) {
-		*uids_r = xcalloc((size_t)n, sizeof(**uids_r));
-		*headers_r = xcalloc((size_t)n, sizeof(**headers_r));
-		*lens_r = xcalloc((size_t)n, sizeof(**lens_r));
-	}
-	for (int i = 0; i < n; i++) {
-		uint64_t be = 0;
-		size_t len = (size_t)PQgetlength(res, i, 1);
-
-		if (PQgetlength(res, i, 0) == 8)
-			memcpy(&be, PQgetvalue(res, i, 0), 8);
-		(*uids_r)[i] = (uint32_t)be64toh(be);
-		(*headers_r)[i] = xmalloc(len + 1);
-		memcpy((*headers_r)[i], PQgetvalue(res, i, 1), len);
-		(*headers_r)[i][len] = '\0';
-		(*lens_r)[i] = len;
-	}
-	*n_r = (size_t)n;
-	PQclear(res);
-	return DB_OK;
 }

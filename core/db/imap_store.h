@@ -1,7 +1,7 @@
 /* imap_store.h - typed queries of the IMAP server (core/imap/): mailboxes
  * of an account, the per-mailbox sync (changes since a MODSEQ), message
  * rows with their stored ENVELOPE / BODYSTRUCTURE / BODY / part table,
- * flags, COPY/MOVE, APPEND, search helpers. Worker threads only. Every
+ * flags, COPY/MOVE, APPEND (SEARCH: search_store.h). Worker threads only. Every
  * function returns DB_OK or the failure class of db.h. Mailbox names are
  * UTF-8 ("INBOX" exactly for the inbox, '/' the hierarchy delimiter). */
 #ifndef POSTERN_DB_IMAP_STORE_H
@@ -180,27 +180,5 @@ enum db_status imap_store_append_marked(struct db *db, int64_t account_id, const
 					const struct imap_store_append *a,
 					const struct imap_store_mark *mark, bool *found_r,
 					bool *over_quota_r, int64_t *uidvalidity_r, uint32_t *uid_r);
-
-/* SEARCH: every message's facts, ascending UID. */
-struct imap_store_search_row {
-	uint32_t uid;
-	int flags;
-	char *keywords;
-	int64_t internal_date;
-	int64_t size;
-};
-enum db_status imap_store_search_rows(struct db *db, int64_t mailbox_id,
-				      struct imap_store_search_row **out, size_t *n_r);
-void imap_store_search_rows_free(struct imap_store_search_row *r, size_t n);
-/* Text search (ASCII case-insensitive substring on the raw octets):
- * where 0 = whole message (TEXT), 1 = body (BODY), 2 = header block.
- * UIDs ascending.
- * XXX: a scan of the blobs; a trigram / full-text index is the next step. */
-enum db_status imap_store_search_text(struct db *db, int64_t mailbox_id, int where,
-				      const char *needle, uint32_t **out, size_t *n_r);
-/* Header blocks of every message (for HEADER field searches): parallel
- * arrays, malloc'd. */
-enum db_status imap_store_headers(struct db *db, int64_t mailbox_id, uint32_t **uids_r,
-				  char ***headers_r, size_t **lens_r, size_t *n_r);
 
 #endif

@@ -410,25 +410,6 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " SELECT $1, mb.uid, $2, mb.highestmodseq, $4, $5::text[],"
 	  " coalesce(to_timestamp($6::bigint), now()), $3, $7, $8, $9, $10 FROM mb"
 	  " RETURNING uid, pg_notify('mailbox_changed', $1::text)"),
-	S(STMT_IMAP_SEARCH_ROWS, "imap_search_rows", 1,
-	  "SELECT uid, flags, array_to_string(keywords, ' '),"
-	  " extract(epoch FROM internal_date)::bigint, size FROM messages"
-	  " WHERE mailbox_id = $1 ORDER BY uid"),
-	/* $2: 0 whole message, 1 body, 2 header block. XXX: a scan; needs an index. */
-	S(STMT_IMAP_SEARCH_TEXT, "imap_search_text", 3,
-	  "SELECT m.uid FROM messages m JOIN blobs b ON b.id = m.blob_id"
-	  " CROSS JOIN LATERAL (SELECT position('\\x0d0a0d0a'::bytea IN b.body) AS p) h"
-	  " WHERE m.mailbox_id = $1 AND strpos(lower(encode(CASE $2::int"
-	  " WHEN 0 THEN b.body"
-	  " WHEN 1 THEN CASE WHEN h.p = 0 THEN ''::bytea ELSE substring(b.body FROM h.p + 4) END"
-	  " ELSE CASE WHEN h.p = 0 THEN b.body ELSE substring(b.body FOR h.p + 1) END END,"
-	  " 'escape')), lower(encode(convert_to($3, 'UTF8'), 'escape'))) > 0 ORDER BY m.uid"),
-	/* binary result: uid, header block */
-	S(STMT_IMAP_HEADERS, "imap_headers", 1,
-	  "SELECT m.uid, CASE WHEN h.p = 0 THEN b.body ELSE substring(b.body FOR h.p + 1) END"
-	  " FROM messages m JOIN blobs b ON b.id = m.blob_id"
-	  " CROSS JOIN LATERAL (SELECT position('\\x0d0a0d0a'::bytea IN b.body) AS p) h"
-	  " WHERE m.mailbox_id = $1 ORDER BY m.uid"),
 	/* $1 mailbox, $2 uids or NULL (every \Deleted message), $3 the new
 	 * MODSEQ (STMT_EXPUNGE_BUMP): deletes what is \Deleted at this moment
 	 * -> count, bytes, blob ids, UIDs ascending */
@@ -602,4 +583,51 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	S(STMT_OPS_IMPORT_MARK, "ops_import_mark", 5,
 	  "INSERT INTO import_seen (account_id, source, folder, uidvalidity, item)"
 	  " VALUES ($1, $2, $3, $4, $5)"),
+	/* --- imapb --- */
+	/* blobs of mailbox $1 without a search_text row (one anti-join):
+	 * id, size */
+	S(STMT_SEARCH_UNINDEXED, "search_unindexed", 1,
+	  "SELECT DISTINCT m.blob_id, m.size FROM messages m WHERE m.mailbox_id = $1 AND NOT EXISTS"
+	  " (SELECT 1 FROM search_text s WHERE s.blob_id = m.blob_id) ORDER BY 1"),
+	/* binary result: blob id, the first $2 octets of its body; in id
+	 * order, so concurrent indexers insert in one order (no deadlock) */
+	S(STMT_SEARCH_BLOBS, "search_blobs", 2,
+	  "SELECT id, substring(body FOR $2::int) FROM blobs WHERE id = ANY($1::bigint[])"
+	  " ORDER BY id"),
+	/* a batch of rows as one JSON array (one statement, no round trip per
+	 * row); a row another session wrote first is kept */
+	S(STMT_SEARCH_PUT, "search_put", 1,
+	  "INSERT INTO search_text (blob_id, header, body, sent_at, sent_day, subject, reply,"
+	  " from_key, to_key, cc_key, display_from, display_to, message_id, refs)"
+	  " SELECT * FROM json_to_recordset($1::json) AS x(blob_id bigint, header text, body text,"
+	  " sent_at bigint, sent_day integer, subject text, reply boolean, from_key text,"
+	  " to_key text, cc_key text, display_from text, display_to text, message_id text,"
+	  " refs text) ORDER BY blob_id ON CONFLICT (blob_id) DO NOTHING"),
+	/* $2 the ILIKE pattern '%needle%' on the case-folded text (trigram
+	 * indexes); one statement per kind so every plan can use them */
+	S(STMT_SEARCH_MATCH_TEXT, "search_match_text", 2,
+	  "SELECT m.uid FROM messages m JOIN search_text s ON s.blob_id = m.blob_id"
+	  " WHERE m.mailbox_id = $1 AND (s.header ILIKE $2 OR s.body ILIKE $2) ORDER BY m.uid"),
+	S(STMT_SEARCH_MATCH_BODY, "search_match_body", 2,
+	  "SELECT m.uid FROM messages m JOIN search_text s ON s.blob_id = m.blob_id"
+	  " WHERE m.mailbox_id = $1 AND s.body ILIKE $2 ORDER BY m.uid"),
+	/* $3 the LIKE pattern of the field's line 'field: %needle%', rechecked
+	 * line by line on the rows the index found */
+	S(STMT_SEARCH_MATCH_FIELD, "search_match_field", 3,
+	  "SELECT m.uid FROM messages m JOIN search_text s ON s.blob_id = m.blob_id"
+	  " WHERE m.mailbox_id = $1 AND s.header ILIKE $2 AND EXISTS (SELECT 1 FROM"
+	  " regexp_split_to_table(s.header, E'\\n') l(line) WHERE l.line LIKE $3) ORDER BY m.uid"),
+	/* every message's facts (SEARCH) */
+	S(STMT_SEARCH_ROWS, "search_rows", 1,
+	  "SELECT m.uid, m.flags, array_to_string(m.keywords, ' '),"
+	  " extract(epoch FROM m.internal_date)::bigint, m.size, m.modseq FROM messages m"
+	  " WHERE m.mailbox_id = $1 ORDER BY m.uid"),
+	/* the same with the Date: header and the SORT/THREAD keys (NULL: not
+	 * indexed) */
+	S(STMT_SEARCH_ROWS_KEYS, "search_rows_keys", 1,
+	  "SELECT m.uid, m.flags, array_to_string(m.keywords, ' '),"
+	  " extract(epoch FROM m.internal_date)::bigint, m.size, m.modseq, s.sent_at, s.sent_day,"
+	  " s.subject, s.reply, s.from_key, s.to_key, s.cc_key, s.display_from, s.display_to,"
+	  " s.message_id, s.refs FROM messages m LEFT JOIN search_text s ON s.blob_id = m.blob_id"
+	  " WHERE m.mailbox_id = $1 ORDER BY m.uid"),
 };

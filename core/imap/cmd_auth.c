@@ -31,6 +31,9 @@ void imap_capabilities(struct imap_session *s, struct buf *b)
 		return;
 	}
 	buf_append_str(b, " UIDPLUS UNSELECT NAMESPACE SPECIAL-USE CHILDREN MOVE");
+	/* imapb: cmd_search.c */
+	buf_append_str(b, " ESEARCH SEARCHRES SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT"
+			  " THREAD=REFERENCES COMPRESS=DEFLATE BINARY");
 }
 
 void imap_cmd_capability(struct imap_session *s, const struct imap_cmd *cmd)
@@ -242,4 +245,21 @@ void imap_auth_response(struct imap_session *s, const char *line, size_t len)
 		return;
 	}
 	auth_plain(s, line, len);
+}
+
+/* RFC 4978 COMPRESS DEFLATE (after login: the conn layer deflates all that
+ * follows the tagged OK and inflates all input after the command). */
+void imap_cmd_compress(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	if (!imap_arg_atom_is(&cmd->args[0], "DEFLATE") || cmd->n_args != 1) {
+		imap_error(s, "BAD", "Unknown compression mechanism");
+		return;
+	}
+	if (conn_is_compressed(s->conn)) {
+		imap_error(s, "NO", "[COMPRESSIONACTIVE] DEFLATE is active already");
+		return;
+	}
+	imap_tagged(s, "OK", "DEFLATE active");
+	if (conn_compress_start(s->conn) < 0)
+		imap_session_close(s);
 }

@@ -7,7 +7,10 @@
  * before 004_imap.sql) gets them computed once here and saved. The worker
  * renders the reply; LIMIT_IMAP_FETCH_BATCH messages or
  * LIMIT_IMAP_FETCH_BYTES per job, streamed, then the next batch.
- * XXX: BINARY[] / BINARY.SIZE (RFC 3516) and MODSEQ are not served yet. */
+ * BINARY[part], BINARY.PEEK and BINARY.SIZE (RFC 3516) decode base64 and
+ * quoted-printable; an unknown Content-Transfer-Encoding ends the FETCH
+ * with NO [UNKNOWN-CTE] (its items are NIL).
+ * XXX: MODSEQ is not served yet. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,8 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "mail/mime.h"
+#include "mail/mime_decode.h"
+#include "mail/mime_private.h"
 
 /* XXX: a FETCH naming several whole-message items of one huge message can
  * pass this and is cut; a streaming renderer is the fix. */
@@ -35,6 +40,8 @@ enum fi_kind {
 	FI_RFC822,
 	FI_RFC822_HEADER,
 	FI_RFC822_TEXT,
+	FI_BINARY,		/* imapb: RFC 3516 */
+	FI_BINARY_SIZE,
 };
 
 struct fetch_item {
@@ -57,6 +64,7 @@ struct fetch_req {
 	uint32_t *todo;		/* UIDs, ascending */
 	size_t n_todo;
 	size_t next;		/* first UID not rendered yet */
+	bool unknown_cte;	/* a BINARY item met an unknown encoding */
 };
 
 struct fetch_job {
@@ -183,6 +191,84 @@ static void write_section(struct buf *b, const struct fetch_item *it, const char
 	free(d);
 }
 
+/* Whether a part's Content-Transfer-Encoding is one RFC 2045 defines (or
+ * absent: 7bit). */
+static bool cte_known(const unsigned char *msg, const struct mime_part *p)
+{
+	static const char *const known[] = { "7bit", "8bit", "binary", "base64",
+					     "quoted-printable" };
+	size_t vo, vl;
+
+	if (mime_header_find(msg, p->hdr_off, p->hdr_len, "Content-Transfer-Encoding", &vo, &vl) !=
+	    1)
+		return true;
+	while (vl > 0 && (msg[vo] == ' ' || msg[vo] == '\t'))
+		vo++, vl--;
+	while (vl > 0 && (msg[vo + vl - 1] == ' ' || msg[vo + vl - 1] == '\t' ||
+			  msg[vo + vl - 1] == '\r' || msg[vo + vl - 1] == '\n'))
+		vl--;
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (vl == strlen(known[i]) && strncasecmp((const char *)msg + vo, known[i], vl) == 0)
+			return true;
+	return false;
+}
+
+/* BINARY[part]<o.n> / BINARY.SIZE[part] (RFC 3516 4): the part's body with
+ * its transfer encoding undone; literal8 when it holds a NUL. */
+static void write_binary(struct buf *b, const struct fetch_item *it, const struct mime_tree *tree,
+			 const unsigned char *msg, size_t len, bool *unknown_cte)
+{
+	struct mime_section sec;
+	const char *err = NULL;
+	struct buf dec;
+	enum mime_enc enc = MIME_ENC_7BIT;
+	const unsigned char *d;
+	size_t n;
+
+	buf_printf(b, "%s[%s]", it->kind == FI_BINARY_SIZE ? "BINARY.SIZE" : "BINARY", it->spec);
+	if (it->partial)
+		buf_printf(b, "<%llu>", (unsigned long long)it->off);
+	buf_append_str(b, " ");
+	if (msg == NULL || tree == NULL ||
+	    mime_section_lookup(tree, it->spec, strlen(it->spec), &sec, &err) < 0 ||
+	    sec.off > len || sec.len > len - sec.off) {
+		buf_append_str(b, "NIL");
+		return;
+	}
+	if (sec.kind != MIME_SECTION_ALL) {
+		const struct mime_part *p = &tree->parts[sec.part];
+
+		if (!cte_known(msg, p)) {
+			*unknown_cte = true;
+			buf_append_str(b, "NIL");
+			return;
+		}
+		enc = (enum mime_enc)p->enc;
+	}
+	/* decoded data is never longer than its encoding */
+	buf_init(&dec, sec.len + 1);
+	mime_decode_body(msg + sec.off, sec.len, enc, &dec);
+	d = buf_data(&dec);
+	n = buf_len(&dec);
+	if (it->kind == FI_BINARY_SIZE) {
+		buf_printf(b, "%zu", n);
+		buf_free(&dec);
+		return;
+	}
+	if (it->partial) {
+		size_t o = it->off > n ? n : (size_t)it->off;
+
+		d += o;
+		n -= o;
+		if ((uint64_t)n > it->len)
+			n = (size_t)it->len;
+	}
+	if (memchr(d, '\0', n) != NULL)
+		buf_append_str(b, "~");
+	write_literal(b, d, n);
+	buf_free(&dec);
+}
+
 static void write_date(struct buf *b, int64_t t)
 {
 	static const char *const mon[12] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -210,7 +296,8 @@ static bool req_needs_body(const struct fetch_req *r, bool *header_only_r)
 			need = true;
 			if (strncasecmp(it->spec, "HEADER", 6) != 0)
 				header_only = false;
-		} else if (it->kind == FI_RFC822 || it->kind == FI_RFC822_TEXT) {
+		} else if (it->kind == FI_RFC822 || it->kind == FI_RFC822_TEXT ||
+			   it->kind == FI_BINARY || it->kind == FI_BINARY_SIZE) {
 			need = true;
 			header_only = false;
 		}
@@ -325,6 +412,10 @@ static void render_row(struct fetch_job *fj, struct db *db, struct imap_store_ro
 			break;
 		case FI_RFC822_TEXT:
 			write_section(b, it, "RFC822.TEXT", "TEXT", tree, msg, len);
+			break;
+		case FI_BINARY:
+		case FI_BINARY_SIZE:
+			write_binary(b, it, tree, msg, len, &fj->req->unknown_cte);
 			break;
 		}
 	}
@@ -463,8 +554,13 @@ static void fetch_next(struct imap_session *s)
 	s->cont_data = NULL;
 	s->cont_free = NULL;
 	if (r == NULL || r->next >= r->n_todo) {
+		bool unknown_cte = r != NULL && r->unknown_cte;
+
 		req_free(r);
-		imap_tagged(s, "OK", "FETCH completed");
+		if (unknown_cte)
+			imap_tagged(s, "NO", "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
+		else
+			imap_tagged(s, "OK", "FETCH completed");
 		imap_session_resume(s);
 		return;
 	}
@@ -554,10 +650,12 @@ static int add_item(struct fetch_req *r, const struct imap_arg *a)
 	if (a->type == IMAP_ARG_SECTION) {
 		const struct imap_section *sec = a->section;
 
-		if (sec->kind != IMAP_FETCH_BODY && sec->kind != IMAP_FETCH_BODY_PEEK)
-			return -1;	/* XXX: BINARY */
-		it->kind = FI_SECTION;
-		it->peek = sec->kind == IMAP_FETCH_BODY_PEEK;
+		it->kind = sec->kind == IMAP_FETCH_BINARY_SIZE ? FI_BINARY_SIZE
+			   : sec->kind == IMAP_FETCH_BINARY || sec->kind == IMAP_FETCH_BINARY_PEEK
+				   ? FI_BINARY
+				   : FI_SECTION;
+		it->peek = sec->kind == IMAP_FETCH_BODY_PEEK || sec->kind == IMAP_FETCH_BINARY_PEEK ||
+			   sec->kind == IMAP_FETCH_BINARY_SIZE;
 		it->spec = xstrdup(sec->spec != NULL ? sec->spec : "");
 		it->partial = sec->partial;
 		it->off = sec->partial_offset;

@@ -48,6 +48,16 @@ static void cmd_search(struct imap_session *s, const struct imap_cmd *cmd)
 	imap_cmd_search(s, cmd, false, cmd->args);
 }
 
+static void cmd_sort(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	imap_cmd_sort(s, cmd, false, cmd->args);
+}
+
+static void cmd_thread(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	imap_cmd_thread(s, cmd, false, cmd->args);
+}
+
 #define ANY (IMAP_STATE_NOTAUTH | IMAP_STATE_AUTH | IMAP_STATE_SELECTED)
 #define AUTHED (IMAP_STATE_AUTH | IMAP_STATE_SELECTED)
 #define SEL IMAP_STATE_SELECTED
@@ -84,6 +94,9 @@ static const struct imap_command commands[] = {
 	{ "COPY", SEL, 0, 2, cmd_copy },
 	{ "MOVE", SEL, 0, 2, cmd_move },
 	{ "SEARCH", SEL, 0, 1, cmd_search },
+	{ "SORT", SEL, 0, 3, cmd_sort },
+	{ "THREAD", SEL, 0, 3, cmd_thread },
+	{ "COMPRESS", AUTHED, 0, 1, imap_cmd_compress },
 	{ "UID", SEL, 0, 2, imap_cmd_uid },
 };
 
@@ -132,6 +145,10 @@ void imap_cmd_uid(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_cmd_copy(s, cmd, true, rest, true);
 	else if (imap_arg_atom_is(a, "SEARCH") && cmd->n_args >= 2)
 		imap_cmd_search(s, cmd, true, rest);
+	else if (imap_arg_atom_is(a, "SORT") && cmd->n_args >= 4)
+		imap_cmd_sort(s, cmd, true, rest);
+	else if (imap_arg_atom_is(a, "THREAD") && cmd->n_args >= 4)
+		imap_cmd_thread(s, cmd, true, rest);
 	else if (imap_arg_atom_is(a, "EXPUNGE") && cmd->n_args >= 2)
 		imap_cmd_uid_expunge(s, cmd, rest);
 	else
@@ -155,9 +172,17 @@ int imap_seqset_uids(struct imap_session *s, const struct imap_arg *arg, bool ui
 		return -1;
 	}
 	if (set->searchres) {
+		/* RFC 5182: the saved result, less what was expunged since */
 		imap_seqset_free(&set);
-		imap_error(s, "BAD", "$ is not supported");
-		return -1;
+		for (size_t i = 0; i < s->sel.n_saved; i++)
+			if (imap_view_seq(s->sel.uids, s->sel.n, s->sel.saved[i]) != 0) {
+				if (out == NULL)
+					out = xcalloc(s->sel.n_saved, sizeof(*out));
+				out[n++] = s->sel.saved[i];
+			}
+		*uids_r = out;
+		*n_r = n;
+		return 0;
 	}
 	if (uid) {
 		uint32_t max = s->sel.n > 0 ? s->sel.uids[s->sel.n - 1] : 0;

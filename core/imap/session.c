@@ -534,6 +534,7 @@ void imap_view_clear(struct imap_session *s)
 	reg_remove(s);
 	xfree(s->sel.name);
 	xfree(s->sel.uids);
+	xfree(s->sel.saved);
 	memset(&s->sel, 0, sizeof(s->sel));
 	if (s->state == IMAP_STATE_SELECTED)
 		s->state = IMAP_STATE_AUTH;

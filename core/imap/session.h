@@ -48,6 +48,9 @@ struct imap_view {
 	uint32_t *uids;
 	size_t n;
 	size_t alloc;
+	/* RFC 5182 SEARCHRES: the saved result ("$") as UIDs, ascending */
+	uint32_t *saved;
+	size_t n_saved;
 };
 
 struct imap_session;
@@ -89,6 +92,7 @@ struct imap_session {
 	bool idle_job;		/* the job out is an IDLE sync */
 	bool notify_pending;	/* the selected mailbox changed since the last sync */
 	bool auth_cont;		/* next line answers AUTHENTICATE's "+ " */
+	bool rev2;		/* ENABLE IMAP4rev2 done (SEARCH answers ESEARCH) */
 	unsigned errors;
 	struct imap_parser *parser;
 	char *tag;		/* the command being run (malloc'd) */
@@ -216,9 +220,19 @@ void imap_cmd_store(struct imap_session *s, const struct imap_cmd *cmd, bool uid
 		    const struct imap_arg *args);
 void imap_cmd_copy(struct imap_session *s, const struct imap_cmd *cmd, bool uid,
 		   const struct imap_arg *args, bool move);
-void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd, bool uid,
-		     const struct imap_arg *args);
 void imap_cmd_uid_expunge(struct imap_session *s, const struct imap_cmd *cmd,
 			  const struct imap_arg *args);
+
+/* --- imapb: cmd_auth.c --- */
+void imap_cmd_compress(struct imap_session *s, const struct imap_cmd *cmd);
+
+/* --- cmd_search.c --- */
+/* SEARCH, SORT, THREAD and their UID forms; args after the command name. */
+void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd, bool uid,
+		     const struct imap_arg *args);
+void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd, bool uid,
+		   const struct imap_arg *args);
+void imap_cmd_thread(struct imap_session *s, const struct imap_cmd *cmd, bool uid,
+		     const struct imap_arg *args);
 
 #endif

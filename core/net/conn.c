@@ -7,7 +7,9 @@
  * conns die in two steps: conn_kill() unhooks them at once, the idle hook
  * frees them (and their session) at a safe point. Limits: LIMIT_CONNECTIONS_MAX,
  * LIMIT_CONNECTIONS_PER_IP (busy_reply, close), LIMIT_TLS_HANDSHAKE_MS,
- * LIMIT_CONN_CLOSE_FLUSH_MS. Loop thread only. */
+ * LIMIT_CONN_CLOSE_FLUSH_MS. RFC 4978 COMPRESS=DEFLATE sits between the
+ * plaintext buffers and TLS/the socket (conn_compress_start): bounded
+ * compressed buffers and zlib state, LIMIT_COMPRESS_*. Loop thread only. */
 #include "net/conn.h"
 
 #include <arpa/inet.h>
@@ -23,6 +25,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <zlib.h>
 
 #include "auth/ban.h"
 #include "config/limits.h"
@@ -55,6 +58,15 @@ enum {
 	CONN_READ_EOF = 1u << 13,
 };
 
+/* COMPRESS=DEFLATE state (RFC 4978), only on conns that asked for it. */
+struct conn_zlib {
+	z_stream inf, def;
+	struct buf zin;		/* compressed input not inflated yet */
+	struct buf zout;	/* compressed output not written yet */
+	size_t plain;		/* octets at the head of out that go out as they are */
+	bool def_pending;	/* deflate may hold output that did not fit zout */
+};
+
 struct conn {
 	uint64_t id;
 	struct conn *hash_next;		/* id hash; the dead list once dead */
@@ -63,6 +75,7 @@ struct conn {
 	void *session;
 	struct listener *listener;
 	SSL *ssl;
+	struct conn_zlib *z;		/* NULL unless COMPRESS is active */
 	struct buf in, out;
 	struct loop_timer *idle_timer;
 	struct loop_timer *aux_timer;	/* TLS handshake deadline or close flush */
@@ -207,7 +220,82 @@ static bool conn_can_read(const struct conn *c)
 {
 	const uint32_t stop = CONN_DEAD | CONN_CLOSING | CONN_PAUSED | CONN_STARTTLS_PENDING |
 			      CONN_HANDSHAKE | CONN_READ_EOF;
-	return (c->flags & CONN_OPENED) && !(c->flags & stop) && buf_room(&c->in) > 0;
+	return (c->flags & CONN_OPENED) && !(c->flags & stop) &&
+	       buf_room(c->z != NULL ? &c->z->zin : &c->in) > 0;
+}
+
+/* --- COMPRESS=DEFLATE --- */
+
+/* Inflates buffered compressed input into in while in has room (data held
+ * inside zlib included). -1: a corrupt stream. */
+static int conn_inflate(struct conn *c)
+{
+	struct conn_zlib *z = c->z;
+
+	while (buf_room(&c->in) > 0) {
+		size_t room = buf_room(&c->in) < CONN_READ_CHUNK ? buf_room(&c->in) : CONN_READ_CHUNK;
+		unsigned char *dst = buf_reserve(&c->in, room);
+		size_t have = buf_len(&z->zin);
+		int r;
+
+		z->inf.next_in = buf_data(&z->zin);
+		z->inf.avail_in = (uInt)have;
+		z->inf.next_out = dst;
+		z->inf.avail_out = (uInt)room;
+		r = inflate(&z->inf, Z_SYNC_FLUSH);
+		buf_commit(&c->in, room - z->inf.avail_out);
+		buf_consume(&z->zin, have - z->inf.avail_in);
+		if (r != Z_OK && r != Z_BUF_ERROR)
+			return -1;	/* Z_STREAM_END too: RFC 4978 has no end */
+		if (z->inf.avail_out == room)
+			break;	/* needs more input */
+	}
+	if (buf_len(&z->zin) == 0)
+		buf_shrink(&z->zin);
+	return 0;
+}
+
+/* Deflates plaintext output into zout while zout has room; every call
+ * ends in a sync flush, so the client can read all that was queued. */
+static int conn_deflate(struct conn *c)
+{
+	struct conn_zlib *z = c->z;
+
+	while (buf_len(&c->out) > 0 || z->def_pending) {
+		size_t room = buf_room(&z->zout) < CONN_READ_CHUNK ? buf_room(&z->zout) : CONN_READ_CHUNK;
+		size_t have = buf_len(&c->out) < CONN_READ_CHUNK ? buf_len(&c->out) : CONN_READ_CHUNK;
+		unsigned char *dst;
+		int r;
+
+		if (room < 64)
+			break;	/* zout is full: write it first */
+		dst = buf_reserve(&z->zout, room);
+		z->def.next_in = buf_data(&c->out);
+		z->def.avail_in = (uInt)have;
+		z->def.next_out = dst;
+		z->def.avail_out = (uInt)room;
+		r = deflate(&z->def, Z_SYNC_FLUSH);
+		buf_commit(&z->zout, room - z->def.avail_out);
+		buf_consume(&c->out, have - z->def.avail_in);
+		if (r == Z_STREAM_ERROR)
+			return -1;
+		z->def_pending = z->def.avail_out == 0;
+	}
+	if (buf_len(&c->out) == 0)
+		buf_shrink(&c->out);
+	return 0;
+}
+
+static void conn_zlib_free(struct conn *c)
+{
+	if (c->z == NULL)
+		return;
+	inflateEnd(&c->z->inf);
+	deflateEnd(&c->z->def);
+	buf_free(&c->z->zin);
+	buf_free(&c->z->zout);
+	free(c->z);
+	c->z = NULL;
 }
 
 /* --- input --- */
@@ -220,6 +308,12 @@ static void conn_deliver(struct conn *c)
 
 	int round;
 	for (round = 0; round < CONN_INPUT_ROUNDS; round++) {
+		if (c->z != NULL && conn_inflate(c) < 0) {
+			log_debug("conn", "#%llu %s:%d corrupt compressed input",
+				  (unsigned long long)c->id, c->peer, c->peer_port);
+			conn_kill(c);
+			return;
+		}
 		if (!(c->flags & CONN_OPENED) || (c->flags & stop) || buf_len(&c->in) == 0)
 			break;
 		size_t before = buf_len(&c->in);
@@ -251,7 +345,7 @@ static void conn_do_read(struct conn *c)
 	const char *why = NULL;
 
 	for (int i = 0; i < CONN_READS_PER_WAKEUP && conn_can_read(c); i++) {
-		size_t want = buf_room(&c->in);
+		size_t want = buf_room(c->z != NULL ? &c->z->zin : &c->in);
 		if (want > sizeof(scratch))
 			want = sizeof(scratch);
 		ssize_t n;
@@ -291,7 +385,8 @@ static void conn_do_read(struct conn *c)
 				break;
 			}
 		}
-		buf_append(&c->in, scratch, (size_t)n); /* fits: n <= room */
+		/* fits: n <= room; compressed input is inflated by conn_deliver */
+		buf_append(c->z != NULL ? &c->z->zin : &c->in, scratch, (size_t)n);
 		got += (size_t)n;
 		if ((size_t)n < want && !(c->ssl != NULL && SSL_pending(c->ssl) > 0))
 			break; /* the socket is drained */
@@ -412,13 +507,35 @@ static int conn_tls_start(struct conn *c)
 
 /* --- output --- */
 
+static void conn_wrote(struct conn *c, struct buf *wb, size_t n)
+{
+	buf_consume(wb, n);
+	if (c->z != NULL && wb == &c->out)
+		c->z->plain -= n;
+}
+
+/* The buffer conn_flush writes from and how much of it: out, or with
+ * COMPRESS the plaintext head of out and then zout. NULL: nothing. */
+static struct buf *conn_wbuf(struct conn *c, size_t *len_r)
+{
+	if (c->z == NULL || c->z->plain > 0) {
+		*len_r = c->z != NULL ? c->z->plain : buf_len(&c->out);
+		return *len_r > 0 ? &c->out : NULL;
+	}
+	if (conn_deflate(c) < 0)
+		abort();	/* a zlib state error is a bug */
+	*len_r = buf_len(&c->z->zout);
+	return *len_r > 0 ? &c->z->zout : NULL;
+}
+
 static void conn_flush(struct conn *c)
 {
-	size_t before = buf_len(&c->out);
+	size_t before = conn_out_pending(c);
+	struct buf *wb;
+	size_t len;
 
-	while (buf_len(&c->out) > 0) {
-		unsigned char *data = buf_data(&c->out);
-		size_t len = buf_len(&c->out);
+	while ((wb = conn_wbuf(c, &len)) != NULL) {
+		unsigned char *data = buf_data(wb);
 		if (c->ssl != NULL) {
 			/* The length only grows between retries: OpenSSL accepts that. */
 			int n = len > CONN_READ_CHUNK ? CONN_READ_CHUNK : (int)len;
@@ -439,7 +556,7 @@ static void conn_flush(struct conn *c)
 				conn_kill(c);
 				return;
 			}
-			buf_consume(&c->out, (size_t)r);
+			conn_wrote(c, wb, (size_t)r);
 		} else {
 			ssize_t r = send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (r < 0) {
@@ -452,14 +569,16 @@ static void conn_flush(struct conn *c)
 				conn_kill(c);
 				return;
 			}
-			buf_consume(&c->out, (size_t)r);
+			conn_wrote(c, wb, (size_t)r);
 		}
 	}
-	if (buf_len(&c->out) < before)
+	if (conn_out_pending(c) < before)
 		c->last_active = loop_now_ms();
-	if (buf_len(&c->out) > 0)
+	if (conn_out_pending(c) > 0)
 		return;
 	buf_shrink(&c->out);
+	if (c->z != NULL)
+		buf_shrink(&c->z->zout);
 	if (c->flags & CONN_CLOSING) {
 		conn_kill(c);
 		return;
@@ -523,7 +642,7 @@ static void conn_update_events(struct conn *c)
 		if (conn_can_read(c) || (c->flags & CONN_WRITE_WANTS_READ))
 			ev |= EPOLLIN;
 		if ((c->flags & CONN_READ_WANTS_WRITE) ||
-		    (buf_len(&c->out) > 0 && !(c->flags & CONN_WRITE_WANTS_READ)))
+		    (conn_out_pending(c) > 0 && !(c->flags & CONN_WRITE_WANTS_READ)))
 			ev |= EPOLLOUT;
 	}
 	if (ev != c->events && loop_mod(c->fd, ev) == 0)
@@ -551,7 +670,7 @@ static void conn_on_event(void *arg, uint32_t ev)
 			conn_do_read(c);
 		if (!(c->flags & CONN_DEAD) && (ev & EPOLLOUT) && (c->flags & CONN_READ_WANTS_WRITE))
 			conn_do_read(c);
-		if (!(c->flags & CONN_DEAD) && (ev & EPOLLOUT) && buf_len(&c->out) > 0)
+		if (!(c->flags & CONN_DEAD) && (ev & EPOLLOUT) && conn_out_pending(c) > 0)
 			conn_flush(c);
 	}
 	if (c->flags & CONN_DEAD)
@@ -590,7 +709,7 @@ static void conn_process_todo(void)
 				conn_do_read(c);
 		}
 		if (!(c->flags & (CONN_DEAD | CONN_HANDSHAKE | CONN_WRITE_WANTS_READ)) &&
-		    (buf_len(&c->out) > 0 || (c->flags & (CONN_STARTTLS_PENDING | CONN_CLOSING))))
+		    (conn_out_pending(c) > 0 || (c->flags & (CONN_STARTTLS_PENDING | CONN_CLOSING))))
 			conn_flush(c);
 		conn_update_events(c);
 	}
@@ -609,6 +728,7 @@ static void conn_free(struct conn *c)
 	listener_unref(&c->listener);
 	buf_free(&c->in);
 	buf_free(&c->out);
+	conn_zlib_free(c);
 	conn_total--;
 	free(c);
 }
@@ -744,7 +864,46 @@ struct buf *conn_in(struct conn *c)
 
 size_t conn_out_pending(const struct conn *c)
 {
-	return buf_len(&c->out);
+	return buf_len(&c->out) + (c->z != NULL ? buf_len(&c->z->zout) : 0);
+}
+
+int conn_compress_start(struct conn *c)
+{
+	struct conn_zlib *z;
+
+	/* more pipelined input than the compressed buffer holds: the client
+	 * did not wait for the OK (RFC 4978 3) */
+	if (c->z != NULL || (c->flags & (CONN_DEAD | CONN_CLOSING)) ||
+	    buf_len(&c->in) > LIMIT_COMPRESS_INBUF)
+		return -1;
+	z = xcalloc(1, sizeof(*z));
+	/* raw deflate (negative window bits). Inflate must take any window
+	 * (15); our deflate uses a smaller one to bound memory. */
+	if (inflateInit2(&z->inf, -15) != Z_OK) {
+		free(z);
+		return -1;
+	}
+	if (deflateInit2(&z->def, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -LIMIT_COMPRESS_WINDOW_BITS,
+			 LIMIT_COMPRESS_MEM_LEVEL, Z_DEFAULT_STRATEGY) != Z_OK) {
+		inflateEnd(&z->inf);
+		free(z);
+		return -1;
+	}
+	buf_init(&z->zin, LIMIT_COMPRESS_INBUF);
+	buf_init(&z->zout, LIMIT_COMPRESS_OUTBUF);
+	/* what is queued (the OK) goes out as it is; buffered input is
+	 * already compressed */
+	z->plain = buf_len(&c->out);
+	buf_append(&z->zin, buf_data(&c->in), buf_len(&c->in));
+	buf_reset(&c->in);
+	c->z = z;
+	conn_todo(c, true);
+	return 0;
+}
+
+bool conn_is_compressed(const struct conn *c)
+{
+	return c->z != NULL;
 }
 
 void conn_pause(struct conn *c, bool paused)
@@ -822,7 +981,7 @@ void conn_close(struct conn *c)
 		return;
 	c->flags |= CONN_CLOSING;
 	c->flags &= ~CONN_STARTTLS_PENDING;
-	if ((c->flags & CONN_HANDSHAKE) || buf_len(&c->out) == 0 ||
+	if ((c->flags & CONN_HANDSHAKE) || conn_out_pending(c) == 0 ||
 	    (c->flags & CONN_TLS_FAILED)) {
 		conn_kill(c);
 		return;

@@ -74,6 +74,12 @@ bool conn_is_tls(const struct conn *c);
 /* Negotiated protocol and cipher ("TLSv1.3", "TLS_AES_256_GCM_SHA384") or NULL. */
 const char *conn_tls_version(const struct conn *c);
 const char *conn_tls_cipher(const struct conn *c);
+/* RFC 4978 COMPRESS=DEFLATE from now on: output queued so far (the tagged
+ * OK) goes out as it is, everything after it raw-deflated; input still
+ * buffered and all later input is inflated. Works over TLS and plain.
+ * Returns 0, or -1 when already active or zlib fails. */
+int conn_compress_start(struct conn *c);
+bool conn_is_compressed(const struct conn *c);
 /* (Re)arms the idle timer; 0 disables it. */
 void conn_set_timeout(struct conn *c, uint64_t ms);
 /* Closes after flushing queued output (bounded by a short timer). */
