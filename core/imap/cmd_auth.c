@@ -1,5 +1,5 @@
 /* cmd_auth.c - any-state and not-authenticated commands: CAPABILITY, NOOP,
- * LOGOUT, ID (RFC 2971), ENABLE (RFC 5161, nothing enable-able yet),
+ * LOGOUT, ID (RFC 2971), ENABLE (RFC 5161: CONDSTORE, QRESYNC),
  * NAMESPACE (RFC 2342), STARTTLS (RFC 3501 6.2.1; LOGINDISABLED before it,
  * buffered plaintext discarded), LOGIN and AUTHENTICATE PLAIN with SASL-IR
  * (RFC 4959, RFC 4616). The login is auth_login(): DB lookup and argon2id
@@ -31,6 +31,8 @@ void imap_capabilities(struct imap_session *s, struct buf *b)
 		return;
 	}
 	buf_append_str(b, " UIDPLUS UNSELECT NAMESPACE SPECIAL-USE CHILDREN MOVE");
+	/* imapa */
+	buf_append_str(b, " CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE");
 }
 
 void imap_cmd_capability(struct imap_session *s, const struct imap_cmd *cmd)
@@ -73,11 +75,30 @@ void imap_cmd_id(struct imap_session *s, const struct imap_cmd *cmd)
 	imap_tagged(s, "OK", "ID completed");
 }
 
+/* RFC 5161: "* ENABLED" lists what this command turned on; unknown
+ * names are ignored. QRESYNC implies CONDSTORE (RFC 7162 3.2.3).
+ * XXX: UTF8=ACCEPT, IMAP4rev2 not yet. */
 void imap_cmd_enable(struct imap_session *s, const struct imap_cmd *cmd)
 {
-	(void)cmd;
-	/* XXX: CONDSTORE, QRESYNC, UTF8=ACCEPT, IMAP4rev2 not yet. */
-	imap_send(s, "* ENABLED");
+	struct buf b;
+
+	buf_init(&b, 256);
+	buf_append_str(&b, "* ENABLED");
+	for (unsigned i = 0; i < cmd->n_args; i++) {
+		const struct imap_arg *a = &cmd->args[i];
+
+		if (imap_arg_atom_is(a, "CONDSTORE") && !s->condstore) {
+			s->condstore = true;
+			buf_append_str(&b, " CONDSTORE");
+		} else if (imap_arg_atom_is(a, "QRESYNC") && !s->qresync) {
+			s->qresync = true;
+			s->condstore = true;
+			buf_append_str(&b, " QRESYNC");
+		}
+	}
+	buf_append_str(&b, "\r\n");
+	imap_send_raw(s, buf_data(&b), buf_len(&b));
+	buf_free(&b);
 	imap_tagged(s, "OK", "Enabled");
 }
 

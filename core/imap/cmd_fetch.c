@@ -7,7 +7,9 @@
  * before 004_imap.sql) gets them computed once here and saved. The worker
  * renders the reply; LIMIT_IMAP_FETCH_BATCH messages or
  * LIMIT_IMAP_FETCH_BYTES per job, streamed, then the next batch.
- * XXX: BINARY[] / BINARY.SIZE (RFC 3516) and MODSEQ are not served yet. */
+ * CONDSTORE / QRESYNC (RFC 7162 3.1.4, 3.2.6): MODSEQ, the CHANGEDSINCE
+ * modifier and, for UID FETCH with QRESYNC enabled, VANISHED.
+ * XXX: BINARY[] / BINARY.SIZE (RFC 3516) are not served yet. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,7 @@ enum fi_kind {
 	FI_RFC822,
 	FI_RFC822_HEADER,
 	FI_RFC822_TEXT,
+	FI_MODSEQ,
 };
 
 struct fetch_item {
@@ -57,6 +60,10 @@ struct fetch_req {
 	uint32_t *todo;		/* UIDs, ascending */
 	size_t n_todo;
 	size_t next;		/* first UID not rendered yet */
+	bool condstore;		/* MODSEQ in every response (RFC 7162 3.1.4.1) */
+	int64_t changedsince;	/* > 0: only messages with a higher MODSEQ */
+	struct imap_seqset *vanished;	/* UID FETCH (VANISHED): the UID set asked */
+	bool vanished_wanted;
 };
 
 struct fetch_job {
@@ -69,6 +76,8 @@ struct fetch_job {
 	unsigned char **b_data;
 	size_t *b_lens;
 	size_t n_b;
+	uint32_t *vanished;	/* QRESYNC: expunged since CHANGEDSINCE */
+	size_t n_vanished;
 };
 
 static void req_free(void *p)
@@ -85,6 +94,7 @@ static void req_free(void *p)
 	}
 	free(r->items);
 	free(r->todo);
+	imap_seqset_free(&r->vanished);
 	free(r);
 }
 
@@ -326,7 +336,14 @@ static void render_row(struct fetch_job *fj, struct db *db, struct imap_store_ro
 		case FI_RFC822_TEXT:
 			write_section(b, it, "RFC822.TEXT", "TEXT", tree, msg, len);
 			break;
+		case FI_MODSEQ:
+			buf_printf(b, "MODSEQ (%lld)", (long long)row->modseq);
+			break;
 		}
+	}
+	if (r->condstore && !has_item(r, FI_MODSEQ) && (flags_changed || has_item(r, FI_FLAGS))) {
+		SEP();
+		buf_printf(b, "MODSEQ (%lld)", (long long)row->modseq);
 	}
 #undef SEP
 	buf_append_str(b, ")\r\n");
@@ -381,6 +398,27 @@ static void fetch_work(struct imap_job *jj, struct db *db)
 
 	if (end > r->n_todo)
 		end = r->n_todo;
+	if (fj->first == 0 && r->vanished != NULL) {
+		/* RFC 7162 3.2.6: VANISHED (EARLIER) before the FETCH responses */
+		uint32_t *gone = NULL;
+		size_t n_gone = 0;
+
+		jj->st = imap_store_vanished(db, jj->mailbox_id, r->changedsince, &gone, &n_gone);
+		if (jj->st == DB_OK && n_gone > 0) {
+			fj->vanished = gone;
+			fj->n_vanished = n_gone;
+		} else {
+			free(gone);
+		}
+		if (jj->st != DB_OK) {
+			fj->end = fj->first;
+			return;
+		}
+	}
+	if (end == fj->first) {
+		fj->end = end;	/* only VANISHED was asked for */
+		return;
+	}
 	arr = db_array_u32(r->todo + fj->first, end - fj->first);
 	jj->st = imap_store_rows(db, jj->mailbox_id, arr, &rows, &n_rows);
 	free(arr);
@@ -423,6 +461,8 @@ static void fetch_work(struct imap_job *jj, struct db *db)
 
 		last = rows[i].uid;
 		if (seq == 0)
+			continue;
+		if (r->changedsince > 0 && rows[i].modseq <= r->changedsince)
 			continue;
 		for (size_t c = 0; c < n_changed; c++)
 			if (changed[c].uid == rows[i].uid) {
@@ -482,6 +522,7 @@ static void fetch_cleanup(struct imap_job *jj)
 	free(fj->b_data);
 	free(fj->b_uids);
 	free(fj->b_lens);
+	free(fj->vanished);
 }
 
 static void fetch_finish(struct imap_session *s, struct imap_job *jj)
@@ -495,6 +536,8 @@ static void fetch_finish(struct imap_session *s, struct imap_job *jj)
 		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
 		return;
 	}
+	if (fj->vanished != NULL)
+		imap_vanished_send(s, fj->vanished, fj->n_vanished, r->vanished, true);
 	r->next = fj->end;
 	fj->req = NULL;
 	s->cont_data = r;
@@ -543,6 +586,7 @@ static int add_item(struct fetch_req *r, const struct imap_arg *a)
 		{ "RFC822", FI_RFC822 },
 		{ "RFC822.HEADER", FI_RFC822_HEADER },
 		{ "RFC822.TEXT", FI_RFC822_TEXT },
+		{ "MODSEQ", FI_MODSEQ },
 	};
 	struct fetch_item *it;
 
@@ -611,6 +655,49 @@ static int add_macro(struct fetch_req *r, const struct imap_arg *a)
 	return 0;
 }
 
+/* FETCH modifiers (RFC 4466 2.4, RFC 7162 3.1.4, 3.2.6): (CHANGEDSINCE
+ * modseq [VANISHED]); VANISHED only in UID FETCH after ENABLE QRESYNC.
+ * 0, or -1 after answering BAD. */
+static int fetch_modifiers(struct imap_session *s, struct fetch_req *r, const struct imap_arg *m,
+			   bool uid)
+{
+	bool vanished = false, have_since = false;
+	uint64_t since = 0;
+
+	if (m->type == IMAP_ARG_EOL)
+		return 0;
+	if (m->type != IMAP_ARG_LIST || m[1].type != IMAP_ARG_EOL) {
+		imap_error(s, "BAD", "FETCH set items [(modifiers)]");
+		return -1;
+	}
+	for (unsigned i = 0; i < m->list_count; i++) {
+		const struct imap_arg *a = &m->list[i];
+
+		if (imap_arg_atom_is(a, "CHANGEDSINCE") && i + 1 < m->list_count &&
+		    imap_arg_u64(&m->list[i + 1], INT64_MAX, &since) == 0) {
+			have_since = true;
+			i++;
+		} else if (imap_arg_atom_is(a, "VANISHED")) {
+			vanished = true;
+		} else {
+			imap_error(s, "BAD", "Unknown FETCH modifier");
+			return -1;
+		}
+	}
+	if (!have_since) {
+		imap_error(s, "BAD", "CHANGEDSINCE modseq expected");
+		return -1;
+	}
+	if (vanished && (!uid || !s->qresync)) {
+		imap_error(s, "BAD", "VANISHED needs UID FETCH and ENABLE QRESYNC");
+		return -1;
+	}
+	s->condstore = true;
+	r->changedsince = (int64_t)since;
+	r->vanished_wanted = vanished;
+	return 0;
+}
+
 void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd, bool uid,
 		    const struct imap_arg *args)
 {
@@ -619,12 +706,11 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd, bool uid
 	int bad = 0;
 
 	(void)cmd;
-	if (args[2].type != IMAP_ARG_EOL) {
+	r->uid_cmd = uid;
+	if (fetch_modifiers(s, r, &args[2], uid) < 0) {
 		req_free(r);
-		imap_error(s, "BAD", "Unexpected arguments (CONDSTORE is not supported)");
 		return;
 	}
-	r->uid_cmd = uid;
 	r->readonly = s->sel.readonly;
 	if (items->type == IMAP_ARG_LIST) {
 		for (unsigned i = 0; i < items->list_count && bad == 0; i++)
@@ -641,11 +727,25 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd, bool uid
 		imap_error(s, "BAD", "Invalid FETCH item");
 		return;
 	}
+	if (has_item(r, FI_MODSEQ))
+		s->condstore = true;	/* RFC 7162 3.1 */
+	r->condstore = s->condstore;
 	if (imap_seqset_uids(s, &args[0], uid, &r->todo, &r->n_todo) < 0) {
 		req_free(r);
 		return;
 	}
-	if (r->n_todo == 0) {
+	if (r->vanished_wanted) {
+		const char *err = NULL;
+
+		if (imap_seqset_parse(args[0].str, args[0].len, &r->vanished, &err) < 0) {
+			req_free(r);
+			imap_error(s, "BAD", "%s", err != NULL ? err : "Invalid sequence set");
+			return;
+		}
+		imap_seqset_resolve(r->vanished,
+				    s->sel.uidnext > 1 ? (uint32_t)(s->sel.uidnext - 1) : 0);
+	}
+	if (r->n_todo == 0 && r->vanished == NULL) {
 		req_free(r);
 		imap_tagged(s, "OK", "FETCH completed");
 		return;

@@ -352,6 +352,8 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
 		}
 		bits |= items[k].bit;
 	}
+	if (bits & ST_HIGHESTMODSEQ)
+		s->condstore = true;	/* RFC 7162 3.1 */
 	if ((name = imap_mailbox_arg(s, &cmd->args[0])) == NULL)
 		return;
 	m = mbox_job_new(OP_STATUS);
@@ -369,6 +371,12 @@ struct select_job {
 	bool found;
 	struct imap_store_mbox_info info;
 	struct imap_store_sync sy;
+	/* SELECT (QRESYNC (uidvalidity modseq [known-uids])) (RFC 7162 3.2.5) */
+	bool qresync;
+	int64_t qr_uidvalidity, qr_modseq;
+	struct imap_seqset *qr_known;
+	uint32_t *vanished;
+	size_t n_vanished;
 };
 
 static void select_cleanup(struct imap_job *jj)
@@ -377,6 +385,8 @@ static void select_cleanup(struct imap_job *jj)
 
 	free(sj->name);
 	imap_store_sync_free(&sj->sy);
+	imap_seqset_free(&sj->qr_known);
+	free(sj->vanished);
 }
 
 static void select_work(struct imap_job *jj, struct db *db)
@@ -386,6 +396,31 @@ static void select_work(struct imap_job *jj, struct db *db)
 	jj->st = imap_store_mailbox_get(db, jj->account_id, sj->name, &sj->info, &sj->found);
 	if (jj->st == DB_OK && sj->found)
 		jj->st = imap_store_sync(db, sj->info.id, 0, &sj->sy);
+	if (jj->st == DB_OK && sj->found && sj->qresync && sj->qr_uidvalidity == sj->info.uidvalidity)
+		jj->st = imap_store_vanished(db, sj->info.id, sj->qr_modseq, &sj->vanished,
+					     &sj->n_vanished);
+}
+
+/* QRESYNC: what changed since the client's MODSEQ, after the SELECT
+ * responses: VANISHED (EARLIER) then FETCH of changed flags. */
+static void select_qresync(struct imap_session *s, struct select_job *sj)
+{
+	if (!sj->qresync || sj->qr_uidvalidity != sj->info.uidvalidity)
+		return;
+	imap_vanished_send(s, sj->vanished, sj->n_vanished, sj->qr_known, true);
+	for (size_t i = 0; i < sj->sy.n_msgs; i++) {
+		const struct imap_store_flags *f = &sj->sy.msgs[i];
+		struct buf b;
+
+		if (f->modseq <= sj->qr_modseq)
+			continue;
+		buf_init(&b, 64 * 1024);
+		buf_printf(&b, "* %zu FETCH (UID %u ", i + 1, f->uid);
+		imap_flags_write(&b, f->flags, f->keywords);
+		buf_printf(&b, " MODSEQ (%lld))\r\n", (long long)f->modseq);
+		imap_send_raw(s, buf_data(&b), buf_len(&b));
+		buf_free(&b);
+	}
 }
 
 /* Adds the distinct keywords of kw (space separated) to set (space
@@ -457,8 +492,62 @@ static void select_finish(struct imap_session *s, struct imap_job *jj)
 		imap_send(s, "* OK [UNSEEN %u] First unseen", unseen);
 	imap_send(s, "* OK [UIDVALIDITY %lld] UIDs valid", (long long)s->sel.uidvalidity);
 	imap_send(s, "* OK [UIDNEXT %lld] Predicted next UID", (long long)s->sel.uidnext);
+	imap_send(s, "* OK [HIGHESTMODSEQ %lld] Highest", (long long)s->sel.modseq);
+	select_qresync(s, sj);
 	imap_tagged(s, "OK", "[%s] %s completed", sj->readonly ? "READ-ONLY" : "READ-WRITE",
 		    sj->readonly ? "EXAMINE" : "SELECT");
+}
+
+/* SELECT parameters (RFC 4466 2.1): (CONDSTORE) and (QRESYNC (uidvalidity
+ * modseq [known-uids [seq-match]])). The seq-match data is accepted and
+ * not needed: every expunged UID is kept with its MODSEQ. 0, or -1 after
+ * answering BAD. */
+static int select_params(struct imap_session *s, const struct imap_arg *l, struct select_job *sj)
+{
+	if (l->type == IMAP_ARG_EOL)
+		return 0;
+	if (l->type != IMAP_ARG_LIST || l[1].type != IMAP_ARG_EOL) {
+		imap_error(s, "BAD", "SELECT mailbox [(parameters)]");
+		return -1;
+	}
+	for (unsigned i = 0; i < l->list_count; i++) {
+		const struct imap_arg *a = &l->list[i];
+		const struct imap_arg *q;
+		uint64_t uv, ms;
+		const char *err = NULL;
+
+		if (imap_arg_atom_is(a, "CONDSTORE")) {
+			s->condstore = true;
+			continue;
+		}
+		if (!imap_arg_atom_is(a, "QRESYNC") || i + 1 >= l->list_count) {
+			imap_error(s, "BAD", "Unknown SELECT parameter");
+			return -1;
+		}
+		if (!s->qresync) {
+			imap_error(s, "BAD", "ENABLE QRESYNC first");
+			return -1;
+		}
+		q = &l->list[++i];
+		if (q->type != IMAP_ARG_LIST || q->list_count < 2 || q->list_count > 4 ||
+		    imap_arg_u64(&q->list[0], UINT32_MAX, &uv) < 0 || uv == 0 ||
+		    imap_arg_u64(&q->list[1], INT64_MAX, &ms) < 0 || ms == 0) {
+			imap_error(s, "BAD", "QRESYNC (uidvalidity modseq [known-uids [seq-match]])");
+			return -1;
+		}
+		if (q->list_count >= 3 && q->list[2].type != IMAP_ARG_LIST) {
+			if (q->list[2].type != IMAP_ARG_ATOM ||
+			    imap_seqset_parse(q->list[2].str, q->list[2].len, &sj->qr_known, &err) < 0 ||
+			    sj->qr_known->star || sj->qr_known->searchres) {
+				imap_error(s, "BAD", "%s", err != NULL ? err : "Invalid known-uids");
+				return -1;
+			}
+		}
+		sj->qresync = true;
+		sj->qr_uidvalidity = (int64_t)uv;
+		sj->qr_modseq = (int64_t)ms;
+	}
+	return 0;
 }
 
 void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
@@ -468,9 +557,18 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 
 	if (name == NULL)
 		return;
-	if (s->state == IMAP_STATE_SELECTED)
-		imap_view_clear(s);	/* XXX: [CLOSED] once QRESYNC / IMAP4rev2 exist */
 	sj = xcalloc(1, sizeof(*sj));
+	if (select_params(s, &cmd->args[1], sj) < 0) {
+		free(name);
+		imap_seqset_free(&sj->qr_known);
+		free(sj);
+		return;
+	}
+	if (s->state == IMAP_STATE_SELECTED) {
+		imap_view_clear(s);
+		if (s->condstore)	/* RFC 7162 3.2.11 */
+			imap_send(s, "* OK [CLOSED] Previous mailbox closed");
+	}
 	sj->j.work = select_work;
 	sj->j.finish = select_finish;
 	sj->j.cleanup = select_cleanup;

@@ -85,6 +85,10 @@ static const struct imap_command commands[] = {
 	{ "MOVE", SEL, 0, 2, cmd_move },
 	{ "SEARCH", SEL, 0, 1, cmd_search },
 	{ "UID", SEL, 0, 2, imap_cmd_uid },
+	/* imapa: RFC 9208 */
+	{ "GETQUOTA", AUTHED, 0, 1, imap_cmd_getquota },
+	{ "GETQUOTAROOT", AUTHED, 0, 1, imap_cmd_getquotaroot },
+	{ "SETQUOTA", AUTHED, 0, 2, imap_cmd_setquota },
 };
 
 void imap_commands_dispatch(struct imap_session *s, const struct imap_cmd *cmd)

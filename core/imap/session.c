@@ -574,7 +574,10 @@ void imap_view_expunge(struct imap_session *s, uint32_t uid)
 		return;
 	memmove(&s->sel.uids[seq - 1], &s->sel.uids[seq], (s->sel.n - seq) * sizeof(uint32_t));
 	s->sel.n--;
-	imap_send(s, "* %u EXPUNGE", seq);
+	if (s->qresync)
+		imap_send(s, "* VANISHED %u", uid);	/* RFC 7162 3.2.10 */
+	else
+		imap_send(s, "* %u EXPUNGE", seq);
 }
 
 static void view_append(struct imap_session *s, uint32_t uid)
@@ -659,6 +662,8 @@ void imap_view_apply(struct imap_session *s, const struct imap_store_sync *sy, b
 			buf_init(&b, IMAP_LINE_MAX * 8);
 			buf_printf(&b, "* %u FETCH (UID %u ", seq, f->uid);
 			imap_flags_write(&b, f->flags, f->keywords);
+			if (s->condstore)
+				buf_printf(&b, " MODSEQ (%lld)", (long long)f->modseq);
 			buf_append_str(&b, ")\r\n");
 			imap_send_raw(s, buf_data(&b), buf_len(&b));
 			buf_free(&b);

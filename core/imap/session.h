@@ -99,6 +99,10 @@ struct imap_session {
 	int64_t quota_bytes;	/* at login; 0 = unlimited */
 	char address[LIMIT_ADDRESS + 1];
 
+	/* imapa: extensions turned on (RFC 5161 ENABLE, or implicitly) */
+	bool condstore;		/* RFC 7162 3.1: MODSEQ in every FETCH */
+	bool qresync;		/* RFC 7162 3.2: VANISHED instead of EXPUNGE */
+
 	struct imap_view sel;
 	/* the registry of sessions by selected mailbox (session.c) */
 	struct imap_session *reg_next, *reg_prev;
@@ -220,5 +224,16 @@ void imap_cmd_search(struct imap_session *s, const struct imap_cmd *cmd, bool ui
 		     const struct imap_arg *args);
 void imap_cmd_uid_expunge(struct imap_session *s, const struct imap_cmd *cmd,
 			  const struct imap_arg *args);
+
+/* --- cmd_sync.c (imapa: CONDSTORE/QRESYNC helpers, QUOTA) --- */
+/* A number argument (atom of digits) up to max. 0, or -1. */
+int imap_arg_u64(const struct imap_arg *arg, uint64_t max, uint64_t *out);
+/* "* VANISHED [(EARLIER)] <set>" of the UIDs (ascending) that filter
+ * holds (NULL: all), in lines of bounded length; nothing when none. */
+void imap_vanished_send(struct imap_session *s, const uint32_t *uids, size_t n,
+			const struct imap_seqset *filter, bool earlier);
+void imap_cmd_getquota(struct imap_session *s, const struct imap_cmd *cmd);
+void imap_cmd_getquotaroot(struct imap_session *s, const struct imap_cmd *cmd);
+void imap_cmd_setquota(struct imap_session *s, const struct imap_cmd *cmd);
 
 #endif

@@ -1,0 +1,332 @@
+"""IMAP sync extensions: CONDSTORE and QRESYNC (RFC 7162: MODSEQ, HIGHESTMODSEQ,
+CHANGEDSINCE, UNCHANGEDSINCE/[MODIFIED], VANISHED (EARLIER), SELECT QRESYNC,
+untagged VANISHED), QUOTA (RFC 9208) with usage kept exact by APPEND, COPY,
+EXPUNGE, SMTP delivery and POP3 DELE. Python's imaplib where it has a method,
+raw tagged lines (over IMAPS) where it has none or the order matters."""
+
+import imaplib
+import re
+import time
+
+import pytest
+
+import util
+from util import HOST, REMOTE_DOMAIN, Raw
+
+
+def connect(ports, user, password):
+    m = imaplib.IMAP4_SSL(HOST, ports["imaps"], ssl_context=util.client_ctx(), timeout=30)
+    typ, _ = m.login(user, password)
+    assert typ == "OK"
+    return m
+
+
+class Imap:
+    """Tagged commands over IMAPS, the untagged lines kept in order."""
+
+    def __init__(self, ports, user, password):
+        self.c = Raw(ports["imaps"], tls=True)
+        self.n = 0
+        assert self.c.readline().startswith(b"* OK")
+        ok, _ = self.cmd(f'LOGIN "{user}" "{password}"')
+        assert ok.startswith("OK"), ok
+
+    def cmd(self, line):
+        """Returns (tagged status text, [untagged lines]) as str."""
+        self.n += 1
+        tag = f"t{self.n}"
+        self.c.send(f"{tag} {line}\r\n")
+        untagged = []
+        while True:
+            got = self.c.readline().decode("utf-8", "replace").rstrip("\r\n")
+            m = re.match(r"\{(\d+)\}$", got[-12:]) if got.endswith("}") else None
+            if m:
+                lit = b""
+                size = int(re.search(r"\{(\d+)\}$", got).group(1))
+                while len(lit) < size:
+                    need = size - len(lit)
+                    if self.c.buf:
+                        take, self.c.buf = self.c.buf[:need], self.c.buf[need:]
+                        lit += take
+                    else:
+                        self.c._fill()
+                got += lit.decode("utf-8", "replace") + \
+                    self.c.readline().decode("utf-8", "replace").rstrip("\r\n")
+            if got.startswith(tag + " "):
+                return got[len(tag) + 1:], untagged
+            untagged.append(got)
+
+    def ok(self, line):
+        st, u = self.cmd(line)
+        assert st.startswith("OK"), (line, st, u)
+        return st, u
+
+    def close(self):
+        try:
+            self.cmd("LOGOUT")
+        finally:
+            self.c.close()
+
+
+@pytest.fixture
+def box(daemon, site):
+    return site.new_user("sync")
+
+
+def append(m, mailbox="INBOX", subject="s", body="body", flags=None):
+    msg = util.make_msg(f"x@{REMOTE_DOMAIN}", "me@example.test", subject=subject, body=body)[1]
+    typ, data = m.append(mailbox, flags, None, msg)
+    assert typ == "OK", data
+    return int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
+
+
+def modseq_of(line):
+    return int(re.search(r"MODSEQ \((\d+)\)", line).group(1))
+
+
+def highest(untagged):
+    for u in untagged:
+        m = re.search(r"\[HIGHESTMODSEQ (\d+)\]", u)
+        if m:
+            return int(m.group(1))
+    raise AssertionError(f"no HIGHESTMODSEQ in {untagged}")
+
+
+# --- CONDSTORE ---
+
+
+def test_condstore_advertised_and_enable(daemon, ports, box):
+    m = connect(ports, *box)
+    caps = m.capability()[1][0].decode().split()
+    assert "CONDSTORE" in caps and "QRESYNC" in caps, caps
+    typ, data = m._simple_command("ENABLE", "CONDSTORE", "X-UNKNOWN")
+    assert typ == "OK"
+    assert m.untagged_responses.get("ENABLED") == [b"CONDSTORE"]
+    m.logout()
+
+
+def test_modseq_bumped_by_every_change(daemon, ports, box):
+    m = connect(ports, *box)
+    a = append(m)
+    b = append(m)
+    m.logout()
+    c = Imap(ports, *box)
+    _, u = c.ok("SELECT INBOX (CONDSTORE)")
+    h0 = highest(u)
+    _, u = c.ok("UID FETCH 1:* (MODSEQ FLAGS)")
+    seqs = {int(re.search(r"UID (\d+)", x).group(1)): modseq_of(x) for x in u}
+    assert set(seqs) == {a, b} and max(seqs.values()) <= h0
+    # flags change: a new MODSEQ above the old highest, in the STORE reply
+    _, u = c.ok(f"UID STORE {a} +FLAGS (\\Flagged)")
+    ms_a = modseq_of(u[0])
+    assert ms_a > h0 and f"UID {a}" in u[0]
+    _, u = c.ok("STATUS INBOX (HIGHESTMODSEQ)")
+    assert f"HIGHESTMODSEQ {ms_a}" in u[0]
+    # a new message (another session) and an expunge both raise it
+    m = connect(ports, *box)
+    n = append(m)
+    m.logout()
+    _, u = c.ok("NOOP")
+    assert any("EXISTS" in x for x in u), u
+    _, u = c.ok(f"UID FETCH {n} (MODSEQ)")
+    ms_n = modseq_of(u[0])
+    assert ms_n > ms_a
+    c.ok(f"UID STORE {b} +FLAGS.SILENT (\\Deleted)")
+    _, u = c.ok("EXPUNGE")
+    assert u == ["* 2 EXPUNGE"], u
+    _, u = c.ok("STATUS INBOX (HIGHESTMODSEQ)")
+    assert int(re.search(r"HIGHESTMODSEQ (\d+)", u[0]).group(1)) > ms_n
+    c.close()
+
+
+def test_fetch_changedsince_and_store_unchangedsince(daemon, ports, box):
+    m = connect(ports, *box)
+    uids = [append(m, subject=f"n{i}") for i in range(4)]
+    m.logout()
+    c = Imap(ports, *box)
+    _, u = c.ok("SELECT INBOX")
+    h0 = highest(u)
+    c.ok(f"UID STORE {uids[1]} +FLAGS (\\Seen)")
+    # only the changed message, with MODSEQ although not asked for
+    _, u = c.ok(f"FETCH 1:* (FLAGS) (CHANGEDSINCE {h0})")
+    assert len(u) == 1 and f"UID" not in u[0] and "\\Seen" in u[0] and "MODSEQ" in u[0], u
+    assert u[0].startswith("* 2 FETCH")
+    _, u = c.ok(f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {h0})")
+    assert len(u) == 1 and f"UID {uids[1]}" in u[0]
+    ms1 = modseq_of(u[0])
+    # conditional STORE: message 2 changed after h0 -> MODIFIED, untouched
+    st, u = c.cmd(f"STORE 1:3 (UNCHANGEDSINCE {h0}) +FLAGS (\\Answered)")
+    assert st.startswith("OK [MODIFIED 2]"), (st, u)
+    assert sorted(x.split()[1] for x in u) == ["1", "3"], u
+    assert all("MODSEQ" in x and "\\Answered" in x for x in u)
+    _, u = c.ok("FETCH 2 (FLAGS MODSEQ)")
+    assert "\\Answered" not in u[0] and modseq_of(u[0]) == ms1
+    # UID STORE reports UIDs; UNCHANGEDSINCE 0 always fails (RFC 7162 3.1.3)
+    st, u = c.cmd(f"UID STORE {uids[3]} (UNCHANGEDSINCE 0) +FLAGS (\\Seen)")
+    assert st.startswith(f"OK [MODIFIED {uids[3]}]"), st
+    # .SILENT still reports the new MODSEQ
+    _, u = c.ok(f"UID FETCH {uids[0]} (MODSEQ)")
+    cur = modseq_of(u[0])
+    _, u = c.ok(f"UID STORE {uids[0]} (UNCHANGEDSINCE {cur}) -FLAGS.SILENT (\\Answered)")
+    assert len(u) == 1 and "FLAGS" not in u[0] and modseq_of(u[0]) > cur, u
+    st, _ = c.cmd("FETCH 1 (FLAGS) (CHANGEDSINCE)")
+    assert st.startswith("BAD")
+    c.close()
+
+
+def test_condstore_unsolicited_fetch_has_modseq(daemon, ports, box):
+    m = connect(ports, *box)
+    uid = append(m)
+    m.logout()
+    a, b = Imap(ports, *box), Imap(ports, *box)
+    a.ok("ENABLE CONDSTORE")
+    a.ok("SELECT INBOX")
+    b.ok("SELECT INBOX")
+    b.ok(f"UID STORE {uid} +FLAGS ($Label1)")
+    _, u = a.ok("NOOP")
+    assert len(u) == 1 and "$Label1" in u[0] and "MODSEQ (" in u[0], u
+    # a session without CONDSTORE gets no MODSEQ
+    a.ok(f"UID STORE {uid} -FLAGS ($Label1)")
+    _, u = b.ok("NOOP")
+    assert len(u) == 1 and "MODSEQ" not in u[0], u
+    a.close()
+    b.close()
+
+
+# --- QRESYNC ---
+
+
+def test_qresync_select_and_vanished(daemon, ports, box):
+    m = connect(ports, *box)
+    uids = [append(m, subject=f"q{i}") for i in range(6)]
+    m.logout()
+    c = Imap(ports, *box)
+    _, u = c.ok("ENABLE QRESYNC")
+    assert u == ["* ENABLED QRESYNC"], u
+    _, u = c.ok("SELECT INBOX")
+    h0 = highest(u)
+    uv = int(re.search(r"UIDVALIDITY (\d+)", " ".join(u)).group(1))
+    c.close()
+    # changes while the client is away: two expunged, one flagged
+    c = Imap(ports, *box)
+    c.ok("SELECT INBOX")
+    c.ok(f"UID STORE {uids[1]},{uids[2]} +FLAGS.SILENT (\\Deleted)")
+    c.ok("EXPUNGE")
+    c.ok(f"UID STORE {uids[4]} +FLAGS.SILENT (\\Flagged)")
+    c.close()
+    c = Imap(ports, *box)
+    c.ok("ENABLE QRESYNC")
+    _, u = c.ok(f"SELECT INBOX (QRESYNC ({uv} {h0} 1:{uids[-1]}))")
+    i_v = [i for i, x in enumerate(u) if x.startswith("* VANISHED")]
+    assert len(i_v) == 1 and u[i_v[0]] == f"* VANISHED (EARLIER) {uids[1]}:{uids[2]}", u
+    fetches = [x for x in u if " FETCH " in x]
+    assert len(fetches) == 1 and f"UID {uids[4]}" in fetches[0] and "\\Flagged" in fetches[0]
+    assert fetches[0].startswith("* 3 FETCH") and "MODSEQ (" in fetches[0]
+    assert u.index(fetches[0]) > i_v[0]
+    assert "* 4 EXISTS" in u
+    # known-uids limits VANISHED
+    _, u = c.ok(f"SELECT INBOX (QRESYNC ({uv} {h0} {uids[2]}:{uids[-1]}))")
+    assert "* OK [CLOSED] Previous mailbox closed" in u
+    assert f"* VANISHED (EARLIER) {uids[2]}" in u, u
+    # wrong UIDVALIDITY: a plain SELECT, nothing to resync
+    _, u = c.ok(f"SELECT INBOX (QRESYNC ({uv + 1} {h0}))")
+    assert not any(x.startswith("* VANISHED") or " FETCH " in x for x in u), u
+    # UID FETCH (CHANGEDSINCE VANISHED)
+    _, u = c.ok(f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {h0} VANISHED)")
+    assert u[0] == f"* VANISHED (EARLIER) {uids[1]}:{uids[2]}", u
+    assert len(u) == 2 and f"UID {uids[4]}" in u[1]
+    st, _ = c.cmd(f"FETCH 1:* (FLAGS) (CHANGEDSINCE {h0} VANISHED)")
+    assert st.startswith("BAD")
+    c.close()
+
+
+def test_qresync_untagged_vanished_instead_of_expunge(daemon, ports, box):
+    m = connect(ports, *box)
+    uids = [append(m) for _ in range(3)]
+    m.logout()
+    a, b = Imap(ports, *box), Imap(ports, *box)
+    a.ok("ENABLE QRESYNC")
+    a.ok("SELECT INBOX")
+    b.ok("SELECT INBOX")
+    b.ok(f"UID STORE {uids[0]} +FLAGS.SILENT (\\Deleted)")
+    _, u = b.ok("EXPUNGE")
+    assert u == ["* 1 EXPUNGE"], u
+    _, u = a.ok("NOOP")
+    assert f"* VANISHED {uids[0]}" in u and not any("EXPUNGE" in x for x in u), u
+    a.ok(f"UID STORE {uids[2]} +FLAGS.SILENT (\\Deleted)")
+    _, u = a.ok(f"UID EXPUNGE {uids[2]}")
+    assert u == [f"* VANISHED {uids[2]}"], u
+    st, _ = b.cmd("SELECT INBOX (QRESYNC (1 1))")
+    assert st.startswith("BAD"), st    # QRESYNC not enabled in b
+    a.close()
+    b.close()
+
+
+# --- QUOTA ---
+
+
+def quota_of(m, root=""):
+    typ, data = m.getquota(root or '""')
+    assert typ == "OK", data
+    s = re.search(rb"STORAGE (\d+) (\d+)", data[0])
+    return int(s.group(1)), int(s.group(2))
+
+
+def test_quota_usage_exact_and_overquota(daemon, ports, ctl, site):
+    user, pw = f"quota{util.token()}@{util.DOMAIN}".lower(), "pw-" + util.token()
+    ctl.ok("user", "add", user, "--quota", str(40 * 1024), input=pw + "\n")
+    m = connect(ports, user, pw)
+    caps = m.capability()[1][0].decode().split()
+    assert "QUOTA" in caps and "QUOTA=RES-STORAGE" in caps, caps
+    used0, limit = quota_of(m)
+    assert used0 == 0 and limit == 40
+    typ, data = m.getquotaroot("INBOX")
+    assert typ == "OK"
+    big = "x" * 5000
+    append(m, body=big)
+    used1, _ = quota_of(m)
+    typ, data = m.status("INBOX", "(SIZE)")
+    size = int(re.search(rb"SIZE (\d+)", data[0]).group(1))
+    assert used1 == (size + 1023) // 1024
+    # COPY charges, EXPUNGE uncharges
+    m.create("Keep")
+    m.select("INBOX")
+    assert m.copy("1", "Keep")[0] == "OK"
+    assert quota_of(m)[0] == (2 * size + 1023) // 1024
+    m.store("1", "+FLAGS", "(\\Deleted)")
+    m.expunge()
+    assert quota_of(m)[0] == (size + 1023) // 1024
+    # SMTP delivery charges, POP3 DELE uncharges
+    msg = util.make_msg(f"x@{REMOTE_DOMAIN}", user, subject="smtp", body="y" * 3000)[1]
+    assert util.mx_send(ports["smtp"], f"x@{REMOTE_DOMAIN}", [user], msg) == {}
+    util.wait_messages(ports, user, pw, 1)
+    typ, data = m.status("INBOX", "(SIZE)")
+    isize = int(re.search(rb"SIZE (\d+)", data[0]).group(1))
+    assert quota_of(m)[0] == (size + isize + 1023) // 1024
+    util.pop3_messages(ports, user, pw, delete=True)
+    assert quota_of(m)[0] == (size + 1023) // 1024
+    # over quota: APPEND and COPY refused with [OVERQUOTA]
+    huge = "z" * (40 * 1024)
+    msg = util.make_msg(f"x@{REMOTE_DOMAIN}", user, subject="huge", body=huge)[1]
+    typ, data = m.append("INBOX", None, None, msg)
+    assert typ == "NO" and b"[OVERQUOTA]" in data[0], data
+    m.select("Keep")
+    for _ in range(12):
+        typ, data = m.copy("1", "Keep")
+        if typ == "NO":
+            break
+    assert typ == "NO" and b"[OVERQUOTA]" in data[0], data
+    typ, data = m.setquota('""', "(STORAGE 999999)")
+    assert typ == "NO" and b"[NOPERM]" in data[0], data
+    m.logout()
+
+
+def test_quota_unlimited_account(daemon, ports, box):
+    m = connect(ports, *box)
+    typ, data = m.getquotaroot("INBOX")
+    assert typ == "OK" and data[0] == [b'"INBOX"'] and data[1] == [None], data
+    typ, data = m.getquota('""')
+    assert typ == "NO" and b"NONEXISTENT" in data[0], data
+    typ, data = m.getquotaroot("NoSuchBox")
+    assert typ == "NO"
+    m.logout()
