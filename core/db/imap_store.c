@@ -801,6 +801,7 @@ enum db_status imap_store_search_rows(struct db *db, int64_t mailbox_id,
 		r->keywords = xstrdup(PQgetvalue(res, i, 2));
 		r->internal_date = col_i64(res, i, 3);
 		r->size = col_i64(res, i, 4);
+		r->modseq = col_i64(res, i, 5);
 	}
 	*n_r = (size_t)n;
 	PQclear(res);

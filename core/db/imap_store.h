@@ -191,6 +191,7 @@ struct imap_store_search_row {
 	char *keywords;
 	int64_t internal_date;
 	int64_t size;
+	int64_t modseq;		/* SEARCH MODSEQ (RFC 7162 3.1.5) */
 };
 enum db_status imap_store_search_rows(struct db *db, int64_t mailbox_id,
 				      struct imap_store_search_row **out, size_t *n_r);

@@ -374,7 +374,7 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " RETURNING uid, pg_notify('mailbox_changed', $1::text)"),
 	S(STMT_IMAP_SEARCH_ROWS, "imap_search_rows", 1,
 	  "SELECT uid, flags, array_to_string(keywords, ' '),"
-	  " extract(epoch FROM internal_date)::bigint, size FROM messages"
+	  " extract(epoch FROM internal_date)::bigint, size, modseq FROM messages"
 	  " WHERE mailbox_id = $1 ORDER BY uid"),
 	/* $2: 0 whole message, 1 body, 2 header block. XXX: a scan; needs an index. */
 	S(STMT_IMAP_SEARCH_TEXT, "imap_search_text", 3,

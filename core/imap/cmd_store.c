@@ -360,6 +360,7 @@ enum sk_kind {
 	SK_NOT,
 	SK_OR,
 	SK_AND,
+	SK_MODSEQ,		/* RFC 7162 3.1.5 */
 };
 
 struct skey {
@@ -383,6 +384,7 @@ struct search_job {
 	size_t n_keys;
 	int root;
 	bool uid_cmd;
+	bool modseq;		/* a MODSEQ key: "(MODSEQ n)" after the results */
 	struct buf out;
 	/* worker */
 	uint32_t *h_uids;
@@ -493,6 +495,8 @@ static bool eval(const struct search_job *sj, int idx, const struct imap_store_s
 			if (!eval(sj, k->kids[i], r))
 				return false;
 		return true;
+	case SK_MODSEQ:
+		return r->modseq >= k->num;
 	}
 	return false;
 }
@@ -503,6 +507,7 @@ static void search_work(struct imap_job *jj, struct db *db)
 	struct imap_store_search_row *rows = NULL;
 	size_t n = 0;
 	bool headers = false;
+	int64_t max_modseq = 0;
 
 	for (size_t i = 0; i < sj->n_keys && jj->st == DB_OK; i++) {
 		struct skey *k = &sj->keys[i];
@@ -527,7 +532,11 @@ static void search_work(struct imap_job *jj, struct db *db)
 		if (seq == 0 || !eval(sj, sj->root, &rows[i]))
 			continue;
 		buf_printf(&sj->out, " %u", sj->uid_cmd ? rows[i].uid : seq);
+		if (rows[i].modseq > max_modseq)
+			max_modseq = rows[i].modseq;
 	}
+	if (sj->modseq && max_modseq > 0)
+		buf_printf(&sj->out, " (MODSEQ %lld)", (long long)max_modseq);
 	buf_append_str(&sj->out, "\r\n");
 	imap_store_search_rows_free(rows, n);
 }
@@ -781,6 +790,25 @@ static int parse_key(struct sparse *p, const struct imap_arg *args, unsigned *i,
 				p->sj->keys[idx].field = xstrdup(texts[k].field);
 			return idx;
 		}
+	if (*i < n && imap_arg_atom_is(a, "MODSEQ")) {
+		/* MODSEQ [entry-name entry-type-req] value: the per-flag
+		 * entries are answered with the message's own MODSEQ */
+		uint64_t v;
+
+		if (*i + 2 < n && args[*i].type == IMAP_ARG_STRING)
+			*i += 2;
+		if (*i >= n || imap_arg_u64(&args[*i], INT64_MAX, &v) < 0) {
+			p->error = "Invalid MODSEQ key";
+			return -1;
+		}
+		(*i)++;
+		if ((idx = new_key(p, SK_MODSEQ)) < 0)
+			return -1;
+		p->sj->keys[idx].num = (int64_t)v;
+		p->sj->modseq = true;
+		p->s->condstore = true;
+		return idx;
+	}
 	if (*i < n && imap_arg_atom_is(a, "UID"))
 		return set_key(p, &args[(*i)++], true);
 	if ((a->str[0] >= '0' && a->str[0] <= '9') || a->str[0] == '*' || a->str[0] == '$')

@@ -169,6 +169,16 @@ def test_fetch_changedsince_and_store_unchangedsince(daemon, ports, box):
     cur = modseq_of(u[0])
     _, u = c.ok(f"UID STORE {uids[0]} (UNCHANGEDSINCE {cur}) -FLAGS.SILENT (\\Answered)")
     assert len(u) == 1 and "FLAGS" not in u[0] and modseq_of(u[0]) > cur, u
+    # SEARCH MODSEQ (RFC 7162 3.1.5): the highest MODSEQ of the matches
+    _, u = c.ok(f"FETCH 1:* (MODSEQ)")
+    ms = {int(x.split()[1]): modseq_of(x) for x in u}
+    _, u = c.ok(f"SEARCH MODSEQ {h0 + 1}")
+    hits = [n for n, v in ms.items() if v >= h0 + 1]
+    assert u == [f"* SEARCH {' '.join(map(str, sorted(hits)))} (MODSEQ {max(ms.values())})"], u
+    _, u = c.ok(f'UID SEARCH MODSEQ "/flags/\\\\draft" all {max(ms.values())}')
+    assert u == [f"* SEARCH {uids[0]} (MODSEQ {max(ms.values())})"], u
+    _, u = c.ok(f"SEARCH MODSEQ {max(ms.values()) + 1}")
+    assert u == ["* SEARCH"], u
     st, _ = c.cmd("FETCH 1 (FLAGS) (CHANGEDSINCE)")
     assert st.startswith("BAD")
     c.close()
