@@ -32,7 +32,9 @@ void imap_capabilities(struct imap_session *s, struct buf *b)
 	}
 	buf_append_str(b, " UIDPLUS UNSELECT NAMESPACE SPECIAL-USE CHILDREN MOVE");
 	/* imapa */
-	buf_append_str(b, " CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE");
+	buf_append_str(b, " CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE STATUS=SIZE LIST-EXTENDED"
+			  " LIST-STATUS");
+	buf_printf(b, " APPENDLIMIT=%llu", (unsigned long long)LIMIT_IMAP_LITERAL);
 }
 
 void imap_cmd_capability(struct imap_session *s, const struct imap_cmd *cmd)

@@ -26,6 +26,7 @@ enum mbox_op { OP_LIST, OP_CREATE, OP_DELETE, OP_RENAME, OP_SUBSCRIBE, OP_STATUS
 #define ST_RECENT	(1u << 4)
 #define ST_HIGHESTMODSEQ (1u << 5)
 #define ST_SIZE		(1u << 6)
+#define ST_APPENDLIMIT	(1u << 7)	/* RFC 7889 */
 
 struct mbox_job {
 	struct imap_job j;
@@ -133,33 +134,40 @@ static void list_finish(struct imap_session *s, struct mbox_job *m)
 	imap_tagged(s, "OK", "%s completed", verb);
 }
 
-static void status_finish(struct imap_session *s, struct mbox_job *m)
+void imap_status_write(struct imap_session *s, const char *name, unsigned items,
+		       const struct imap_store_status *st)
 {
 	struct buf b;
 	const char *sep = "";
 
 	buf_init(&b, LIMIT_IMAP_MAILBOX_NAME * 8);
 	buf_append_str(&b, "* STATUS ");
-	imap_mailbox_write(&b, m->name);
+	imap_mailbox_write(&b, name);
 	buf_append_str(&b, " (");
 #define ITEM(bit, label, val)                                                                   \
 	do {                                                                                    \
-		if (m->items & (bit)) {                                                         \
+		if (items & (bit)) {                                                            \
 			buf_printf(&b, "%s%s %lld", sep, label, (long long)(val));              \
 			sep = " ";                                                              \
 		}                                                                               \
 	} while (0)
-	ITEM(ST_MESSAGES, "MESSAGES", m->status.messages);
+	ITEM(ST_MESSAGES, "MESSAGES", st->messages);
 	ITEM(ST_RECENT, "RECENT", 0);
-	ITEM(ST_UIDNEXT, "UIDNEXT", m->status.uidnext);
-	ITEM(ST_UIDVALIDITY, "UIDVALIDITY", m->status.uidvalidity);
-	ITEM(ST_UNSEEN, "UNSEEN", m->status.unseen);
-	ITEM(ST_HIGHESTMODSEQ, "HIGHESTMODSEQ", m->status.highestmodseq);
-	ITEM(ST_SIZE, "SIZE", m->status.size);
+	ITEM(ST_UIDNEXT, "UIDNEXT", st->uidnext);
+	ITEM(ST_UIDVALIDITY, "UIDVALIDITY", st->uidvalidity);
+	ITEM(ST_UNSEEN, "UNSEEN", st->unseen);
+	ITEM(ST_HIGHESTMODSEQ, "HIGHESTMODSEQ", st->highestmodseq);
+	ITEM(ST_SIZE, "SIZE", st->size);
+	ITEM(ST_APPENDLIMIT, "APPENDLIMIT", LIMIT_IMAP_LITERAL);
 #undef ITEM
 	buf_append_str(&b, ")\r\n");
 	imap_send_raw(s, buf_data(&b), buf_len(&b));
 	buf_free(&b);
+}
+
+static void status_finish(struct imap_session *s, struct mbox_job *m)
+{
+	imap_status_write(s, m->name, m->items, &m->status);
 	imap_tagged(s, "OK", "STATUS completed");
 }
 
@@ -226,8 +234,8 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	const char *ref, *pat;
 	size_t rlen, plen;
-	struct buf raw, dec;
 	struct mbox_job *m;
+	char *name;
 	bool lsub = strcmp(cmd->name, "LSUB") == 0;
 
 	if (imap_arg_astring(&cmd->args[0], &ref, &rlen) < 0 ||
@@ -241,22 +249,11 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_tagged(s, "OK", "%s completed", cmd->name);
 		return;
 	}
-	buf_init(&raw, LIMIT_IMAP_MAILBOX_NAME * 2);
-	buf_init(&dec, LIMIT_IMAP_MAILBOX_NAME * 2);
-	if (buf_append(&raw, ref, rlen) < 0 || buf_append(&raw, pat, plen) < 0 ||
-	    imap_mutf7_decode((const char *)buf_data(&raw), buf_len(&raw), &dec) < 0) {
-		buf_free(&raw);
-		buf_free(&dec);
-		imap_error(s, "BAD", "Invalid pattern");
+	if ((name = imap_list_pattern(s, ref, rlen, pat, plen)) == NULL)
 		return;
-	}
 	m = mbox_job_new(OP_LIST);
 	m->lsub = lsub;
-	m->name = xstrndup((const char *)buf_data(&dec), buf_len(&dec));
-	buf_free(&raw);
-	buf_free(&dec);
-	if (strncasecmp(m->name, "INBOX", 5) == 0 && (m->name[5] == '\0' || m->name[5] == '/'))
-		memcpy(m->name, "INBOX", 5);
+	m->name = name;
 	imap_job_submit(s, &m->j);
 }
 
@@ -320,7 +317,7 @@ void imap_cmd_rename(struct imap_session *s, const struct imap_cmd *cmd)
 	imap_job_submit(s, &m->j);
 }
 
-void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
+int imap_status_items_parse(struct imap_session *s, const struct imap_arg *l, unsigned *bits_r)
 {
 	static const struct {
 		const char *name;
@@ -329,16 +326,14 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
 		{ "MESSAGES", ST_MESSAGES }, { "UIDNEXT", ST_UIDNEXT },
 		{ "UIDVALIDITY", ST_UIDVALIDITY }, { "UNSEEN", ST_UNSEEN },
 		{ "RECENT", ST_RECENT }, { "HIGHESTMODSEQ", ST_HIGHESTMODSEQ },
-		{ "SIZE", ST_SIZE },
+		{ "SIZE", ST_SIZE }, { "APPENDLIMIT", ST_APPENDLIMIT },
 	};
-	const struct imap_arg *l = &cmd->args[1];
 	unsigned bits = 0;
-	struct mbox_job *m;
-	char *name;
 
+	*bits_r = 0;
 	if (l->type != IMAP_ARG_LIST || l->list_count == 0) {
 		imap_error(s, "BAD", "STATUS mailbox (items)");
-		return;
+		return -1;
 	}
 	for (unsigned i = 0; i < l->list_count; i++) {
 		size_t k;
@@ -348,12 +343,24 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
 				break;
 		if (k == sizeof(items) / sizeof(items[0])) {
 			imap_error(s, "BAD", "Unknown STATUS item");
-			return;
+			return -1;
 		}
 		bits |= items[k].bit;
 	}
 	if (bits & ST_HIGHESTMODSEQ)
 		s->condstore = true;	/* RFC 7162 3.1 */
+	*bits_r = bits;
+	return 0;
+}
+
+void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	unsigned bits;
+	struct mbox_job *m;
+	char *name;
+
+	if (imap_status_items_parse(s, &cmd->args[1], &bits) < 0)
+		return;
 	if ((name = imap_mailbox_arg(s, &cmd->args[0])) == NULL)
 		return;
 	m = mbox_job_new(OP_STATUS);

@@ -63,7 +63,7 @@ static const struct imap_command commands[] = {
 	{ "AUTHENTICATE", IMAP_STATE_NOTAUTH, F_BEFORE_TLS, 1, imap_cmd_authenticate },
 	{ "ENABLE", AUTHED, 0, 1, imap_cmd_enable },
 	{ "NAMESPACE", AUTHED, 0, 0, imap_cmd_namespace },
-	{ "LIST", AUTHED, 0, 2, imap_cmd_list },
+	{ "LIST", AUTHED, 0, 2, imap_cmd_list_extended },
 	{ "LSUB", AUTHED, 0, 2, imap_cmd_list },
 	{ "CREATE", AUTHED, 0, 1, imap_cmd_create },
 	{ "DELETE", AUTHED, 0, 1, imap_cmd_delete },

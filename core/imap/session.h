@@ -232,6 +232,18 @@ int imap_arg_u64(const struct imap_arg *arg, uint64_t max, uint64_t *out);
  * holds (NULL: all), in lines of bounded length; nothing when none. */
 void imap_vanished_send(struct imap_session *s, const uint32_t *uids, size_t n,
 			const struct imap_seqset *filter, bool earlier);
+/* STATUS items (RFC 3501 6.3.10, RFC 7162, RFC 8438 SIZE, RFC 7889) ->
+ * bits; 0, or -1 after answering BAD. (cmd_mailbox.c) */
+int imap_status_items_parse(struct imap_session *s, const struct imap_arg *l, unsigned *bits_r);
+/* "* STATUS name (items)" (cmd_mailbox.c) */
+void imap_status_write(struct imap_session *s, const char *name, unsigned items,
+		       const struct imap_store_status *st);
+/* --- cmd_list.c (imapa: LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819) --- */
+void imap_cmd_list_extended(struct imap_session *s, const struct imap_cmd *cmd);
+/* reference + pattern (modified UTF-7) -> UTF-8 pattern, INBOX
+ * normalised (malloc'd); NULL after answering BAD. */
+char *imap_list_pattern(struct imap_session *s, const char *ref, size_t rlen, const char *pat,
+			size_t plen);
 void imap_cmd_getquota(struct imap_session *s, const struct imap_cmd *cmd);
 void imap_cmd_getquotaroot(struct imap_session *s, const struct imap_cmd *cmd);
 void imap_cmd_setquota(struct imap_session *s, const struct imap_cmd *cmd);

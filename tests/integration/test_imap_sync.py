@@ -340,3 +340,72 @@ def test_quota_unlimited_account(daemon, ports, box):
     typ, data = m.getquotaroot("NoSuchBox")
     assert typ == "NO"
     m.logout()
+
+
+# --- STATUS=SIZE, APPENDLIMIT ---
+
+
+def test_appendlimit_and_status_size(daemon, ports, box):
+    c = Imap(ports, *box)
+    _, u = c.ok("CAPABILITY")
+    limit = int(re.search(r"APPENDLIMIT=(\d+)", u[0]).group(1))
+    assert "STATUS=SIZE" in u[0].split()
+    assert limit == util.limits()["LIMIT_IMAP_LITERAL"]
+    _, u = c.ok("STATUS INBOX (SIZE APPENDLIMIT MESSAGES)")
+    assert u == [f"* STATUS \"INBOX\" (MESSAGES 0 SIZE 0 APPENDLIMIT {limit})"], u
+    # a literal over the limit is refused before any of it is sent
+    st, _ = c.cmd(f"APPEND INBOX {{{limit + 1}}}")
+    assert st.startswith("NO [TOOBIG]"), st
+    c.close()
+
+
+# --- LIST-EXTENDED, LIST-STATUS ---
+
+
+def list_lines(u):
+    return [x for x in u if x.startswith("* LIST")]
+
+
+def test_list_extended_and_status(daemon, ports, box):
+    m = connect(ports, *box)
+    caps = m.capability()[1][0].decode().split()
+    assert "LIST-EXTENDED" in caps and "LIST-STATUS" in caps
+    for name in ("Work", "Work/Alpha", "Work/Beta", "Play"):
+        assert m.create(name)[0] == "OK"
+    append(m, "Work/Alpha")
+    append(m, "Work/Alpha")
+    m.unsubscribe("Work")
+    m.unsubscribe("Work/Beta")
+    m.unsubscribe("Play")
+    m.logout()
+    c = Imap(ports, *box)
+    # SUBSCRIBED selection: subscribed ones only, with \Subscribed
+    _, u = c.ok('LIST (SUBSCRIBED) "" "Work*"')
+    assert list_lines(u) == ['* LIST (\\HasNoChildren \\Subscribed) "/" "Work/Alpha"'], u
+    # RECURSIVEMATCH: the unsubscribed parent with CHILDINFO
+    _, u = c.ok('LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"')
+    work = [x for x in list_lines(u) if '"/" "Work"' in x]
+    assert work == ['* LIST (\\HasChildren) "/" "Work" ("CHILDINFO" ("SUBSCRIBED"))'], u
+    assert not any('"/" "Play"' in x for x in u)
+    st, _ = c.cmd('LIST (RECURSIVEMATCH) "" "*"')
+    assert st.startswith("BAD")
+    # SPECIAL-USE selection and several patterns
+    _, u = c.ok('LIST (SPECIAL-USE) "" "*"')
+    names = sorted(x.rsplit(" ", 1)[1].strip('"') for x in list_lines(u))
+    assert names == ["Archive", "Drafts", "Junk", "Sent", "Trash"], u
+    _, u = c.ok('LIST "" ("Play" "Work/%") RETURN (SUBSCRIBED CHILDREN)')
+    assert list_lines(u) == ['* LIST (\\HasNoChildren) "/" "Play"',
+                             '* LIST (\\HasNoChildren \\Subscribed) "/" "Work/Alpha"',
+                             '* LIST (\\HasNoChildren) "/" "Work/Beta"'], u
+    # LIST-STATUS: a STATUS after each LIST line
+    _, u = c.ok('LIST "" "Work/*" RETURN (STATUS (MESSAGES UNSEEN))')
+    assert u == ['* LIST (\\HasNoChildren) "/" "Work/Alpha"',
+                 '* STATUS "Work/Alpha" (MESSAGES 2 UNSEEN 2)',
+                 '* LIST (\\HasNoChildren) "/" "Work/Beta"',
+                 '* STATUS "Work/Beta" (MESSAGES 0 UNSEEN 0)'], u
+    # plain RFC 3501 LIST is unchanged
+    _, u = c.ok('LIST "" ""')
+    assert u == ['* LIST (\\Noselect) "/" ""'], u
+    st, _ = c.cmd('LIST "" "*" RETURN (BOGUS)')
+    assert st.startswith("BAD")
+    c.close()
