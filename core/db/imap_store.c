@@ -211,6 +211,7 @@ enum db_status imap_store_status(struct db *db, int64_t account_id, const char *
 		out->uidnext = col_i64(res, 0, 3);
 		out->uidvalidity = col_i64(res, 0, 4);
 		out->highestmodseq = col_i64(res, 0, 5);
+		out->deleted = col_i64(res, 0, 6);
 	}
 	PQclear(res);
 	return st;

@@ -57,6 +57,7 @@ enum db_status imap_store_subscribe(struct db *db, int64_t account_id, const cha
 struct imap_store_status {
 	int64_t messages, unseen, size;
 	int64_t uidnext, uidvalidity, highestmodseq;
+	int64_t deleted;	/* \Deleted messages (RFC 9051 STATUS DELETED) */
 };
 enum db_status imap_store_status(struct db *db, int64_t account_id, const char *name,
 				 struct imap_store_status *out, bool *found_r);

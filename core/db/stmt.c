@@ -303,7 +303,8 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  "SELECT (SELECT count(*) FROM messages WHERE mailbox_id = mb.id),"
 	  " (SELECT count(*) FROM messages WHERE mailbox_id = mb.id AND flags & 1 = 0),"
 	  " (SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox_id = mb.id),"
-	  " mb.uidnext, mb.uidvalidity, mb.highestmodseq"
+	  " mb.uidnext, mb.uidvalidity, mb.highestmodseq,"
+	  " (SELECT count(*) FROM messages WHERE mailbox_id = mb.id AND flags & 8 <> 0)"
 	  " FROM mailboxes mb WHERE account_id = $1 AND name = $2"),
 	/* $1 mailbox, $2 MODSEQ seen: one snapshot of the counters (kind 0),
 	 * expunged UIDs (1) and added or changed messages (2). */

@@ -31,9 +31,11 @@ void imap_capabilities(struct imap_session *s, struct buf *b)
 		return;
 	}
 	buf_append_str(b, " UIDPLUS UNSELECT NAMESPACE SPECIAL-USE CHILDREN MOVE");
-	/* imapa */
+	/* imapa. XXX: IMAP4rev2 is ENABLE-able and behaves (no RECENT, LIST in
+	 * SELECT, STATUS DELETED, UTF-8 names) but is advertised only once
+	 * ESEARCH and BINARY (imapb) are merged. */
 	buf_append_str(b, " CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE STATUS=SIZE LIST-EXTENDED"
-			  " LIST-STATUS");
+			  " LIST-STATUS UTF8=ACCEPT");
 	buf_printf(b, " APPENDLIMIT=%llu", (unsigned long long)LIMIT_IMAP_LITERAL);
 }
 
@@ -78,10 +80,13 @@ void imap_cmd_id(struct imap_session *s, const struct imap_cmd *cmd)
 }
 
 /* RFC 5161: "* ENABLED" lists what this command turned on; unknown
- * names are ignored. QRESYNC implies CONDSTORE (RFC 7162 3.2.3).
- * XXX: UTF8=ACCEPT, IMAP4rev2 not yet. */
+ * names are ignored. QRESYNC implies CONDSTORE (RFC 7162 3.2.3);
+ * IMAP4rev2 implies UTF-8 mailbox names (RFC 9051 5.1); both UTF-8 ones
+ * let quoted strings carry 8-bit octets (parser utf8). */
 void imap_cmd_enable(struct imap_session *s, const struct imap_cmd *cmd)
 {
+	struct imap_parser_params pp;
+	bool utf8 = s->utf8;
 	struct buf b;
 
 	buf_init(&b, 256);
@@ -96,7 +101,19 @@ void imap_cmd_enable(struct imap_session *s, const struct imap_cmd *cmd)
 			s->qresync = true;
 			s->condstore = true;
 			buf_append_str(&b, " QRESYNC");
+		} else if (imap_arg_atom_is(a, "UTF8=ACCEPT") && !s->utf8) {
+			s->utf8 = true;
+			buf_append_str(&b, " UTF8=ACCEPT");
+		} else if (imap_arg_atom_is(a, "IMAP4rev2") && !s->rev2) {
+			s->rev2 = true;
+			s->utf8 = true;
+			buf_append_str(&b, " IMAP4rev2");
 		}
+	}
+	if (s->utf8 && !utf8) {
+		imap_parser_params_default(&pp, true);
+		pp.utf8 = true;
+		imap_parser_set_params(s->parser, &pp);
 	}
 	buf_append_str(&b, "\r\n");
 	imap_send_raw(s, buf_data(&b), buf_len(&b));

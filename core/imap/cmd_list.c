@@ -49,7 +49,9 @@ char *imap_list_pattern(struct imap_session *s, const char *ref, size_t rlen, co
 	buf_init(&raw, LIMIT_IMAP_MAILBOX_NAME * 2);
 	buf_init(&dec, LIMIT_IMAP_MAILBOX_NAME * 2);
 	if (buf_append(&raw, ref, rlen) < 0 || buf_append(&raw, pat, plen) < 0 ||
-	    imap_mutf7_decode((const char *)buf_data(&raw), buf_len(&raw), &dec) < 0) {
+	    (s->utf8 ? !imap_mutf7_utf8_valid(buf_data(&raw), buf_len(&raw)) ||
+			       buf_append(&dec, buf_data(&raw), buf_len(&raw)) < 0
+		     : imap_mutf7_decode((const char *)buf_data(&raw), buf_len(&raw), &dec) < 0)) {
 		buf_free(&raw);
 		buf_free(&dec);
 		imap_error(s, "BAD", "Invalid pattern");
@@ -157,7 +159,7 @@ static void list_finish(struct imap_session *s, struct imap_job *jj)
 		if (mb->special_use[0] != '\0')
 			buf_printf(&b, " %s", mb->special_use);
 		buf_append_str(&b, ") \"/\" ");
-		if (imap_mailbox_write(&b, mb->name) < 0) {
+		if (imap_mailbox_out(s, &b, mb->name) < 0) {
 			buf_free(&b);
 			continue;
 		}

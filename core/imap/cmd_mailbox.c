@@ -27,6 +27,7 @@ enum mbox_op { OP_LIST, OP_CREATE, OP_DELETE, OP_RENAME, OP_SUBSCRIBE, OP_STATUS
 #define ST_HIGHESTMODSEQ (1u << 5)
 #define ST_SIZE		(1u << 6)
 #define ST_APPENDLIMIT	(1u << 7)	/* RFC 7889 */
+#define ST_DELETED	(1u << 8)	/* RFC 9051 */
 
 struct mbox_job {
 	struct imap_job j;
@@ -125,7 +126,7 @@ static void list_finish(struct imap_session *s, struct mbox_job *m)
 		if (mb->special_use[0] != '\0' && !m->lsub)
 			buf_printf(&b, " %s", mb->special_use);
 		buf_append_str(&b, ") \"/\" ");
-		if (imap_mailbox_write(&b, mb->name) == 0) {
+		if (imap_mailbox_out(s, &b, mb->name) == 0) {
 			buf_append_str(&b, "\r\n");
 			imap_send_raw(s, buf_data(&b), buf_len(&b));
 		}
@@ -142,7 +143,7 @@ void imap_status_write(struct imap_session *s, const char *name, unsigned items,
 
 	buf_init(&b, LIMIT_IMAP_MAILBOX_NAME * 8);
 	buf_append_str(&b, "* STATUS ");
-	imap_mailbox_write(&b, name);
+	imap_mailbox_out(s, &b, name);
 	buf_append_str(&b, " (");
 #define ITEM(bit, label, val)                                                                   \
 	do {                                                                                    \
@@ -159,6 +160,7 @@ void imap_status_write(struct imap_session *s, const char *name, unsigned items,
 	ITEM(ST_HIGHESTMODSEQ, "HIGHESTMODSEQ", st->highestmodseq);
 	ITEM(ST_SIZE, "SIZE", st->size);
 	ITEM(ST_APPENDLIMIT, "APPENDLIMIT", LIMIT_IMAP_LITERAL);
+	ITEM(ST_DELETED, "DELETED", st->deleted);
 #undef ITEM
 	buf_append_str(&b, ")\r\n");
 	imap_send_raw(s, buf_data(&b), buf_len(&b));
@@ -327,6 +329,7 @@ int imap_status_items_parse(struct imap_session *s, const struct imap_arg *l, un
 		{ "UIDVALIDITY", ST_UIDVALIDITY }, { "UNSEEN", ST_UNSEEN },
 		{ "RECENT", ST_RECENT }, { "HIGHESTMODSEQ", ST_HIGHESTMODSEQ },
 		{ "SIZE", ST_SIZE }, { "APPENDLIMIT", ST_APPENDLIMIT },
+		{ "DELETED", ST_DELETED },
 	};
 	unsigned bits = 0;
 
@@ -346,6 +349,10 @@ int imap_status_items_parse(struct imap_session *s, const struct imap_arg *l, un
 			return -1;
 		}
 		bits |= items[k].bit;
+	}
+	if (s->rev2 && (bits & ST_RECENT)) {
+		imap_error(s, "BAD", "RECENT is not an IMAP4rev2 STATUS item");
+		return -1;
 	}
 	if (bits & ST_HIGHESTMODSEQ)
 		s->condstore = true;	/* RFC 7162 3.1 */
@@ -494,9 +501,21 @@ static void select_finish(struct imap_session *s, struct imap_job *jj)
 		  sj->readonly ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*");
 	buf_free(&kw);
 	imap_send(s, "* %zu EXISTS", s->sel.n);
-	imap_send(s, "* 0 RECENT");
-	if (unseen > 0)
+	if (!s->rev2)	/* RFC 9051 has no RECENT and no [UNSEEN] */
+		imap_send(s, "* 0 RECENT");
+	if (unseen > 0 && !s->rev2)
 		imap_send(s, "* OK [UNSEEN %u] First unseen", unseen);
+	if (s->rev2) {
+		/* RFC 9051 6.3.2: a LIST response with the mailbox name */
+		struct buf lb;
+
+		buf_init(&lb, LIMIT_IMAP_MAILBOX_NAME * 8);
+		buf_append_str(&lb, "* LIST () \"/\" ");
+		imap_mailbox_out(s, &lb, sj->name);
+		buf_append_str(&lb, "\r\n");
+		imap_send_raw(s, buf_data(&lb), buf_len(&lb));
+		buf_free(&lb);
+	}
 	imap_send(s, "* OK [UIDVALIDITY %lld] UIDs valid", (long long)s->sel.uidvalidity);
 	imap_send(s, "* OK [UIDNEXT %lld] Predicted next UID", (long long)s->sel.uidnext);
 	imap_send(s, "* OK [HIGHESTMODSEQ %lld] Highest", (long long)s->sel.modseq);
@@ -573,7 +592,7 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	if (s->state == IMAP_STATE_SELECTED) {
 		imap_view_clear(s);
-		if (s->condstore)	/* RFC 7162 3.2.11 */
+		if (s->condstore || s->rev2)	/* RFC 7162 3.2.11, RFC 9051 7.1 */
 			imap_send(s, "* OK [CLOSED] Previous mailbox closed");
 	}
 	sj->j.work = select_work;
@@ -808,6 +827,7 @@ int imap_date_time_parse(const char *s, size_t len, int64_t *out)
 void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	const struct imap_arg *lit = &cmd->args[cmd->n_args - 1];
+	unsigned nargs = cmd->n_args;
 	struct append_job *a;
 	const char *err = NULL;
 	char *name;
@@ -816,7 +836,12 @@ void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 	char *keywords = NULL;
 	int64_t date = 0;
 
-	if (lit->type != IMAP_ARG_LITERAL_TAKEN || s->spool == NULL || cmd->n_args > 4) {
+	if (s->utf8 && nargs >= 3 && lit->type == IMAP_ARG_LIST && lit->list_count == 1 &&
+	    imap_arg_atom_is(&cmd->args[nargs - 2], "UTF8")) {
+		lit = &lit->list[0];	/* RFC 6855 4: UTF8 (~{n}) */
+		nargs--;
+	}
+	if (lit->type != IMAP_ARG_LITERAL_TAKEN || s->spool == NULL || nargs > 4) {
 		imap_error(s, "BAD", "APPEND mailbox [(flags)] [date-time] literal");
 		return;
 	}
@@ -824,14 +849,14 @@ void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_tagged(s, "NO", "[UNAVAILABLE] Message could not be stored");
 		return;
 	}
-	if (i < cmd->n_args - 1 && cmd->args[i].type == IMAP_ARG_LIST) {
+	if (i < nargs - 1 && cmd->args[i].type == IMAP_ARG_LIST) {
 		if (imap_flags_parse(&cmd->args[i], &flags, &keywords, &err) < 0) {
 			imap_error(s, "BAD", "%s", err);
 			return;
 		}
 		i++;
 	}
-	if (i < cmd->n_args - 1) {
+	if (i < nargs - 1) {
 		const char *ds;
 		size_t dl;
 
@@ -843,8 +868,8 @@ void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 		}
 		i++;
 	}
-	if (i != cmd->n_args - 1 || (name = imap_mailbox_arg(s, &cmd->args[0])) == NULL) {
-		if (i != cmd->n_args - 1)
+	if (i != nargs - 1 || (name = imap_mailbox_arg(s, &cmd->args[0])) == NULL) {
+		if (i != nargs - 1)
 			imap_error(s, "BAD", "APPEND mailbox [(flags)] [date-time] literal");
 		free(keywords);
 		return;

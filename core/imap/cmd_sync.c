@@ -113,7 +113,7 @@ static void quota_finish(struct imap_session *s, struct imap_job *jj)
 		}
 		buf_init(&b, LIMIT_IMAP_MAILBOX_NAME * 8);
 		buf_append_str(&b, "* QUOTAROOT ");
-		imap_mailbox_write(&b, q->mailbox);
+		imap_mailbox_out(s, &b, q->mailbox);
 		if (q->quota > 0)
 			buf_append_str(&b, " \"\"");
 		buf_append_str(&b, "\r\n");

@@ -275,8 +275,10 @@ static void parse_error(struct imap_session *s, const struct imap_cmd *cmd)
 static void on_literal(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	const struct imap_literal *l = &cmd->literal;
-	bool append = cmd->name != NULL && strcmp(cmd->name, "APPEND") == 0 && l->depth == 0 &&
-		      l->index >= 1 && s->state != IMAP_STATE_NOTAUTH;
+	/* depth 1: APPEND ... UTF8 (~{n}) after UTF8=ACCEPT (RFC 6855 4) */
+	bool append = cmd->name != NULL && strcmp(cmd->name, "APPEND") == 0 &&
+		      (l->depth == 0 || (l->depth == 1 && s->utf8)) && l->index >= 1 &&
+		      s->state != IMAP_STATE_NOTAUTH;
 
 	set_tag(s, cmd->tag);
 	if (l->too_big) {

@@ -102,6 +102,10 @@ struct imap_session {
 	/* imapa: extensions turned on (RFC 5161 ENABLE, or implicitly) */
 	bool condstore;		/* RFC 7162 3.1: MODSEQ in every FETCH */
 	bool qresync;		/* RFC 7162 3.2: VANISHED instead of EXPUNGE */
+	bool utf8;		/* RFC 6855 UTF8=ACCEPT: UTF-8 mailbox names, UTF8 APPEND */
+	/* RFC 9051 IMAP4rev2: no RECENT, LIST in SELECT, STATUS DELETED.
+	 * Hook for SEARCH (imapb): with rev2, SEARCH answers ESEARCH. */
+	bool rev2;
 
 	struct imap_view sel;
 	/* the registry of sessions by selected mailbox (session.c) */
@@ -170,6 +174,9 @@ int imap_seqset_uids(struct imap_session *s, const struct imap_arg *arg, bool ui
 char *imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg);
 /* Appends a mailbox name (UTF-8) as an IMAP string in modified UTF-7. */
 int imap_mailbox_write(struct buf *b, const char *name);
+/* The same for this session: UTF-8 after UTF8=ACCEPT / IMAP4rev2
+ * (RFC 6855 3), modified UTF-7 otherwise. */
+int imap_mailbox_out(const struct imap_session *s, struct buf *b, const char *name);
 /* Appends s as a quoted string or a literal. */
 void imap_astring_write(struct buf *b, const char *str, size_t len);
 /* A flag list or single flag -> bits and keywords (PG array literal).

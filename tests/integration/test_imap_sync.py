@@ -39,10 +39,10 @@ class Imap:
         untagged = []
         while True:
             got = self.c.readline().decode("utf-8", "replace").rstrip("\r\n")
-            m = re.match(r"\{(\d+)\}$", got[-12:]) if got.endswith("}") else None
+            m = re.search(r"\{(\d+)\}$", got)
             if m:
                 lit = b""
-                size = int(re.search(r"\{(\d+)\}$", got).group(1))
+                size = int(m.group(1))
                 while len(lit) < size:
                     need = size - len(lit)
                     if self.c.buf:
@@ -408,4 +408,61 @@ def test_list_extended_and_status(daemon, ports, box):
     assert u == ['* LIST (\\Noselect) "/" ""'], u
     st, _ = c.cmd('LIST "" "*" RETURN (BOGUS)')
     assert st.startswith("BAD")
+    c.close()
+
+
+# --- UTF8=ACCEPT (RFC 6855), IMAP4rev2 (RFC 9051) ---
+
+
+def test_utf8_accept_names_and_append(daemon, ports, box):
+    m = connect(ports, *box)
+    assert "UTF8=ACCEPT" in m.capability()[1][0].decode().split()
+    # created in modified UTF-7 by a client that did not enable UTF-8
+    assert m.create("&AMk-t&AOk-")[0] == "OK"      # "Été"
+    m.logout()
+    c = Imap(ports, *box)
+    _, u = c.ok('LIST "" "*t*"')
+    assert '* LIST (\\HasNoChildren) "/" "&AMk-t&AOk-"' in u, u
+    _, u = c.ok("ENABLE UTF8=ACCEPT")
+    assert u == ["* ENABLED UTF8=ACCEPT"], u
+    _, u = c.ok('LIST "" "*t*"')
+    assert '* LIST (\\HasNoChildren) "/" "Été"' in u, u
+    c.ok('CREATE "Ünïcode/子"')
+    _, u = c.ok('STATUS "Ünïcode/子" (MESSAGES)')
+    assert u == ['* STATUS "Ünïcode/子" (MESSAGES 0)'], u
+    # APPEND UTF8 (~{n}): a message with a UTF-8 header
+    msg = ("From: Jörg <j@example.test>\r\nSubject: Grüße\r\n\r\nHallo\r\n").encode()
+    c.c.send(f'a1 APPEND "Été" UTF8 (~{{{len(msg)}}}\r\n'.encode())
+    assert c.c.readline().startswith(b"+")
+    c.c.send(msg + b")\r\n")
+    line = c.c.readline()
+    assert line.startswith(b"a1 OK [APPENDUID"), line
+    _, u = c.ok('SELECT "Été"')
+    assert "* 1 EXISTS" in u
+    _, u = c.ok("FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert "Grüße" in u[0], u
+    c.close()
+    m = connect(ports, *box)
+    typ, data = m.list('""', '"*"')
+    assert any(b'"&ANw-n&AO8-code/&W1A-"' in d for d in data), data
+    m.logout()
+
+
+def test_imap4rev2_behaviour(daemon, ports, box):
+    m = connect(ports, *box)
+    append(m, flags="(\\Deleted)")
+    append(m)
+    m.logout()
+    c = Imap(ports, *box)
+    _, u = c.ok("ENABLE IMAP4rev2")
+    assert u == ["* ENABLED IMAP4rev2"], u
+    _, u = c.ok("SELECT INBOX")
+    assert not any("RECENT" in x or "[UNSEEN" in x for x in u), u
+    assert '* LIST () "/" "INBOX"' in u and "* 2 EXISTS" in u, u
+    _, u = c.ok("STATUS INBOX (MESSAGES DELETED SIZE)")
+    assert re.fullmatch(r'\* STATUS "INBOX" \(MESSAGES 2 SIZE \d+ DELETED 1\)', u[0]), u
+    st, _ = c.cmd("STATUS INBOX (RECENT)")
+    assert st.startswith("BAD"), st
+    _, u = c.ok("SELECT INBOX")
+    assert u[0] == "* OK [CLOSED] Previous mailbox closed", u
     c.close()
