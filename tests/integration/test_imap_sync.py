@@ -4,8 +4,12 @@ untagged VANISHED), QUOTA (RFC 9208) with usage kept exact by APPEND, COPY,
 EXPUNGE, SMTP delivery and POP3 DELE. Python's imaplib where it has a method,
 raw tagged lines (over IMAPS) where it has none or the order matters."""
 
+import hashlib
 import imaplib
 import re
+import ssl
+import subprocess
+import threading
 import time
 
 import pytest
@@ -466,3 +470,209 @@ def test_imap4rev2_behaviour(daemon, ports, box):
     _, u = c.ok("SELECT INBOX")
     assert u[0] == "* OK [CLOSED] Previous mailbox closed", u
     c.close()
+
+
+# --- real sync clients, ordering under concurrent deliveries ---
+
+
+def deliver(ports, rcpt, subject, body="hello"):
+    msg = util.make_msg(f"x@{REMOTE_DOMAIN}", rcpt, subject=subject, body=body)[1]
+    assert util.mx_send(ports["smtp"], f"x@{REMOTE_DOMAIN}", [rcpt], msg) == {}
+
+
+def server_cert(tmp, ports):
+    pem = ssl.get_server_certificate((HOST, ports["imaps"]))
+    path = tmp / "server.pem"
+    path.write_text(pem)
+    return path, pem
+
+
+def maildir_files(folder):
+    return sorted(p for sub in ("cur", "new") for p in (folder / sub).glob("*"))
+
+
+def subjects(files):
+    out = set()
+    for f in files:
+        m = re.search(rb"^Subject: (.*?)\r?$", f.read_bytes(), re.M)
+        out.add(m.group(1).decode())
+    return out
+
+
+def run_mbsync(conf):
+    r = subprocess.run(["mbsync", "-c", str(conf), "-a"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, f"mbsync: {r.returncode}\n{r.stdout}\n{r.stderr}"
+
+
+def test_mbsync_two_way(daemon, ports, box, tmp_path):
+    user, pw = box
+    deliver(ports, user, "in-1")
+    deliver(ports, user, "in-2")
+    util.wait_messages(ports, user, pw, 2)
+    m = connect(ports, user, pw)
+    m.create("Work")
+    append(m, "Work", subject="work-1")
+    m.logout()
+    cert, _ = server_cert(tmp_path, ports)
+    local = tmp_path / "mail"
+    local.mkdir()
+    conf = tmp_path / "mbsyncrc"
+    conf.write_text(f"""IMAPAccount srv
+Host {HOST}
+Port {ports['imaps']}
+User {user}
+Pass {pw}
+SSLType IMAPS
+CertificateFile {cert}
+
+IMAPStore remote
+Account srv
+
+MaildirStore local
+Path {local}/
+Inbox {local}/INBOX
+SubFolders Verbatim
+
+Channel ch
+Far :remote:
+Near :local:
+Patterns INBOX Work
+Create Both
+Expunge Both
+SyncState *
+Sync All
+""")
+    run_mbsync(conf)
+    assert subjects(maildir_files(local / "INBOX")) == {"in-1", "in-2"}
+    assert subjects(maildir_files(local / "Work")) == {"work-1"}
+    # local changes: \Seen on in-1, a new message in Work, in-2 deleted
+    for f in maildir_files(local / "INBOX"):
+        s = subjects([f]).pop()
+        base = f.parent.parent / "cur" / f.name.split(":")[0]
+        if s == "in-1":
+            f.rename(str(base) + ":2,S")
+        else:
+            f.rename(str(base) + ":2,T")
+    newf = local / "Work" / "new" / f"{int(time.time())}.local1.host"
+    newf.write_bytes(util.make_msg("me@example.test", user, subject="work-local")[1])
+    # server changes: \Flagged on work-1, a new message in INBOX
+    m = connect(ports, user, pw)
+    m.select("Work")
+    m.store("1", "+FLAGS", "(\\Flagged)")
+    m.logout()
+    deliver(ports, user, "in-3")
+    util.wait_for(lambda: len(util.pop3_ids(ports, user, pw)) >= 3, 10, what="in-3")
+    run_mbsync(conf)
+    m = connect(ports, user, pw)
+    m.select("INBOX")
+    typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    got = {re.search(rb"Subject: (\S+)", d[1]).group(1).decode(): d[0] for d in data
+           if isinstance(d, tuple)}
+    assert set(got) == {"in-1", "in-3"}, got
+    assert b"\\Seen" in got["in-1"]
+    m.select("Work")
+    typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    got = {re.search(rb"Subject: (\S+)", d[1]).group(1).decode(): d[0] for d in data
+           if isinstance(d, tuple)}
+    assert set(got) == {"work-1", "work-local"}, got
+    m.logout()
+    assert subjects(maildir_files(local / "INBOX")) == {"in-1", "in-3"}
+    work = {subjects([f]).pop(): f.name for f in maildir_files(local / "Work")}
+    assert set(work) == {"work-1", "work-local"}
+    assert work["work-1"].endswith(":2,F"), work
+
+
+def test_offlineimap_sync(daemon, ports, box, tmp_path):
+    user, pw = box
+    deliver(ports, user, "oi-1")
+    util.wait_messages(ports, user, pw, 1)
+    m = connect(ports, user, pw)
+    m.create("Lists")
+    append(m, "Lists", subject="oi-list")
+    m.logout()
+    _, pem = server_cert(tmp_path, ports)
+    der = ssl.PEM_cert_to_DER_cert(pem)
+    fp = hashlib.sha512(der).hexdigest()
+    local = tmp_path / "oi"
+    conf = tmp_path / "offlineimaprc"
+    conf.write_text(f"""[general]
+accounts = t
+metadata = {tmp_path}/meta
+ui = quiet
+
+[Account t]
+localrepository = L
+remoterepository = R
+
+[Repository L]
+type = Maildir
+localfolders = {local}
+
+[Repository R]
+type = IMAP
+remotehost = {HOST}
+remoteport = {ports['imaps']}
+remoteuser = {user}
+remotepass = {pw}
+ssl = yes
+cert_fingerprint = {fp}
+folderfilter = lambda f: f in ("INBOX", "Lists")
+""")
+
+    def run():
+        r = subprocess.run(["offlineimap", "-c", str(conf), "-o", "-u", "quiet"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, f"offlineimap: {r.returncode}\n{r.stdout}\n{r.stderr}"
+    run()
+    assert subjects(maildir_files(local / "INBOX")) == {"oi-1"}
+    assert subjects(maildir_files(local / "Lists")) == {"oi-list"}
+    # a local flag and a server-side message both travel
+    f = maildir_files(local / "INBOX")[0]
+    f.rename(str(f.parent.parent / "cur" / f.name.split(":")[0]) + ":2,FS")
+    deliver(ports, user, "oi-2")
+    util.wait_for(lambda: len(util.pop3_ids(ports, user, pw)) >= 2, 10, what="oi-2")
+    run()
+    assert subjects(maildir_files(local / "INBOX")) == {"oi-1", "oi-2"}
+    m = connect(ports, user, pw)
+    m.select("INBOX", readonly=True)
+    typ, data = m.search(None, "FLAGGED SEEN")
+    assert data[0].split() == [b"1"], data
+    m.logout()
+
+
+def test_uid_order_under_concurrent_deliveries(daemon, ports, box):
+    user, pw = box
+    c = Imap(ports, user, pw)
+    c.ok("SELECT INBOX")
+    done = threading.Event()
+    seen, known, problems, total = [], 0, [], 0
+
+    def senders():
+        util.run_threads(4, lambda i: [deliver(ports, user, f"c{i}-{k}") for k in range(8)])
+        done.set()
+    t = threading.Thread(target=senders, daemon=True)
+    t.start()
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        finished = done.is_set()
+        _, u = c.ok("NOOP")
+        total = max([total] + [int(x.split()[1]) for x in u if x.endswith(" EXISTS")])
+        if total > known:
+            _, f = c.ok(f"FETCH {known + 1}:{total} (UID)")
+            total = max([total] + [int(x.split()[1]) for x in f if x.endswith(" EXISTS")])
+            for x in f:
+                if " FETCH " not in x:
+                    continue
+                uid = int(re.search(r"UID (\d+)", x).group(1))
+                if seen and uid <= seen[-1]:
+                    problems.append((seen[-1], uid))
+                seen.append(uid)
+            known = len(seen)
+        if finished and known >= 32:
+            break
+        time.sleep(0.02)
+    t.join(60)
+    c.close()
+    assert not problems, problems
+    assert len(seen) == 32 and seen == sorted(set(seen)), seen
