@@ -122,4 +122,9 @@
 #define LIMIT_MIME_BOUNDARY		200	/* boundary length (RFC 2046 allows 70); longer: a multipart without parts */
 #define LIMIT_MIME_PARAMS		64	/* Content-Type/Disposition parameters kept per header */
 
+/* imapa */
+#define LIMIT_IMAP_NOTIFY_PENDING	64	/* changed mailboxes a NOTIFY session remembers; more: it looks at all */
+#define LIMIT_IMAP_NOTIFY_FILTERS	16	/* filters in one NOTIFY SET; BAD [LIMIT] */
+#define LIMIT_IMAP_LIST_PATTERNS	64	/* patterns in one LIST-EXTENDED command; BAD [LIMIT] */
+
 #endif

@@ -277,7 +277,8 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " WHERE account_id = $1 AND name = $2"),
 	S(STMT_IMAP_CREATE, "imap_create", 2,
 	  "INSERT INTO mailboxes (account_id, name) VALUES ($1, $2)"
-	  " ON CONFLICT (account_id, name) DO NOTHING RETURNING id"),
+	  " ON CONFLICT (account_id, name) DO NOTHING"
+	  " RETURNING id, pg_notify('mailbox_changed', id::text)"),
 	/* $1 account, $2 name -> deleted (0/1), blob ids to collect. The
 	 * messages go first (their sizes are uncharged), the mailbox row's
 	 * cascade finds none left. */
@@ -296,9 +297,10 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	S(STMT_IMAP_RENAME, "imap_rename", 3,
 	  "UPDATE mailboxes SET name = $3 || substr(name, length($2) + 1)"
 	  " WHERE account_id = $1 AND (name = $2 OR left(name, length($2) + 1) = $2 || '/')"
-	  " RETURNING id"),
+	  " RETURNING id, pg_notify('mailbox_changed', id::text)"),
 	S(STMT_IMAP_SUBSCRIBE, "imap_subscribe", 3,
-	  "UPDATE mailboxes SET subscribed = $3 WHERE account_id = $1 AND name = $2 RETURNING id"),
+	  "UPDATE mailboxes SET subscribed = $3 WHERE account_id = $1 AND name = $2"
+	  " RETURNING id, pg_notify('mailbox_changed', id::text)"),
 	S(STMT_IMAP_STATUS, "imap_status", 2,
 	  "SELECT (SELECT count(*) FROM messages WHERE mailbox_id = mb.id),"
 	  " (SELECT count(*) FROM messages WHERE mailbox_id = mb.id AND flags & 1 = 0),"

@@ -35,7 +35,7 @@ void imap_capabilities(struct imap_session *s, struct buf *b)
 	 * SELECT, STATUS DELETED, UTF-8 names) but is advertised only once
 	 * ESEARCH and BINARY (imapb) are merged. */
 	buf_append_str(b, " CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE STATUS=SIZE LIST-EXTENDED"
-			  " LIST-STATUS UTF8=ACCEPT");
+			  " LIST-STATUS UTF8=ACCEPT NOTIFY");
 	buf_printf(b, " APPENDLIMIT=%llu", (unsigned long long)LIMIT_IMAP_LITERAL);
 }
 

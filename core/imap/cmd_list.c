@@ -5,7 +5,7 @@
  * several patterns in one command. A LIST with none of these is the
  * RFC 3501 LIST of cmd_mailbox.c. Matching and the STATUS counts run in
  * the worker over the account's mailboxes (one query, then one per
- * mailbox whose STATUS is asked); at most LIST_PATTERNS patterns. */
+ * mailbox whose STATUS is asked); at most LIMIT_IMAP_LIST_PATTERNS patterns. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,7 +14,7 @@
 #include "imap/session.h"
 #include "lib/mem.h"
 
-#define LIST_PATTERNS 64	/* patterns in one LIST; more is BAD */
+#define LIST_PATTERNS LIMIT_IMAP_LIST_PATTERNS
 
 #define SEL_SUBSCRIBED	(1u << 0)
 #define SEL_REMOTE	(1u << 1)

@@ -360,6 +360,11 @@ int imap_status_items_parse(struct imap_session *s, const struct imap_arg *l, un
 	return 0;
 }
 
+unsigned imap_status_bits_notify(bool condstore)
+{
+	return ST_MESSAGES | ST_UIDNEXT | ST_UNSEEN | (condstore ? ST_HIGHESTMODSEQ : 0);
+}
+
 void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	unsigned bits;
@@ -712,7 +717,7 @@ void imap_cmd_idle(struct imap_session *s, const struct imap_cmd *cmd)
 	(void)cmd;
 	s->idling = true;
 	imap_send(s, "+ idling");
-	if (s->state == IMAP_STATE_SELECTED)
+	if (s->state == IMAP_STATE_SELECTED || imap_notify_pending(s))
 		imap_sync_start(s, true);
 }
 

@@ -89,6 +89,8 @@ static const struct imap_command commands[] = {
 	{ "GETQUOTA", AUTHED, 0, 1, imap_cmd_getquota },
 	{ "GETQUOTAROOT", AUTHED, 0, 1, imap_cmd_getquotaroot },
 	{ "SETQUOTA", AUTHED, 0, 2, imap_cmd_setquota },
+	/* imapa: RFC 5465 */
+	{ "NOTIFY", AUTHED, 0, 1, imap_cmd_notify },
 };
 
 void imap_commands_dispatch(struct imap_session *s, const struct imap_cmd *cmd)

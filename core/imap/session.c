@@ -74,6 +74,7 @@ void imap_notify_mailbox(const char *payload)
 
 	if (payload == NULL || strnum_parse(payload, INT64_MAX, &id) < 0)
 		return;
+	imap_notify_event((int64_t)id);
 	for (s = imap_reg[reg_bucket((int64_t)id)]; s != NULL; s = next) {
 		next = s->reg_next;
 		if (s->sel.mailbox_id == (int64_t)id)
@@ -83,6 +84,7 @@ void imap_notify_mailbox(const char *payload)
 
 void imap_notify_all(void)
 {
+	imap_notify_event_all();
 	for (size_t b = 0; b < IMAP_REG_BUCKETS; b++) {
 		struct imap_session *s, *next;
 
@@ -681,7 +683,7 @@ void imap_view_apply(struct imap_session *s, const struct imap_store_sync *sy, b
 
 /* ---------- NOOP / IDLE sync ---------- */
 
-static void sync_finish(struct imap_session *s, struct imap_job *j)
+void imap_sync_finish(struct imap_session *s, struct imap_job *j)
 {
 	bool idle = s->idle_job;
 
@@ -701,9 +703,12 @@ static void sync_finish(struct imap_session *s, struct imap_job *j)
 
 void imap_sync_start(struct imap_session *s, bool idle)
 {
-	struct imap_job *j = xcalloc(1, sizeof(*j));
+	struct imap_job *j = imap_notify_job(s);	/* NOTIFY changes first (imapa) */
 
-	j->finish = sync_finish;
+	if (j == NULL) {
+		j = xcalloc(1, sizeof(*j));
+		j->finish = imap_sync_finish;
+	}
 	j->allow_expunge = true;
 	s->idle_job = idle;
 	imap_job_submit(s, j);
@@ -804,6 +809,7 @@ static void session_close(void *session, struct conn *c)
 	if (s == NULL)
 		return;
 	loop_timer_cancel(&s->fail_timer);
+	imap_notify_free(s);
 	imap_view_clear(s);
 	imap_parser_free(&s->parser);
 	spool_free(&s->spool);

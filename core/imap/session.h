@@ -106,6 +106,7 @@ struct imap_session {
 	/* RFC 9051 IMAP4rev2: no RECENT, LIST in SELECT, STATUS DELETED.
 	 * Hook for SEARCH (imapb): with rev2, SEARCH answers ESEARCH. */
 	bool rev2;
+	struct imap_notify *notify;	/* NOTIFY SET (cmd_notify.c), or NULL */
 
 	struct imap_view sel;
 	/* the registry of sessions by selected mailbox (session.c) */
@@ -245,6 +246,21 @@ int imap_status_items_parse(struct imap_session *s, const struct imap_arg *l, un
 /* "* STATUS name (items)" (cmd_mailbox.c) */
 void imap_status_write(struct imap_session *s, const char *name, unsigned items,
 		       const struct imap_store_status *st);
+/* The STATUS items NOTIFY reports for a non-selected mailbox (RFC 5465 5.2). */
+unsigned imap_status_bits_notify(bool condstore);
+/* --- cmd_notify.c (imapa: NOTIFY, RFC 5465) --- */
+void imap_cmd_notify(struct imap_session *s, const struct imap_cmd *cmd);
+/* mailbox_changed for mailbox id / for all (LISTEN reconnected). Loop. */
+void imap_notify_event(int64_t id);
+void imap_notify_event_all(void);
+/* Whether the session has NOTIFY changes to report. */
+bool imap_notify_pending(const struct imap_session *s);
+/* A job that reports them (and syncs the selected mailbox), or NULL. */
+struct imap_job *imap_notify_job(struct imap_session *s);
+/* Forgets the session's NOTIFY state (NOTIFY NONE, session end). */
+void imap_notify_free(struct imap_session *s);
+/* The end of a NOOP / IDLE sync job (session.c). */
+void imap_sync_finish(struct imap_session *s, struct imap_job *j);
 /* --- cmd_list.c (imapa: LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819) --- */
 void imap_cmd_list_extended(struct imap_session *s, const struct imap_cmd *cmd);
 /* reference + pattern (modified UTF-7) -> UTF-8 pattern, INBOX

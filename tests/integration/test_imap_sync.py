@@ -676,3 +676,72 @@ def test_uid_order_under_concurrent_deliveries(daemon, ports, box):
     c.close()
     assert not problems, problems
     assert len(seen) == 32 and seen == sorted(set(seen)), seen
+
+
+# --- NOTIFY (RFC 5465) ---
+
+
+def idle_until(c, pred, timeout=10):
+    """Lines received in IDLE until pred(line) holds."""
+    c.c.settimeout(timeout)
+    got = []
+    while True:
+        line = c.c.readline().decode("utf-8", "replace").rstrip("\r\n")
+        got.append(line)
+        if pred(line):
+            return got
+
+
+def test_notify_status_and_mailbox_names(daemon, ports, box):
+    user, pw = box
+    a = Imap(ports, user, pw)
+    _, caps = a.ok("CAPABILITY")
+    assert "NOTIFY" in caps[0].split()
+    st, _ = a.cmd("NOTIFY SET (PERSONAL (AnnotationChange))")
+    assert st.startswith("NO [BADEVENT"), st
+    st, _ = a.cmd("NOTIFY SET (PERSONAL (MessageNew))")
+    assert st.startswith("BAD"), st
+    _, u = a.ok("NOTIFY SET STATUS (SELECTED (MessageNew MessageExpunge)) (PERSONAL "
+                "(MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange))")
+    assert '* STATUS "INBOX" (MESSAGES 0 UIDNEXT 1 UNSEEN 0)' in u, u
+    assert any(x.startswith('* STATUS "Trash"') for x in u), u
+    a.ok("CREATE Work")
+    a.ok("SELECT Work")
+    a.c.send(b"i1 IDLE\r\n")
+    assert a.c.readline().startswith(b"+")
+    # a delivery to another mailbox: STATUS while idling
+    deliver(ports, user, "notify-1")
+    got = idle_until(a, lambda x: x.startswith('* STATUS "INBOX"'))
+    assert got[-1] == '* STATUS "INBOX" (MESSAGES 1 UIDNEXT 2 UNSEEN 1)', got
+    b = Imap(ports, user, pw)
+    b.ok("CREATE News")
+    got = idle_until(a, lambda x: x.startswith("* LIST"))
+    assert got[-1] == '* LIST (\\Subscribed) "/" "News"', got
+    b.ok("RENAME News Old")
+    got = idle_until(a, lambda x: x.startswith("* LIST"))
+    assert got[-1] == '* LIST (\\Subscribed) "/" "Old" ("OLDNAME" ("News"))', got
+    b.ok("UNSUBSCRIBE Old")
+    got = idle_until(a, lambda x: x.startswith("* LIST"))
+    assert got[-1] == '* LIST () "/" "Old"', got
+    b.ok("DELETE Old")
+    got = idle_until(a, lambda x: x.startswith("* LIST"))
+    assert got[-1] == '* LIST (\\NonExistent) "/" "Old"', got
+    # flags changed elsewhere: STATUS with the new UNSEEN
+    b.ok("SELECT INBOX")
+    b.ok("STORE 1 +FLAGS (\\Seen)")
+    got = idle_until(a, lambda x: x.startswith('* STATUS "INBOX"'))
+    assert got[-1] == '* STATUS "INBOX" (MESSAGES 1 UIDNEXT 2 UNSEEN 0)', got
+    # the selected mailbox keeps EXISTS
+    m = connect(ports, user, pw)
+    append(m, "Work")
+    m.logout()
+    got = idle_until(a, lambda x: x.endswith("EXISTS"))
+    assert got[-1] == "* 1 EXISTS", got
+    a.c.send(b"DONE\r\n")
+    assert a.c.readline().startswith(b"i1 OK")
+    a.ok("NOTIFY NONE")
+    b.ok("CREATE Quiet")
+    _, u = a.ok("NOOP")
+    assert not any(x.startswith("* LIST") or x.startswith("* STATUS") for x in u), u
+    a.close()
+    b.close()
