@@ -448,33 +448,14 @@ enum db_status imap_store_set_flags(struct db *db, int64_t mailbox_id, const cha
 				    int flags, const char *keywords,
 				    struct imap_store_flags **out, size_t *n_r)
 {
-	char mb[24], fl[16], o[2] = { op, '\0' };
-	const char *p[5] = { mb, uids, o, fl, keywords };
+	uint32_t *modified = NULL;
+	size_t n_modified = 0;
 	enum db_status st;
-	PGresult *res;
-	int n;
 
-	*out = NULL;
-	*n_r = 0;
-	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
-	snprintf(fl, sizeof(fl), "%d", flags);
-	res = db_exec(db, STMT_IMAP_SET_FLAGS, 5, p, NULL, NULL, &st);
-	if (st != DB_OK) {
-		PQclear(res);
-		return st;
-	}
-	n = PQntuples(res);
-	if (n > 0)
-		*out = xcalloc((size_t)n, sizeof(**out));
-	for (int i = 0; i < n; i++) {
-		(*out)[i].uid = (uint32_t)col_i64(res, i, 0);
-		(*out)[i].flags = (int)col_i64(res, i, 1);
-		(*out)[i].keywords = xstrdup(PQgetvalue(res, i, 2));
-		(*out)[i].modseq = col_i64(res, i, 4);
-	}
-	*n_r = (size_t)n;
-	PQclear(res);
-	return DB_OK;
+	st = imap_store_set_flags_unchanged(db, mailbox_id, uids, op, flags, keywords, -1, out, n_r,
+					    &modified, &n_modified);
+	free(modified);
+	return st;
 }
 
 static enum db_status uid_list(PGresult *res, uint32_t **out, size_t *n_r)
@@ -887,7 +868,7 @@ enum db_status imap_store_set_flags_unchanged(struct db *db, int64_t mailbox_id,
 					      size_t *n_r, uint32_t **modified_r, size_t *n_modified_r)
 {
 	char mb[24], fl[16], us[24], o[2] = { op, '\0' };
-	const char *p[6] = { mb, uids, o, fl, keywords, us };
+	const char *p[6] = { mb, uids, o, fl, keywords, unchanged_since >= 0 ? us : NULL };
 	enum db_status st;
 	PGresult *res;
 	int n;
@@ -899,7 +880,7 @@ enum db_status imap_store_set_flags_unchanged(struct db *db, int64_t mailbox_id,
 	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
 	snprintf(fl, sizeof(fl), "%d", flags);
 	snprintf(us, sizeof(us), "%lld", (long long)unchanged_since);
-	res = db_exec(db, STMT_IMAP_SET_FLAGS_UNCHANGED, 6, p, NULL, NULL, &st);
+	res = db_exec(db, STMT_IMAP_SET_FLAGS, 6, p, NULL, NULL, &st);
 	if (st != DB_OK) {
 		PQclear(res);
 		return st;

@@ -172,8 +172,9 @@ enum db_status imap_store_append(struct db *db, int64_t account_id, const char *
 
 /* --- imapa: CONDSTORE / QRESYNC (RFC 7162), QUOTA (RFC 9208) --- */
 /* STORE (UNCHANGEDSINCE unchanged_since): like imap_store_set_flags for
- * the rows whose MODSEQ is <= unchanged_since; *out gets those changed,
- * *modified_r the UIDs (ascending, malloc'd) that failed the test. */
+ * the rows whose MODSEQ is <= unchanged_since (< 0: every row); *out gets
+ * those changed, *modified_r the UIDs (ascending, malloc'd) that failed
+ * the test. */
 enum db_status imap_store_set_flags_unchanged(struct db *db, int64_t mailbox_id, const char *uids,
 					      char op, int flags, const char *keywords,
 					      int64_t unchanged_since, struct imap_store_flags **out,

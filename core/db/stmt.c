@@ -327,8 +327,11 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " extract(epoch FROM internal_date)::bigint, size, blob_id,"
 	  " envelope, bodystructure, body_simple, parts, modseq FROM messages"
 	  " WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid"),
-	/* $1 mailbox, $2 uids, $3 op '+', '-' or '=', $4 flag bits, $5 keywords */
-	S(STMT_IMAP_SET_FLAGS, "imap_set_flags", 5,
+	/* $1 mailbox, $2 uids, $3 op '+', '-' or '=', $4 flag bits, $5 keywords,
+	 * $6 UNCHANGEDSINCE (RFC 7162 3.1.3) or NULL: only rows whose MODSEQ is
+	 * <= $6 change, the others come back with k = 0 (the [MODIFIED] set).
+	 * -> uid, flags, keywords, modseq, k (1 changed) */
+	S(STMT_IMAP_SET_FLAGS, "imap_set_flags", 6,
 	  "WITH mb AS (UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = $1"
 	  " RETURNING highestmodseq),"
 	  " u AS (UPDATE messages SET"
@@ -339,9 +342,17 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " WHEN '-' THEN ARRAY(SELECT k FROM unnest(keywords) k WHERE k <> ALL($5::text[]))"
 	  " ELSE ARRAY(SELECT DISTINCT k FROM unnest($5::text[]) k ORDER BY k) END,"
 	  " modseq = (SELECT highestmodseq FROM mb)"
-	  " WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) RETURNING uid, flags, keywords, modseq)"
-	  " SELECT uid, flags, array_to_string(keywords, ' '),"
-	  " pg_notify('mailbox_changed', $1::text), modseq FROM u ORDER BY uid"),
+	  " WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])"
+	  " AND ($6::bigint IS NULL OR modseq <= $6::bigint)"
+	  " RETURNING uid, flags, keywords, modseq),"
+	  " f AS (SELECT uid FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])"
+	  " AND $6::bigint IS NOT NULL AND modseq > $6::bigint AND uid NOT IN (SELECT uid FROM u)),"
+	  " x AS (SELECT uid, flags, array_to_string(keywords, ' ') AS kw, modseq, 1 AS k FROM u"
+	  " UNION ALL SELECT uid, 0, '', 0, 0 FROM f),"
+	  " n AS (SELECT pg_notify('mailbox_changed', $1::text) AS z"
+	  " FROM (SELECT 1 FROM u LIMIT 1) o)"
+	  " SELECT x.uid, x.flags, x.kw, x.modseq, x.k, n.z FROM x LEFT JOIN n ON true"
+	  " ORDER BY x.uid"),
 	S(STMT_IMAP_MAILBOX_LOCK, "imap_mailbox_lock", 2,
 	  "SELECT id, uidvalidity, uidnext FROM mailboxes WHERE account_id = $1 AND name = $2"
 	  " FOR UPDATE"),
@@ -415,30 +426,6 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " ELSE position('\\x0d0a0d0a'::bytea IN b.body) END AS p) h"
 	  " WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid"),
 	/* --- imapa --- */
-	/* STORE (UNCHANGEDSINCE $6) (RFC 7162 3.1.3): as imap_set_flags, but
-	 * only rows whose MODSEQ is <= $6 change; the others come back with
-	 * k = 0 (the [MODIFIED] set). -> uid, flags, keywords, modseq, k */
-	S(STMT_IMAP_SET_FLAGS_UNCHANGED, "imap_set_flags_unchanged", 6,
-	  "WITH mb AS (UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = $1"
-	  " RETURNING highestmodseq),"
-	  " u AS (UPDATE messages SET"
-	  " flags = CASE $3::text WHEN '+' THEN flags | $4::int WHEN '-' THEN flags & ~$4::int"
-	  " ELSE $4::int END,"
-	  " keywords = CASE $3::text"
-	  " WHEN '+' THEN ARRAY(SELECT DISTINCT k FROM unnest(keywords || $5::text[]) k ORDER BY k)"
-	  " WHEN '-' THEN ARRAY(SELECT k FROM unnest(keywords) k WHERE k <> ALL($5::text[]))"
-	  " ELSE ARRAY(SELECT DISTINCT k FROM unnest($5::text[]) k ORDER BY k) END,"
-	  " modseq = (SELECT highestmodseq FROM mb)"
-	  " WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) AND modseq <= $6::bigint"
-	  " RETURNING uid, flags, keywords, modseq),"
-	  " f AS (SELECT uid FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])"
-	  " AND modseq > $6::bigint AND uid NOT IN (SELECT uid FROM u)),"
-	  " x AS (SELECT uid, flags, array_to_string(keywords, ' ') AS kw, modseq, 1 AS k FROM u"
-	  " UNION ALL SELECT uid, 0, '', 0, 0 FROM f),"
-	  " n AS (SELECT pg_notify('mailbox_changed', $1::text) AS z"
-	  " FROM (SELECT 1 FROM u LIMIT 1) o)"
-	  " SELECT x.uid, x.flags, x.kw, x.modseq, x.k, n.z FROM x LEFT JOIN n ON true"
-	  " ORDER BY x.uid"),
 	/* $1 mailbox, $2 MODSEQ: UIDs expunged after it (QRESYNC VANISHED) */
 	S(STMT_IMAP_VANISHED, "imap_vanished", 2,
 	  "SELECT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2::bigint ORDER BY uid"),
