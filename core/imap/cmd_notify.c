@@ -8,7 +8,11 @@
  * knows, or any newer one (ids ascend: a mailbox just created); the
  * changes are read by a job that runs at IDLE or at the next NOOP, which
  * also syncs the selected mailbox. At most LIMIT_IMAP_NOTIFY_PENDING
- * changed mailboxes are remembered; past that every one is looked at. */
+ * changed mailboxes are remembered; past that every one is looked at.
+ * XXX: reports wait for IDLE or a NOOP (not sent between other commands);
+ * the selected mailbox is reported as without NOTIFY whatever the filters
+ * say; MessageNew's fetch-att is accepted and not sent; every NOTIFY
+ * session is looked at for each mailbox_changed (a list, not an index). */
 #include <stdlib.h>
 #include <string.h>
 
