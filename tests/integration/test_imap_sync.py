@@ -28,8 +28,8 @@ def connect(ports, user, password):
 class Imap:
     """Tagged commands over IMAPS, the untagged lines kept in order."""
 
-    def __init__(self, ports, user, password):
-        self.c = Raw(ports["imaps"], tls=True)
+    def __init__(self, ports, user, password, host=HOST):
+        self.c = Raw(ports["imaps"], tls=True, host=host)
         self.n = 0
         assert self.c.readline().startswith(b"* OK")
         ok, _ = self.cmd(f'LOGIN "{user}" "{password}"')
@@ -745,3 +745,52 @@ def test_notify_status_and_mailbox_names(daemon, ports, box):
     assert not any(x.startswith("* LIST") or x.startswith("* STATUS") for x in u), u
     a.close()
     b.close()
+
+
+# --- two nodes on one database ---
+
+NODE2 = "127.0.0.2"
+
+
+class Node2(util.Daemon):
+    """A second posternd on the same database, listening on 127.0.0.2."""
+
+    def env(self):
+        e = super().env()
+        e["POSTERN_LISTEN_ADDRESS"] = NODE2
+        e["POSTERN_ADMIN_LISTEN"] = f"{NODE2}:{self.ports['admin']}"
+        return e
+
+
+def test_qresync_across_two_nodes(daemon, site, ports, box):
+    user, pw = box
+    m = connect(ports, user, pw)
+    uids = [append(m) for _ in range(3)]
+    m.logout()
+    node2 = Node2(site.pg.conninfo, site.data_dir, site.logs, ports).start(wait=False)
+    try:
+        util.wait_for(lambda: util.port_open(ports["imaps"], host=NODE2), 60,
+                      what="second node's IMAPS")
+        a = Imap(ports, user, pw)
+        a.ok("ENABLE QRESYNC")
+        a.ok("SELECT INBOX")
+        a.c.send(b"i1 IDLE\r\n")
+        assert a.c.readline().startswith(b"+")
+        b = Imap(ports, user, pw, host=NODE2)
+        b.ok("SELECT INBOX")
+        b.ok(f"UID STORE {uids[0]} +FLAGS (\\Flagged)")
+        got = idle_until(a, lambda x: " FETCH " in x)
+        assert f"UID {uids[0]}" in got[-1] and "\\Flagged" in got[-1], got
+        assert "MODSEQ (" in got[-1]
+        b.ok(f"UID STORE {uids[1]} +FLAGS.SILENT (\\Deleted)")
+        b.ok("EXPUNGE")
+        got = idle_until(a, lambda x: x.startswith("* VANISHED"))
+        assert got[-1] == f"* VANISHED {uids[1]}", got
+        a.c.send(b"DONE\r\n")
+        assert a.c.readline().startswith(b"i1 OK")
+        a.close()
+        b.close()
+    finally:
+        node2.stop()
+    report = node2.sanitizer_report()
+    assert not report, report
