@@ -647,8 +647,7 @@ static void expunge_finish(struct imap_session *s, struct imap_job *jj)
 		imap_tagged(s, "OK", "CLOSE completed");
 		return;
 	}
-	for (size_t i = 0; i < e->n_gone; i++)
-		imap_view_expunge(s, e->gone[i]);
+	imap_view_expunge_many(s, e->gone, e->n_gone);
 	imap_tagged(s, "OK", "EXPUNGE completed");
 }
 

@@ -286,8 +286,7 @@ static void copy_finish(struct imap_session *s, struct imap_job *jj)
 		imap_send(s, "* OK [COPYUID %lld %.*s %.*s] Moved", (long long)cj->res.dest_uidvalidity,
 			  (int)buf_len(&a), (const char *)buf_data(&a), (int)buf_len(&b),
 			  (const char *)buf_data(&b));
-		for (size_t i = 0; i < cj->res.n; i++)
-			imap_view_expunge(s, cj->res.src[i]);
+		imap_view_expunge_many(s, cj->res.src, cj->res.n);
 		imap_tagged(s, "OK", "MOVE completed");
 	} else {
 		imap_tagged(s, "OK", "[COPYUID %lld %.*s %.*s] COPY completed",

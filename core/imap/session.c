@@ -570,18 +570,46 @@ uint32_t imap_view_seq(const uint32_t *uids, size_t n, uint32_t uid)
 	return 0;
 }
 
-void imap_view_expunge(struct imap_session *s, uint32_t uid)
+static uint32_t view_remove(struct imap_session *s, uint32_t uid)
 {
 	uint32_t seq = imap_view_seq(s->sel.uids, s->sel.n, uid);
 
 	if (seq == 0)
-		return;
+		return 0;
 	memmove(&s->sel.uids[seq - 1], &s->sel.uids[seq], (s->sel.n - seq) * sizeof(uint32_t));
 	s->sel.n--;
+	return seq;
+}
+
+void imap_view_expunge(struct imap_session *s, uint32_t uid)
+{
+	uint32_t seq = view_remove(s, uid);
+
+	if (seq == 0)
+		return;
 	if (s->qresync)
 		imap_send(s, "* VANISHED %u", uid);	/* RFC 7162 3.2.10 */
 	else
 		imap_send(s, "* %u EXPUNGE", seq);
+}
+
+void imap_view_expunge_many(struct imap_session *s, const uint32_t *uids, size_t n)
+{
+	uint32_t *gone;
+	size_t k = 0;
+
+	if (!s->qresync) {
+		for (size_t i = 0; i < n; i++)
+			imap_view_expunge(s, uids[i]);
+		return;
+	}
+	/* QRESYNC: one "* VANISHED set" (RFC 7162 3.2.10) */
+	gone = xcalloc(n + 1, sizeof(*gone));
+	for (size_t i = 0; i < n; i++)
+		if (view_remove(s, uids[i]) != 0)
+			gone[k++] = uids[i];
+	imap_vanished_send(s, gone, k, NULL, false);
+	free(gone);
 }
 
 static void view_append(struct imap_session *s, uint32_t uid)
@@ -631,6 +659,8 @@ void imap_view_apply(struct imap_session *s, const struct imap_store_sync *sy, b
 		     const uint32_t *skip, size_t n_skip)
 {
 	bool held = false, added = false;
+	uint32_t *gone = NULL;
+	size_t n_gone = 0;
 
 	if (sy->gone) {
 		/* XXX: RFC 3501 leaves this open; Dovecot says BYE. */
@@ -641,11 +671,17 @@ void imap_view_apply(struct imap_session *s, const struct imap_store_sync *sy, b
 	for (size_t i = 0; i < sy->n_expunged; i++) {
 		if (imap_view_seq(s->sel.uids, s->sel.n, sy->expunged[i]) == 0)
 			continue;
-		if (allow_expunge)
-			imap_view_expunge(s, sy->expunged[i]);
-		else
+		if (!allow_expunge) {
 			held = true;
+			continue;
+		}
+		if (gone == NULL)
+			gone = xcalloc(sy->n_expunged, sizeof(*gone));
+		gone[n_gone++] = sy->expunged[i];
 	}
+	if (n_gone > 0)
+		imap_view_expunge_many(s, gone, n_gone);
+	free(gone);
 	for (size_t i = 0; i < sy->n_msgs; i++) {
 		const struct imap_store_flags *f = &sy->msgs[i];
 		uint32_t seq;

@@ -154,8 +154,10 @@ void imap_view_set(struct imap_session *s, int64_t id, const char *name, bool re
 void imap_view_clear(struct imap_session *s);
 /* The sequence number of uid (1-based) or 0. */
 uint32_t imap_view_seq(const uint32_t *uids, size_t n, uint32_t uid);
-/* Removes uid and sends "* n EXPUNGE". */
+/* Removes uid and sends "* n EXPUNGE" (with QRESYNC "* VANISHED uid"). */
 void imap_view_expunge(struct imap_session *s, uint32_t uid);
+/* The same for uids (ascending); with QRESYNC one "* VANISHED set". */
+void imap_view_expunge_many(struct imap_session *s, const uint32_t *uids, size_t n);
 /* Announces the changes of a sync. */
 void imap_view_apply(struct imap_session *s, const struct imap_store_sync *sy, bool allow_expunge,
 		     const uint32_t *skip, size_t n_skip);

@@ -256,7 +256,7 @@ def test_qresync_select_and_vanished(daemon, ports, box):
 
 def test_qresync_untagged_vanished_instead_of_expunge(daemon, ports, box):
     m = connect(ports, *box)
-    uids = [append(m) for _ in range(3)]
+    uids = [append(m) for _ in range(5)]
     m.logout()
     a, b = Imap(ports, *box), Imap(ports, *box)
     a.ok("ENABLE QRESYNC")
@@ -270,6 +270,10 @@ def test_qresync_untagged_vanished_instead_of_expunge(daemon, ports, box):
     a.ok(f"UID STORE {uids[2]} +FLAGS.SILENT (\\Deleted)")
     _, u = a.ok(f"UID EXPUNGE {uids[2]}")
     assert u == [f"* VANISHED {uids[2]}"], u
+    # several at once: one VANISHED with a set, from EXPUNGE and from a sync
+    a.ok(f"UID STORE {uids[3]},{uids[4]} +FLAGS.SILENT (\\Deleted)")
+    _, u = a.ok("EXPUNGE")
+    assert u == [f"* VANISHED {uids[3]}:{uids[4]}"], u
     st, _ = b.cmd("SELECT INBOX (QRESYNC (1 1))")
     assert st.startswith("BAD"), st    # QRESYNC not enabled in b
     a.close()
