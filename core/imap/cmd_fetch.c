@@ -64,6 +64,7 @@ struct fetch_req {
 	int64_t changedsince;	/* > 0: only messages with a higher MODSEQ */
 	struct imap_seqset *vanished;	/* UID FETCH (VANISHED): the UID set asked */
 	bool vanished_wanted;
+	bool changedsince_given;	/* implies the MODSEQ item (RFC 7162 3.1.4.1) */
 };
 
 struct fetch_job {
@@ -694,6 +695,7 @@ static int fetch_modifiers(struct imap_session *s, struct fetch_req *r, const st
 	}
 	s->condstore = true;
 	r->changedsince = (int64_t)since;
+	r->changedsince_given = true;
 	r->vanished_wanted = vanished;
 	return 0;
 }
@@ -726,6 +728,15 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd, bool uid
 		req_free(r);
 		imap_error(s, "BAD", "Invalid FETCH item");
 		return;
+	}
+	if (r->changedsince_given && !has_item(r, FI_MODSEQ)) {
+		struct imap_arg ms;
+
+		memset(&ms, 0, sizeof(ms));
+		ms.type = IMAP_ARG_ATOM;
+		ms.str = "MODSEQ";
+		ms.len = 6;
+		add_item(r, &ms);
 	}
 	if (has_item(r, FI_MODSEQ))
 		s->condstore = true;	/* RFC 7162 3.1 */

@@ -157,6 +157,8 @@ def test_fetch_changedsince_and_store_unchangedsince(daemon, ports, box):
     assert u[0].startswith("* 2 FETCH")
     _, u = c.ok(f"UID FETCH 1:* (FLAGS) (CHANGEDSINCE {h0})")
     assert len(u) == 1 and f"UID {uids[1]}" in u[0]
+    _, u2 = c.ok(f"UID FETCH 1:* (UID) (CHANGEDSINCE {h0})")     # MODSEQ implied
+    assert u2 == [f"* 2 FETCH (UID {uids[1]} MODSEQ ({modseq_of(u[0])}))"], u2
     ms1 = modseq_of(u[0])
     # conditional STORE: message 2 changed after h0 -> MODIFIED, untouched
     st, u = c.cmd(f"STORE 1:3 (UNCHANGEDSINCE {h0}) +FLAGS (\\Answered)")
