@@ -399,22 +399,34 @@ static void fetch_work(struct imap_job *jj, struct db *db)
 
 	if (end > r->n_todo)
 		end = r->n_todo;
-	if (fj->first == 0 && r->vanished != NULL) {
-		/* RFC 7162 3.2.6: VANISHED (EARLIER) before the FETCH responses */
-		uint32_t *gone = NULL;
-		size_t n_gone = 0;
+	if (fj->first == 0 && r->changedsince > 0) {
+		/* One query for what changed after CHANGEDSINCE: the UIDs to
+		 * render shrink to those, and the expunged ones are VANISHED
+		 * (EARLIER) before the FETCH responses (RFC 7162 3.2.6). */
+		struct imap_store_sync sy;
+		size_t k = 0, m = 0;
 
-		jj->st = imap_store_vanished(db, jj->mailbox_id, r->changedsince, &gone, &n_gone);
-		if (jj->st == DB_OK && n_gone > 0) {
-			fj->vanished = gone;
-			fj->n_vanished = n_gone;
-		} else {
-			free(gone);
-		}
+		jj->st = imap_store_sync(db, jj->mailbox_id, r->changedsince, &sy);
 		if (jj->st != DB_OK) {
 			fj->end = fj->first;
 			return;
 		}
+		/* both ascend: a merge */
+		for (size_t i = 0; i < r->n_todo; i++) {
+			while (m < sy.n_msgs && sy.msgs[m].uid < r->todo[i])
+				m++;
+			if (m < sy.n_msgs && sy.msgs[m].uid == r->todo[i])
+				r->todo[k++] = r->todo[i];
+		}
+		r->n_todo = k;
+		end = end > k ? k : end;
+		if (r->vanished != NULL && sy.n_expunged > 0) {
+			fj->vanished = sy.expunged;
+			fj->n_vanished = sy.n_expunged;
+			sy.expunged = NULL;
+			sy.n_expunged = 0;
+		}
+		imap_store_sync_free(&sy);
 	}
 	if (end == fj->first) {
 		fj->end = end;	/* only VANISHED was asked for */
