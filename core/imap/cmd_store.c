@@ -540,6 +540,8 @@ static void search_work(struct imap_job *jj, struct db *db)
 	imap_store_search_rows_free(rows, n);
 }
 
+/* XXX (imapb): after ENABLE IMAP4rev2 (s->rev2) the answer is ESEARCH
+ * (RFC 9051 6.4.4); IMAP4rev2 is advertised once that is so. */
 static void search_finish(struct imap_session *s, struct imap_job *jj)
 {
 	struct search_job *sj = (struct search_job *)jj;

@@ -336,6 +336,15 @@ def test_quota_usage_exact_and_overquota(daemon, ports, ctl, site):
         if typ == "NO":
             break
     assert typ == "NO" and b"[OVERQUOTA]" in data[0], data
+    # MOVE stays within the account: allowed at the limit, usage unchanged
+    before = quota_of(m)[0]
+    typ, data = m._simple_command("MOVE", "1", "INBOX")
+    assert typ == "OK", data
+    assert quota_of(m)[0] == before
+    # DELETE of a mailbox uncharges its messages
+    m.select("INBOX")
+    assert m.delete("Keep")[0] == "OK"
+    assert quota_of(m)[0] == (size + 1023) // 1024
     typ, data = m.setquota('""', "(STORAGE 999999)")
     assert typ == "NO" and b"[NOPERM]" in data[0], data
     m.logout()
