@@ -56,7 +56,7 @@ void imap_cmd_capability(struct imap_session *s, const struct imap_cmd *cmd)
 void imap_cmd_noop(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	(void)cmd;
-	if (s->state != IMAP_STATE_SELECTED) {
+	if (s->state != IMAP_STATE_SELECTED && !imap_notify_pending(s)) {
 		imap_tagged(s, "OK", "NOOP completed");
 		return;
 	}

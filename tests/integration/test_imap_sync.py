@@ -809,3 +809,44 @@ def test_qresync_across_two_nodes(daemon, site, ports, box):
         node2.stop()
     report = node2.sanitizer_report()
     assert not report, report
+
+
+def test_notify_mailboxes_subtree_at_noop(daemon, ports, box):
+    user, pw = box
+    m = connect(ports, user, pw)
+    for name in ("Work", "Lists", "Lists/x", "Other"):
+        assert m.create(name)[0] == "OK"
+    m.logout()
+    a = Imap(ports, user, pw)
+    a.ok("NOTIFY SET (MAILBOXES Work (MessageNew MessageExpunge)) "
+         "(SUBTREE (Lists) (MessageNew MessageExpunge))")
+    m = connect(ports, user, pw)
+    for name in ("INBOX", "Other", "Work", "Lists/x"):
+        append(m, name)
+    m.logout()
+
+    def statuses():
+        got = []
+        for _ in range(50):
+            _, u = a.ok("NOOP")
+            got += [x for x in u if x.startswith("* STATUS")]
+            if len(got) >= 2:
+                break
+            time.sleep(0.1)
+        return sorted(got)
+    got = statuses()
+    assert got == ['* STATUS "Lists/x" (MESSAGES 1 UIDNEXT 2 UNSEEN 1)',
+                   '* STATUS "Work" (MESSAGES 1 UIDNEXT 2 UNSEEN 1)'], got
+    # NOTIFY SET replaces the filters; a bad mailbox name is BAD
+    st, _ = a.cmd('NOTIFY SET (MAILBOXES "&Jjo" (MessageNew MessageExpunge))')
+    assert st.startswith("BAD"), st
+    a.ok("NOTIFY SET (INBOXES (MessageNew MessageExpunge))")
+    deliver(ports, user, "to-inbox")
+    for _ in range(50):
+        _, u = a.ok("NOOP")
+        got = [x for x in u if x.startswith("* STATUS")]
+        if got:
+            break
+        time.sleep(0.1)
+    assert got == ['* STATUS "INBOX" (MESSAGES 2 UIDNEXT 3 UNSEEN 2)'], got
+    a.close()
