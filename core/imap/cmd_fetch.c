@@ -480,6 +480,7 @@ static void fetch_work(struct imap_job *jj, struct db *db)
 		for (size_t c = 0; c < n_changed; c++)
 			if (changed[c].uid == rows[i].uid) {
 				rows[i].flags = changed[c].flags;
+				rows[i].modseq = changed[c].modseq;
 				flags_changed = true;
 			}
 		render_row(fj, db, &rows[i], seq, flags_changed, pre, pre ? fj->b_lens[bi - 1] : 0);

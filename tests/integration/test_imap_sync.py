@@ -185,6 +185,11 @@ def test_fetch_changedsince_and_store_unchangedsince(daemon, ports, box):
     assert u == [f"* SEARCH {uids[0]} (MODSEQ {max(ms.values())})"], u
     _, u = c.ok(f"SEARCH MODSEQ {max(ms.values()) + 1}")
     assert u == ["* SEARCH"], u
+    # a FETCH that sets \Seen reports the new MODSEQ with the new flags
+    _, u = c.ok("FETCH 3 (MODSEQ)")
+    before = modseq_of(u[0])
+    _, u = c.ok("FETCH 3 (BODY[TEXT])")
+    assert "\\Seen" in u[0] and modseq_of(u[0]) > before, u
     st, _ = c.cmd("FETCH 1 (FLAGS) (CHANGEDSINCE)")
     assert st.startswith("BAD")
     c.close()
