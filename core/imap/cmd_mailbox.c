@@ -597,8 +597,9 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 	}
 	if (s->state == IMAP_STATE_SELECTED) {
 		imap_view_clear(s);
-		if (s->condstore || s->rev2)	/* RFC 7162 3.2.11, RFC 9051 7.1 */
-			imap_send(s, "* OK [CLOSED] Previous mailbox closed");
+		/* RFC 7162 3.2.11: a server advertising CONDSTORE/QRESYNC
+		 * always marks the boundary (so does RFC 9051 7.1) */
+		imap_send(s, "* OK [CLOSED] Previous mailbox closed");
 	}
 	sj->j.work = select_work;
 	sj->j.finish = select_finish;
