@@ -855,3 +855,61 @@ def test_notify_mailboxes_subtree_at_noop(daemon, ports, box):
         time.sleep(0.1)
     assert got == ['* STATUS "INBOX" (MESSAGES 2 UIDNEXT 3 UNSEEN 2)'], got
     a.close()
+
+
+# --- limits and bad arguments of the new commands ---
+
+
+def check_bad(ports, box, lines, prefix=()):
+    """Each line is refused; a fresh session every 8 (the error limit)."""
+    for k in range(0, len(lines), 8):
+        c = Imap(ports, *box)
+        for p in prefix:
+            c.ok(p)
+        for bad in lines[k:k + 8]:
+            st, _ = c.cmd(bad)
+            assert st.startswith("BAD") or st.startswith("NO"), (bad, st)
+        c.close()
+
+
+def test_sync_extensions_limits_and_bad_input(daemon, ports, box):
+    lim = util.limits()
+    m = connect(ports, *box)
+    append(m)
+    m.logout()
+    c = Imap(ports, *box)
+    n = lim["LIMIT_IMAP_LIST_PATTERNS"]
+    pats = " ".join(f'"p{i}"' for i in range(n))
+    c.ok(f'LIST "" ({pats})')
+    st, _ = c.cmd(f'LIST "" ({pats} "one-more")')
+    assert st.startswith("BAD [LIMIT]"), st
+    n = lim["LIMIT_IMAP_NOTIFY_FILTERS"]
+    flt = " ".join("(INBOXES (MessageNew MessageExpunge))" for _ in range(n))
+    c.ok(f"NOTIFY SET {flt}")
+    st, _ = c.cmd(f"NOTIFY SET {flt} (PERSONAL NONE)")
+    assert st.startswith("BAD [LIMIT]"), st
+    c.ok("NOTIFY NONE")
+    # the limit of 63-bit MODSEQ values is accepted
+    c.ok("ENABLE QRESYNC")
+    c.ok("SELECT INBOX")
+    c.ok("FETCH 1:* (FLAGS) (CHANGEDSINCE 9223372036854775807)")
+    c.ok("SELECT INBOX (QRESYNC (1 9223372036854775807 1:4294967295))")
+    c.close()
+    check_bad(ports, box, [
+        "NOTIFY", "NOTIFY SET", "NOTIFY SET ()", "NOTIFY SET (BOGUS NONE)",
+        "NOTIFY SET (SUBTREE (MessageNew))", "GETQUOTA", "SETQUOTA \"\"",
+        "LIST () \"\"", "LIST (BOGUS) \"\" \"*\"", "LIST \"\" \"*\" RETURN",
+        "LIST \"\" \"*\" RETURN (STATUS (BOGUS))", "ENABLE"])
+    check_bad(ports, box, [
+        "STORE 1 (UNCHANGEDSINCE) +FLAGS (\\Seen)",
+        "STORE 1 (UNCHANGEDSINCE -1) +FLAGS (\\Seen)",
+        "STORE 1 (UNCHANGEDSINCE 9223372036854775808) +FLAGS (\\Seen)",
+        "STORE 1 (BOGUS 1) +FLAGS (\\Seen)",
+        "FETCH 1 (FLAGS) (CHANGEDSINCE 9223372036854775808)",
+        "FETCH 1 (FLAGS) (BOGUS)", "FETCH 1 (FLAGS) (CHANGEDSINCE 1) extra",
+        "SELECT INBOX (QRESYNC)", "SELECT INBOX (QRESYNC ())",
+        "SELECT INBOX (QRESYNC (0 1))", "SELECT INBOX (QRESYNC (1 0))",
+        "SELECT INBOX (QRESYNC (4294967296 1))",
+        "SELECT INBOX (QRESYNC (1 1 1:*))", "SELECT INBOX (QRESYNC (1 1 x))",
+        "SELECT INBOX (BOGUS)", "SELECT INBOX (CONDSTORE) extra",
+        "SEARCH MODSEQ", "SEARCH MODSEQ x"], prefix=("ENABLE QRESYNC", "SELECT INBOX"))
