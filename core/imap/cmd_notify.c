@@ -34,11 +34,13 @@ struct nf_filter {
 	size_t n_names;
 };
 
-/* A mailbox as the session last saw it. */
+/* A mailbox as the session last saw it, with the STATUS last reported. */
 struct nf_mbox {
 	int64_t id;
 	char *name;
 	bool subscribed;
+	bool have_st;
+	struct imap_store_status st;
 };
 
 struct imap_notify {
@@ -93,22 +95,7 @@ void imap_notify_free(struct imap_session *s)
 	s->notify = NULL;
 }
 
-static bool known_has(const struct imap_notify *n, int64_t id)
-{
-	size_t lo = 0, hi = n->n_known;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (n->known[mid].id == id)
-			return true;
-		if (n->known[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
+static const struct nf_mbox *known_find(const struct imap_notify *n, int64_t id);
 
 static void add_pending(struct imap_notify *n, int64_t id)
 {
@@ -134,7 +121,7 @@ void imap_notify_event(int64_t id)
 		next = n->next;
 		if (n->s->sel.mailbox_id == id && n->s->state == IMAP_STATE_SELECTED)
 			continue;	/* the selected mailbox's own sync */
-		if (!known_has(n, id) && id <= n->max_id)
+		if (known_find(n, id) == NULL && id <= n->max_id)
 			continue;	/* another account's */
 		add_pending(n, id);
 		wake(n->s);
@@ -225,7 +212,7 @@ static void notify_cleanup(struct imap_job *jj)
 
 static bool was_pending(const struct imap_notify *n, int64_t id)
 {
-	if (n->pending_all || n->initial_status)
+	if (n->pending_all || n->initial_status || !n->loaded)
 		return true;
 	for (size_t i = 0; i < n->n_pending; i++)
 		if (n->pending[i] == id)
@@ -242,8 +229,9 @@ static void notify_work(struct imap_job *jj, struct db *db)
 		return;
 	nj->st = xcalloc(nj->n, sizeof(*nj->st));
 	nj->st_ok = xcalloc(nj->n, sizeof(bool));
-	/* the first run only learns the list, unless NOTIFY SET STATUS */
-	for (size_t i = 0; i < nj->n && (nj->spec.loaded || nj->spec.initial_status); i++) {
+	/* the first run learns the list and each watched mailbox's STATUS
+	 * (the base later changes are compared with) */
+	for (size_t i = 0; i < nj->n; i++) {
 		const struct imap_store_mbox *mb = &nj->list[i];
 		unsigned ev = events_for(&nj->spec, mb);
 		bool found = false;
@@ -258,11 +246,21 @@ static void notify_work(struct imap_job *jj, struct db *db)
 	}
 }
 
+/* known[] ascends by id */
 static const struct nf_mbox *known_find(const struct imap_notify *n, int64_t id)
 {
-	for (size_t i = 0; i < n->n_known; i++)
-		if (n->known[i].id == id)
-			return &n->known[i];
+	size_t lo = 0, hi = n->n_known;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (n->known[mid].id == id)
+			return &n->known[mid];
+		if (n->known[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 
@@ -324,35 +322,68 @@ static int cmp_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Whether a STATUS is news: new or removed messages always, flags only
+ * with FlagChange; nothing at all for a rename or a subscription. */
+static bool status_news(const struct nf_mbox *k, const struct imap_store_status *st, unsigned ev)
+{
+	if (k == NULL || !k->have_st)
+		return true;
+	if (k->st.messages != st->messages || k->st.uidnext != st->uidnext)
+		return true;
+	return (ev & EV_FLAGS) && (k->st.unseen != st->unseen ||
+				   k->st.highestmodseq != st->highestmodseq);
+}
+
 static void notify_finish(struct imap_session *s, struct imap_job *jj)
 {
 	struct notify_job *nj = (struct notify_job *)jj;
 	struct imap_notify *n = s->notify;
 
 	if (jj->st == DB_OK && n != NULL) {
+		struct nf_mbox *known;
+
 		if (nj->spec.loaded)
 			report_names(s, nj);
-		for (size_t i = 0; i < nj->n; i++)
-			if (nj->st_ok[i])
+		for (size_t i = 0; i < nj->n; i++) {
+			const struct nf_mbox *k = known_find(&nj->spec, nj->list[i].id);
+
+			/* a mailbox just created: its LIST says it all, the
+			 * STATUS is kept as the base for the next change */
+			if (nj->st_ok[i] &&
+			    (nj->spec.loaded ? k != NULL && status_news(k, &nj->st[i],
+									  events_for(&nj->spec,
+										     &nj->list[i]))
+					     : nj->spec.initial_status))
 				imap_status_write(s, nj->list[i].name, nj->status_items, &nj->st[i]);
+		}
 		/* what the session knows now */
+		known = xcalloc(nj->n + 1, sizeof(*known));
+		for (size_t i = 0; i < nj->n; i++) {
+			const struct nf_mbox *k = known_find(&nj->spec, nj->list[i].id);
+
+			known[i].id = nj->list[i].id;
+			known[i].name = xstrdup(nj->list[i].name);
+			known[i].subscribed = nj->list[i].subscribed;
+			if (nj->st_ok[i]) {
+				known[i].have_st = true;
+				known[i].st = nj->st[i];
+			} else if (k != NULL) {
+				known[i].have_st = k->have_st;
+				known[i].st = k->st;
+			}
+		}
 		known_free(n->known, n->n_known);
-		n->known = xcalloc(nj->n + 1, sizeof(*n->known));
+		n->known = known;
 		n->n_known = nj->n;
 		for (size_t i = 0; i < nj->n; i++) {
-			n->known[i].id = nj->list[i].id;
-			n->known[i].name = xstrdup(nj->list[i].name);
-			n->known[i].subscribed = nj->list[i].subscribed;
 			if (nj->list[i].id > n->max_id)
 				n->max_id = nj->list[i].id;
 		}
 		qsort(n->known, n->n_known, sizeof(*n->known), cmp_id);
-		/* XXX: changes that arrived while the job ran are dropped with
-		 * these; their next change reports them */
 		n->loaded = true;
 		n->initial_status = false;
-		n->n_pending = 0;
-		n->pending_all = false;
+	} else if (n != NULL) {
+		n->pending_all = true;	/* try again at the next report */
 	}
 	imap_sync_finish(s, jj);
 }
@@ -376,6 +407,9 @@ struct imap_job *imap_notify_job(struct imap_session *s)
 	nj->spec.pending_all = n->pending_all;
 	nj->spec.n_pending = n->n_pending;
 	memcpy(nj->spec.pending, n->pending, n->n_pending * sizeof(n->pending[0]));
+	/* changes that arrive while the job runs stay pending for the next */
+	n->n_pending = 0;
+	n->pending_all = false;
 	nj->spec.filters = xcalloc(n->n_filters + 1, sizeof(*n->filters));
 	nj->spec.n_filters = n->n_filters;
 	for (size_t i = 0; i < n->n_filters; i++) {
