@@ -9,8 +9,9 @@
  * changes are read by a job that runs at IDLE or at the next NOOP, which
  * also syncs the selected mailbox. At most LIMIT_IMAP_NOTIFY_PENDING
  * changed mailboxes are remembered; past that every one is looked at.
- * XXX: reports wait for IDLE or a NOOP (not sent between other commands);
- * the selected mailbox is reported as without NOTIFY whatever the filters
+ * Reports go out in IDLE, at NOOP, and after any command that ran a job.
+ * XXX: not after commands answered without a job (CAPABILITY); the
+ * selected mailbox is reported as without NOTIFY whatever the filters
  * say; MessageNew's fetch-att is accepted and not sent; every NOTIFY
  * session is looked at for each mailbox_changed (a list, not an index). */
 #include <stdlib.h>

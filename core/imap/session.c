@@ -499,12 +499,19 @@ static void job_done(struct job *jj)
 		imap_job_free(j);
 		return;
 	}
+	bool quiet = s->idle_job;	/* an untagged-only job (IDLE, NOTIFY report) */
+
 	s->wait = IMAP_WAIT_NONE;
 	if (j->sync && j->sync_st == DB_OK && s->state == IMAP_STATE_SELECTED &&
 	    s->sel.mailbox_id == j->mailbox_id)
 		imap_view_apply(s, &j->sync_res, j->allow_expunge, j->skip, j->n_skip);
 	j->finish(s, j);
 	imap_job_free(j);
+	/* NOTIFY (RFC 5465 3): changes are reported after a command too, not
+	 * only at IDLE / NOOP; never chained after an untagged-only job */
+	if (!quiet && s->wait == IMAP_WAIT_NONE && !s->idling && !s->closing &&
+	    imap_notify_pending(s))
+		imap_sync_start(s, true);
 	if (s->wait == IMAP_WAIT_NONE)
 		imap_session_resume(s);
 }

@@ -856,6 +856,16 @@ def test_notify_mailboxes_subtree_at_noop(daemon, ports, box):
             break
         time.sleep(0.1)
     assert got == ['* STATUS "INBOX" (MESSAGES 2 UIDNEXT 3 UNSEEN 2)'], got
+    # reported after any command, not only NOOP / IDLE
+    deliver(ports, user, "to-inbox-2")
+    got = []
+    for _ in range(50):
+        _, u = a.ok('LIST "" "Other"')
+        got += [x for x in u if x.startswith("* STATUS")]
+        if got:
+            break
+        time.sleep(0.1)
+    assert got == ['* STATUS "INBOX" (MESSAGES 3 UIDNEXT 4 UNSEEN 3)'], got
     a.close()
 
 
