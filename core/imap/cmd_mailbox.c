@@ -3,7 +3,12 @@
  * RENAME, SUBSCRIBE/UNSUBSCRIBE, STATUS, SELECT/EXAMINE, CLOSE, UNSELECT
  * (RFC 3691), EXPUNGE and UID EXPUNGE (RFC 4315), IDLE (RFC 2177) and
  * APPEND with APPENDUID (RFC 4315; the literal arrives in the spool).
- * Names are modified UTF-7 on the wire and UTF-8 in the database. */
+ * STATUS also answers HIGHESTMODSEQ, SIZE (RFC 8438), APPENDLIMIT (RFC 7889)
+ * and DELETED (RFC 9051); SELECT takes (CONDSTORE) and (QRESYNC ...) (RFC
+ * 7162 3.2.5) and behaves as RFC 9051 says after ENABLE IMAP4rev2; APPEND
+ * takes UTF8 (~{n}) after UTF8=ACCEPT (RFC 6855 4).
+ * Names are modified UTF-7 on the wire (UTF-8 once UTF8=ACCEPT or IMAP4rev2
+ * is enabled) and UTF-8 in the database. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
