@@ -65,6 +65,7 @@ struct fetch_req {
 	struct imap_seqset *vanished;	/* UID FETCH (VANISHED): the UID set asked */
 	bool vanished_wanted;
 	bool changedsince_given;	/* implies the MODSEQ item (RFC 7162 3.1.4.1) */
+	bool quiet;		/* NOTIFY MessageNew (fetch-att): no tagged reply */
 };
 
 struct fetch_job {
@@ -517,8 +518,9 @@ static void fetch_next(struct imap_session *s)
 	s->cont_data = NULL;
 	s->cont_free = NULL;
 	if (r == NULL || r->next >= r->n_todo) {
+		if (r == NULL || !r->quiet)
+			imap_tagged(s, "OK", "FETCH completed");
 		req_free(r);
-		imap_tagged(s, "OK", "FETCH completed");
 		imap_session_resume(s);
 		return;
 	}
@@ -547,7 +549,8 @@ static void fetch_finish(struct imap_session *s, struct imap_job *jj)
 	size_t len;
 
 	if (jj->st != DB_OK) {
-		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+		if (!r->quiet)
+			imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
 		return;
 	}
 	if (fj->vanished != NULL)
@@ -669,6 +672,69 @@ static int add_macro(struct fetch_req *r, const struct imap_arg *a)
 	return 0;
 }
 
+/* The FETCH items: a list, a macro or one item. 0 or -1. */
+static int parse_items(struct fetch_req *r, const struct imap_arg *items)
+{
+	int bad = 0;
+
+	if (items->type == IMAP_ARG_LIST) {
+		for (unsigned i = 0; i < items->list_count && bad == 0; i++)
+			bad = add_item(r, &items->list[i]);
+		if (items->list_count == 0)
+			bad = -1;
+	} else {
+		int m = add_macro(r, items);
+
+		bad = m == 0 ? 0 : add_item(r, items);
+	}
+	return bad;
+}
+
+struct fetch_req *imap_fetch_template(const struct imap_arg *items)
+{
+	struct fetch_req *r = xcalloc(1, sizeof(*r));
+
+	if (parse_items(r, items) != 0) {
+		req_free(r);
+		return NULL;
+	}
+	r->uid_cmd = true;	/* the UID tells the client which message it is */
+	r->quiet = true;
+	return r;
+}
+
+void imap_fetch_template_free(struct fetch_req **t)
+{
+	req_free(*t);
+	*t = NULL;
+}
+
+void imap_fetch_quiet(struct imap_session *s, const struct fetch_req *t, const uint32_t *uids,
+		      size_t n)
+{
+	struct fetch_req *r = xcalloc(1, sizeof(*r));
+
+	*r = *t;
+	r->items = xcalloc(t->n_items + 1, sizeof(*r->items));
+	for (size_t i = 0; i < t->n_items; i++) {
+		struct fetch_item *it = &r->items[i];
+
+		*it = t->items[i];
+		it->spec = t->items[i].spec != NULL ? xstrdup(t->items[i].spec) : NULL;
+		it->fields = it->n_fields > 0 ? xcalloc(it->n_fields, sizeof(char *)) : NULL;
+		for (unsigned k = 0; k < it->n_fields; k++)
+			it->fields[k] = xstrdup(t->items[i].fields[k]);
+	}
+	r->todo = xcalloc(n + 1, sizeof(*r->todo));
+	memcpy(r->todo, uids, n * sizeof(*uids));
+	r->n_todo = n;
+	r->readonly = s->sel.readonly;
+	r->condstore = s->condstore;
+	s->idle_job = true;	/* a refused submit answers nothing */
+	fetch_submit(s, r);
+	s->idle_job = false;
+}
+
 /* FETCH modifiers (RFC 4466 2.4, RFC 7162 3.1.4, 3.2.6): (CHANGEDSINCE
  * modseq [VANISHED]); VANISHED only in UID FETCH after ENABLE QRESYNC.
  * 0, or -1 after answering BAD. */
@@ -727,16 +793,7 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd, bool uid
 		return;
 	}
 	r->readonly = s->sel.readonly;
-	if (items->type == IMAP_ARG_LIST) {
-		for (unsigned i = 0; i < items->list_count && bad == 0; i++)
-			bad = add_item(r, &items->list[i]);
-		if (items->list_count == 0)
-			bad = -1;
-	} else {
-		int m = add_macro(r, items);
-
-		bad = m == 0 ? 0 : add_item(r, items);
-	}
+	bad = parse_items(r, items);
 	if (bad != 0) {
 		req_free(r);
 		imap_error(s, "BAD", "Invalid FETCH item");

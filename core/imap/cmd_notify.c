@@ -12,7 +12,8 @@
  * Reports go out in IDLE, at NOOP, and after any command that ran a job.
  * XXX: not after commands answered without a job (CAPABILITY); the
  * selected mailbox is reported as without NOTIFY whatever the filters
- * say; MessageNew's fetch-att is accepted and not sent; every NOTIFY
+ * say; MessageNew's fetch-att goes out only when the new messages were
+ * announced by a job that left nothing streaming; every NOTIFY
  * session is looked at for each mailbox_changed (a list, not an index). */
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ enum nf_kind { NF_SELECTED, NF_INBOXES, NF_PERSONAL, NF_SUBSCRIBED, NF_SUBTREE, 
 struct nf_filter {
 	enum nf_kind kind;
 	unsigned events;
+	struct fetch_req *fetch;	/* SELECTED: MessageNew (fetch-att) */
 	char **names;		/* SUBTREE / MAILBOXES (UTF-8) */
 	size_t n_names;
 };
@@ -67,6 +69,7 @@ static void filters_free(struct nf_filter *f, size_t n)
 		for (size_t k = 0; k < f[i].n_names; k++)
 			free(f[i].names[k]);
 		free(f[i].names);
+		imap_fetch_template_free(&f[i].fetch);
 	}
 	free(f);
 }
@@ -417,6 +420,7 @@ struct imap_job *imap_notify_job(struct imap_session *s)
 		struct nf_filter *f = &nj->spec.filters[i];
 
 		*f = n->filters[i];
+		f->fetch = NULL;	/* the loop's own */
 		f->names = xcalloc(f->n_names + 1, sizeof(char *));
 		for (size_t k = 0; k < f->n_names; k++)
 			f->names[k] = xstrdup(n->filters[i].names[k]);
@@ -430,9 +434,20 @@ struct imap_job *imap_notify_job(struct imap_session *s)
 	return &nj->j;
 }
 
+const struct fetch_req *imap_notify_fetch_template(const struct imap_session *s)
+{
+	if (s->notify == NULL)
+		return NULL;
+	for (size_t i = 0; i < s->notify->n_filters; i++)
+		if (s->notify->filters[i].kind == NF_SELECTED)
+			return s->notify->filters[i].fetch;
+	return NULL;
+}
+
 /* ---------- NOTIFY SET / NONE ---------- */
 
-static int parse_events(struct imap_session *s, const struct imap_arg *a, unsigned *ev_r)
+static int parse_events(struct imap_session *s, const struct imap_arg *a, unsigned *ev_r,
+			struct fetch_req **fetch_r)
 {
 	unsigned ev = 0;
 
@@ -448,8 +463,15 @@ static int parse_events(struct imap_session *s, const struct imap_arg *a, unsign
 
 		if (imap_arg_atom_is(e, "MessageNew")) {
 			ev |= EV_NEW;
-			if (i + 1 < a->list_count && a->list[i + 1].type == IMAP_ARG_LIST)
-				i++;	/* XXX: fetch-att of MessageNew not sent */
+			if (i + 1 < a->list_count && a->list[i + 1].type == IMAP_ARG_LIST) {
+				/* fetch-att: only for the selected mailbox */
+				if (fetch_r == NULL || *fetch_r != NULL ||
+				    (*fetch_r = imap_fetch_template(&a->list[i + 1])) == NULL) {
+					imap_error(s, "BAD", "Invalid MessageNew fetch-att");
+					return -1;
+				}
+				i++;
+			}
 		} else if (imap_arg_atom_is(e, "MessageExpunge")) {
 			ev |= EV_EXPUNGE;
 		} else if (imap_arg_atom_is(e, "FlagChange")) {
@@ -529,7 +551,7 @@ static int parse_filter(struct imap_session *s, const struct imap_arg *g, struct
 		imap_error(s, "BAD", "NOTIFY SET (filter events)");
 		return -1;
 	}
-	return parse_events(s, &l[i], &f->events);
+	return parse_events(s, &l[i], &f->events, f->kind == NF_SELECTED ? &f->fetch : NULL);
 }
 
 void imap_cmd_notify(struct imap_session *s, const struct imap_cmd *cmd)

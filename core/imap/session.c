@@ -500,13 +500,26 @@ static void job_done(struct job *jj)
 		return;
 	}
 	bool quiet = s->idle_job;	/* an untagged-only job (IDLE, NOTIFY report) */
+	uint32_t last = s->sel.n > 0 ? s->sel.uids[s->sel.n - 1] : 0;
+	size_t first;
+	int64_t applied = 0;	/* the mailbox whose view the sync moved */
+	const struct fetch_req *nf;
 
 	s->wait = IMAP_WAIT_NONE;
 	if (j->sync && j->sync_st == DB_OK && s->state == IMAP_STATE_SELECTED &&
-	    s->sel.mailbox_id == j->mailbox_id)
+	    s->sel.mailbox_id == j->mailbox_id) {
 		imap_view_apply(s, &j->sync_res, j->allow_expunge, j->skip, j->n_skip);
+		applied = j->mailbox_id;
+	}
 	j->finish(s, j);
 	imap_job_free(j);
+	/* NOTIFY MessageNew (fetch-att) for the selected mailbox (RFC 5465 5.2) */
+	for (first = s->sel.n; first > 0 && s->sel.uids[first - 1] > last; first--)
+		;
+	if (applied != 0 && s->state == IMAP_STATE_SELECTED && s->sel.mailbox_id == applied &&
+	    first < s->sel.n && s->wait == IMAP_WAIT_NONE && !s->closing &&
+	    (nf = imap_notify_fetch_template(s)) != NULL)
+		imap_fetch_quiet(s, nf, &s->sel.uids[first], s->sel.n - first);
 	/* NOTIFY (RFC 5465 3): changes are reported after a command too, not
 	 * only at IDLE / NOOP; never chained after an untagged-only job */
 	if (!quiet && s->wait == IMAP_WAIT_NONE && !s->idling && !s->closing &&

@@ -248,6 +248,15 @@ int imap_status_items_parse(struct imap_session *s, const struct imap_arg *l, un
 /* "* STATUS name (items)" (cmd_mailbox.c) */
 void imap_status_write(struct imap_session *s, const char *name, unsigned items,
 		       const struct imap_store_status *st);
+/* NOTIFY MessageNew (fetch-att) (cmd_fetch.c): a parsed FETCH item list
+ * (NULL when invalid), and an untagged-only FETCH of it for new UIDs. */
+struct fetch_req;
+struct fetch_req *imap_fetch_template(const struct imap_arg *items);
+void imap_fetch_template_free(struct fetch_req **t);
+void imap_fetch_quiet(struct imap_session *s, const struct fetch_req *t, const uint32_t *uids,
+		      size_t n);
+/* The selected mailbox's MessageNew fetch-att, or NULL (cmd_notify.c). */
+const struct fetch_req *imap_notify_fetch_template(const struct imap_session *s);
 /* The STATUS items NOTIFY reports for a non-selected mailbox (RFC 5465 5.2). */
 unsigned imap_status_bits_notify(bool condstore);
 /* --- cmd_notify.c (imapa: NOTIFY, RFC 5465) --- */

@@ -701,6 +701,14 @@ def test_uid_order_under_concurrent_deliveries(daemon, ports, box):
 # --- NOTIFY (RFC 5465) ---
 
 
+def idle_start(c):
+    """IDLE; untagged lines before the "+" (reports of earlier commands)
+    are returned."""
+    c.c.send(b"i1 IDLE\r\n")
+    got = idle_until(c, lambda x: x.startswith("+"))
+    return got[:-1]
+
+
 def idle_until(c, pred, timeout=10):
     """Lines received in IDLE until pred(line) holds."""
     c.c.settimeout(timeout)
@@ -727,8 +735,7 @@ def test_notify_status_and_mailbox_names(daemon, ports, box):
     assert any(x.startswith('* STATUS "Trash"') for x in u), u
     a.ok("CREATE Work")
     a.ok("SELECT Work")
-    a.c.send(b"i1 IDLE\r\n")
-    assert a.c.readline().startswith(b"+")
+    idle_start(a)
     # a delivery to another mailbox: STATUS while idling
     deliver(ports, user, "notify-1")
     got = idle_until(a, lambda x: x.startswith('* STATUS "INBOX"'))
@@ -796,8 +803,7 @@ def test_qresync_across_two_nodes(daemon, site, ports, box):
         a = Imap(ports, user, pw)
         a.ok("ENABLE QRESYNC")
         a.ok("SELECT INBOX")
-        a.c.send(b"i1 IDLE\r\n")
-        assert a.c.readline().startswith(b"+")
+        idle_start(a)
         b = Imap(ports, user, pw, host=NODE2)
         b.ok("SELECT INBOX")
         b.ok(f"UID STORE {uids[0]} +FLAGS (\\Flagged)")
@@ -925,3 +931,29 @@ def test_sync_extensions_limits_and_bad_input(daemon, ports, box):
         "SELECT INBOX (QRESYNC (1 1 1:*))", "SELECT INBOX (QRESYNC (1 1 x))",
         "SELECT INBOX (BOGUS)", "SELECT INBOX (CONDSTORE) extra",
         "SEARCH MODSEQ", "SEARCH MODSEQ x"], prefix=("ENABLE QRESYNC", "SELECT INBOX"))
+
+
+def test_notify_selected_messagenew_fetch_att(daemon, ports, box):
+    user, pw = box
+    a = Imap(ports, user, pw)
+    st, _ = a.cmd("NOTIFY SET (PERSONAL (MessageNew (UID) MessageExpunge))")
+    assert st.startswith("BAD"), st     # fetch-att only for the selected mailbox
+    a.ok("NOTIFY SET (SELECTED (MessageNew (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)]) "
+         "MessageExpunge))")
+    a.ok("SELECT INBOX")
+    idle_start(a)
+    deliver(ports, user, "nf-1")
+    got = idle_until(a, lambda x: x.startswith("Subject:"))
+    assert "* 1 EXISTS" in got, got
+    fetch = [x for x in got if " FETCH " in x]
+    assert len(fetch) == 1 and fetch[0].startswith("* 1 FETCH (UID 1 FLAGS () "), got
+    assert got[-1] == "Subject: nf-1", got
+    a.c.send(b"DONE\r\n")
+    line = a.c.readline()
+    while not line.startswith(b"i1 "):
+        line = a.c.readline()
+    assert line.startswith(b"i1 OK"), line
+    # the message is still unseen (BODY.PEEK) and the session goes on
+    _, u = a.ok("FETCH 1 (FLAGS)")
+    assert u == ["* 1 FETCH (FLAGS ())"], u
+    a.close()
