@@ -184,5 +184,9 @@
 #define LIMIT_COMPRESS_OUTBUF		(32 * 1024)	/* compressed output held before writing (per COMPRESS conn) */
 #define LIMIT_COMPRESS_WINDOW_BITS	12	/* our deflate window: 4 KiB (zlib state ~16 KiB + 2^(mem level+9)) */
 #define LIMIT_COMPRESS_MEM_LEVEL	5	/* deflate hash memory: 16 KiB; inflate always takes a 32 KiB window */
+/* imapa */
+#define LIMIT_IMAP_NOTIFY_PENDING	64	/* changed mailboxes a NOTIFY session remembers; more: it looks at all */
+#define LIMIT_IMAP_NOTIFY_FILTERS	16	/* filters in one NOTIFY SET; BAD [LIMIT] */
+#define LIMIT_IMAP_LIST_PATTERNS	64	/* patterns in one LIST-EXTENDED command; BAD [LIMIT] */
 
 #endif

@@ -211,6 +211,7 @@ enum db_status imap_store_status(struct db *db, int64_t account_id, const char *
 		out->uidnext = col_i64(res, 0, 3);
 		out->uidvalidity = col_i64(res, 0, 4);
 		out->highestmodseq = col_i64(res, 0, 5);
+		out->deleted = col_i64(res, 0, 6);
 	}
 	PQclear(res);
 	return st;
@@ -256,6 +257,7 @@ enum db_status imap_store_sync(struct db *db, int64_t mailbox_id, int64_t since,
 			f->uid = (uint32_t)col_i64(res, i, 1);
 			f->flags = (int)col_i64(res, i, 3);
 			f->keywords = xstrdup(PQgetvalue(res, i, 4));
+			f->modseq = col_i64(res, i, 2);
 		}
 	}
 	PQclear(res);
@@ -373,6 +375,7 @@ enum db_status imap_store_rows(struct db *db, int64_t mailbox_id, const char *ui
 		r->meta.bodystructure = col_dup(res, i, 7);
 		r->meta.body = col_dup(res, i, 8);
 		r->meta.parts = col_dup(res, i, 9);
+		r->modseq = col_i64(res, i, 10);
 	}
 	*n_r = (size_t)n;
 	PQclear(res);
@@ -445,31 +448,27 @@ enum db_status imap_store_set_flags(struct db *db, int64_t mailbox_id, const cha
 				    int flags, const char *keywords,
 				    struct imap_store_flags **out, size_t *n_r)
 {
-	char mb[24], fl[16], o[2] = { op, '\0' };
-	const char *p[5] = { mb, uids, o, fl, keywords };
+	uint32_t *modified = NULL;
+	size_t n_modified = 0;
 	enum db_status st;
-	PGresult *res;
-	int n;
+
+	st = imap_store_set_flags_unchanged(db, mailbox_id, uids, op, flags, keywords, -1, out, n_r,
+					    &modified, &n_modified);
+	free(modified);
+	return st;
+}
+
+static enum db_status uid_list(PGresult *res, uint32_t **out, size_t *n_r)
+{
+	int n = PQntuples(res);
 
 	*out = NULL;
 	*n_r = 0;
-	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
-	snprintf(fl, sizeof(fl), "%d", flags);
-	res = db_exec(db, STMT_IMAP_SET_FLAGS, 5, p, NULL, NULL, &st);
-	if (st != DB_OK) {
-		PQclear(res);
-		return st;
-	}
-	n = PQntuples(res);
 	if (n > 0)
 		*out = xcalloc((size_t)n, sizeof(**out));
-	for (int i = 0; i < n; i++) {
-		(*out)[i].uid = (uint32_t)col_i64(res, i, 0);
-		(*out)[i].flags = (int)col_i64(res, i, 1);
-		(*out)[i].keywords = xstrdup(PQgetvalue(res, i, 2));
-	}
+	for (int i = 0; i < n; i++)
+		(*out)[i] = (uint32_t)col_i64(res, i, 0);
 	*n_r = (size_t)n;
-	PQclear(res);
 	return DB_OK;
 }
 
@@ -770,4 +769,90 @@ enum db_status imap_store_append(struct db *db, int64_t account_id, const char *
 {
 	return imap_store_append_marked(db, account_id, name, a, NULL, found_r, over_quota_r,
 					uidvalidity_r, uid_r);
+}
+
+/* ---------- imapa: CONDSTORE / QRESYNC, QUOTA ---------- */
+
+enum db_status imap_store_set_flags_unchanged(struct db *db, int64_t mailbox_id, const char *uids,
+					      char op, int flags, const char *keywords,
+					      int64_t unchanged_since, struct imap_store_flags **out,
+					      size_t *n_r, uint32_t **modified_r, size_t *n_modified_r)
+{
+	char mb[24], fl[16], us[24], o[2] = { op, '\0' };
+	const char *p[6] = { mb, uids, o, fl, keywords, unchanged_since >= 0 ? us : NULL };
+	enum db_status st;
+	PGresult *res;
+	int n;
+
+	*out = NULL;
+	*n_r = 0;
+	*modified_r = NULL;
+	*n_modified_r = 0;
+	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
+	snprintf(fl, sizeof(fl), "%d", flags);
+	snprintf(us, sizeof(us), "%lld", (long long)unchanged_since);
+	res = db_exec(db, STMT_IMAP_SET_FLAGS, 6, p, NULL, NULL, &st);
+	if (st != DB_OK) {
+		PQclear(res);
+		return st;
+	}
+	n = PQntuples(res);
+	if (n > 0) {
+		*out = xcalloc((size_t)n, sizeof(**out));
+		*modified_r = xcalloc((size_t)n, sizeof(**modified_r));
+	}
+	for (int i = 0; i < n; i++) {
+		uint32_t uid = (uint32_t)col_i64(res, i, 0);
+
+		if (col_i64(res, i, 4) == 0) {
+			(*modified_r)[(*n_modified_r)++] = uid;
+			continue;
+		}
+		(*out)[*n_r].uid = uid;
+		(*out)[*n_r].flags = (int)col_i64(res, i, 1);
+		(*out)[*n_r].keywords = xstrdup(PQgetvalue(res, i, 2));
+		(*out)[*n_r].modseq = col_i64(res, i, 3);
+		(*n_r)++;
+	}
+	PQclear(res);
+	return DB_OK;
+}
+
+enum db_status imap_store_vanished(struct db *db, int64_t mailbox_id, int64_t since,
+				   uint32_t **out, size_t *n_r)
+{
+	char mb[24], sn[24];
+	const char *p[2] = { mb, sn };
+	enum db_status st;
+	PGresult *res;
+
+	*out = NULL;
+	*n_r = 0;
+	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
+	snprintf(sn, sizeof(sn), "%lld", (long long)since);
+	res = db_exec(db, STMT_IMAP_VANISHED, 2, p, NULL, NULL, &st);
+	if (st == DB_OK)
+		st = uid_list(res, out, n_r);
+	PQclear(res);
+	return st;
+}
+
+enum db_status imap_store_quota(struct db *db, int64_t account_id, int64_t *quota_r,
+				int64_t *used_r)
+{
+	char ac[24];
+	const char *p[1] = { ac };
+	enum db_status st;
+	PGresult *res;
+
+	*quota_r = 0;
+	*used_r = 0;
+	snprintf(ac, sizeof(ac), "%lld", (long long)account_id);
+	res = db_exec(db, STMT_IMAP_QUOTA, 1, p, NULL, NULL, &st);
+	if (st == DB_OK && PQntuples(res) == 1) {
+		*quota_r = col_i64(res, 0, 0);
+		*used_r = col_i64(res, 0, 1);
+	}
+	PQclear(res);
+	return st;
 }

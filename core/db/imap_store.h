@@ -57,6 +57,7 @@ enum db_status imap_store_subscribe(struct db *db, int64_t account_id, const cha
 struct imap_store_status {
 	int64_t messages, unseen, size;
 	int64_t uidnext, uidvalidity, highestmodseq;
+	int64_t deleted;	/* \Deleted messages (RFC 9051 STATUS DELETED) */
 };
 enum db_status imap_store_status(struct db *db, int64_t account_id, const char *name,
 				 struct imap_store_status *out, bool *found_r);
@@ -66,6 +67,7 @@ struct imap_store_flags {
 	uint32_t uid;
 	int flags;
 	char *keywords;		/* space separated, malloc'd ("" for none) */
+	int64_t modseq;		/* RFC 7162 MODSEQ of the message */
 };
 
 /* Changes of a mailbox after MODSEQ since (one snapshot): expunged UIDs
@@ -105,6 +107,7 @@ struct imap_store_row {
 	int64_t internal_date;	/* unix time */
 	int64_t size;
 	int64_t blob_id;
+	int64_t modseq;
 	struct imap_store_meta meta;	/* NULL members: not computed yet */
 };
 /* Rows of the given UIDs (ascending, a PG array literal "{1,2}"). */
@@ -166,6 +169,7 @@ struct imap_store_append {
 enum db_status imap_store_append(struct db *db, int64_t account_id, const char *name,
 				 const struct imap_store_append *a, bool *found_r,
 				 bool *over_quota_r, int64_t *uidvalidity_r, uint32_t *uid_r);
+
 /* The same, with one more statement run in the APPEND's transaction (after
  * the message is stored, before COMMIT): posternctl import records what it
  * copied there, so a message and its record exist together or not at all.
@@ -180,5 +184,21 @@ enum db_status imap_store_append_marked(struct db *db, int64_t account_id, const
 					const struct imap_store_append *a,
 					const struct imap_store_mark *mark, bool *found_r,
 					bool *over_quota_r, int64_t *uidvalidity_r, uint32_t *uid_r);
+
+/* --- imapa: CONDSTORE / QRESYNC (RFC 7162), QUOTA (RFC 9208) --- */
+/* STORE (UNCHANGEDSINCE unchanged_since): like imap_store_set_flags for
+ * the rows whose MODSEQ is <= unchanged_since (< 0: every row); *out gets
+ * those changed, *modified_r the UIDs (ascending, malloc'd) that failed
+ * the test. */
+enum db_status imap_store_set_flags_unchanged(struct db *db, int64_t mailbox_id, const char *uids,
+					      char op, int flags, const char *keywords,
+					      int64_t unchanged_since, struct imap_store_flags **out,
+					      size_t *n_r, uint32_t **modified_r, size_t *n_modified_r);
+/* UIDs expunged after MODSEQ since, ascending (malloc'd). */
+enum db_status imap_store_vanished(struct db *db, int64_t mailbox_id, int64_t since,
+				   uint32_t **out, size_t *n_r);
+/* The account's quota (0 = unlimited) and usage in octets. */
+enum db_status imap_store_quota(struct db *db, int64_t account_id, int64_t *quota_r,
+				int64_t *used_r);
 
 #endif

@@ -315,7 +315,8 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " WHERE account_id = $1 AND name = $2"),
 	S(STMT_IMAP_CREATE, "imap_create", 2,
 	  "INSERT INTO mailboxes (account_id, name) VALUES ($1, $2)"
-	  " ON CONFLICT (account_id, name) DO NOTHING RETURNING id"),
+	  " ON CONFLICT (account_id, name) DO NOTHING"
+	  " RETURNING id, pg_notify('mailbox_changed', id::text)"),
 	/* $1 account, $2 name -> deleted (0/1), blob ids to collect. The
 	 * messages go first (their sizes are uncharged), the mailbox row's
 	 * cascade finds none left. */
@@ -334,14 +335,16 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	S(STMT_IMAP_RENAME, "imap_rename", 3,
 	  "UPDATE mailboxes SET name = $3 || substr(name, length($2) + 1)"
 	  " WHERE account_id = $1 AND (name = $2 OR left(name, length($2) + 1) = $2 || '/')"
-	  " RETURNING id"),
+	  " RETURNING id, pg_notify('mailbox_changed', id::text)"),
 	S(STMT_IMAP_SUBSCRIBE, "imap_subscribe", 3,
-	  "UPDATE mailboxes SET subscribed = $3 WHERE account_id = $1 AND name = $2 RETURNING id"),
+	  "UPDATE mailboxes SET subscribed = $3 WHERE account_id = $1 AND name = $2"
+	  " RETURNING id, pg_notify('mailbox_changed', id::text)"),
 	S(STMT_IMAP_STATUS, "imap_status", 2,
 	  "SELECT (SELECT count(*) FROM messages WHERE mailbox_id = mb.id),"
 	  " (SELECT count(*) FROM messages WHERE mailbox_id = mb.id AND flags & 1 = 0),"
 	  " (SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox_id = mb.id),"
-	  " mb.uidnext, mb.uidvalidity, mb.highestmodseq"
+	  " mb.uidnext, mb.uidvalidity, mb.highestmodseq,"
+	  " (SELECT count(*) FROM messages WHERE mailbox_id = mb.id AND flags & 8 <> 0)"
 	  " FROM mailboxes mb WHERE account_id = $1 AND name = $2"),
 	/* $1 mailbox, $2 MODSEQ seen: one snapshot of the counters (kind 0),
 	 * expunged UIDs (1) and added or changed messages (2). */
@@ -360,10 +363,13 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	S(STMT_IMAP_ROWS, "imap_rows", 2,
 	  "SELECT uid, flags, array_to_string(keywords, ' '),"
 	  " extract(epoch FROM internal_date)::bigint, size, blob_id,"
-	  " envelope, bodystructure, body_simple, parts FROM messages"
+	  " envelope, bodystructure, body_simple, parts, modseq FROM messages"
 	  " WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid"),
-	/* $1 mailbox, $2 uids, $3 op '+', '-' or '=', $4 flag bits, $5 keywords */
-	S(STMT_IMAP_SET_FLAGS, "imap_set_flags", 5,
+	/* $1 mailbox, $2 uids, $3 op '+', '-' or '=', $4 flag bits, $5 keywords,
+	 * $6 UNCHANGEDSINCE (RFC 7162 3.1.3) or NULL: only rows whose MODSEQ is
+	 * <= $6 change, the others come back with k = 0 (the [MODIFIED] set).
+	 * -> uid, flags, keywords, modseq, k (1 changed) */
+	S(STMT_IMAP_SET_FLAGS, "imap_set_flags", 6,
 	  "WITH mb AS (UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = $1"
 	  " RETURNING highestmodseq),"
 	  " u AS (UPDATE messages SET"
@@ -374,9 +380,17 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " WHEN '-' THEN ARRAY(SELECT k FROM unnest(keywords) k WHERE k <> ALL($5::text[]))"
 	  " ELSE ARRAY(SELECT DISTINCT k FROM unnest($5::text[]) k ORDER BY k) END,"
 	  " modseq = (SELECT highestmodseq FROM mb)"
-	  " WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) RETURNING uid, flags, keywords)"
-	  " SELECT uid, flags, array_to_string(keywords, ' '),"
-	  " pg_notify('mailbox_changed', $1::text) FROM u ORDER BY uid"),
+	  " WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])"
+	  " AND ($6::bigint IS NULL OR modseq <= $6::bigint)"
+	  " RETURNING uid, flags, keywords, modseq),"
+	  " f AS (SELECT uid FROM messages WHERE mailbox_id = $1 AND uid = ANY($2::bigint[])"
+	  " AND $6::bigint IS NOT NULL AND modseq > $6::bigint AND uid NOT IN (SELECT uid FROM u)),"
+	  " x AS (SELECT uid, flags, array_to_string(keywords, ' ') AS kw, modseq, 1 AS k FROM u"
+	  " UNION ALL SELECT uid, 0, '', 0, 0 FROM f),"
+	  " n AS (SELECT pg_notify('mailbox_changed', $1::text) AS z"
+	  " FROM (SELECT 1 FROM u LIMIT 1) o)"
+	  " SELECT x.uid, x.flags, x.kw, x.modseq, x.k, n.z FROM x LEFT JOIN n ON true"
+	  " ORDER BY x.uid"),
 	S(STMT_IMAP_MAILBOX_LOCK, "imap_mailbox_lock", 2,
 	  "SELECT id, uidvalidity, uidnext FROM mailboxes WHERE account_id = $1 AND name = $2"
 	  " FOR UPDATE"),
@@ -630,4 +644,11 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " s.subject, s.reply, s.from_key, s.to_key, s.cc_key, s.display_from, s.display_to,"
 	  " s.message_id, s.refs FROM messages m LEFT JOIN search_text s ON s.blob_id = m.blob_id"
 	  " WHERE m.mailbox_id = $1 ORDER BY m.uid"),
+	/* --- imapa --- */
+	/* $1 mailbox, $2 MODSEQ: UIDs expunged after it (QRESYNC VANISHED) */
+	S(STMT_IMAP_VANISHED, "imap_vanished", 2,
+	  "SELECT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2::bigint ORDER BY uid"),
+	/* $1 account -> quota_bytes (0 = unlimited), used_bytes (RFC 9208) */
+	S(STMT_IMAP_QUOTA, "imap_quota", 1,
+	  "SELECT quota_bytes, used_bytes FROM accounts WHERE id = $1"),
 };

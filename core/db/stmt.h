@@ -112,6 +112,9 @@ enum db_stmt {
 	STMT_IMAP_APPEND,
 	STMT_IMAP_EXPUNGE,
 	STMT_IMAP_BODIES,
+	/* --- imapa --- */
+	STMT_IMAP_VANISHED,
+	STMT_IMAP_QUOTA,
 
 	/* --- acme --- (db/acme.c) */
 	STMT_ACME_ORDER_INSERT,

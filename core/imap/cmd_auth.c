@@ -1,5 +1,5 @@
 /* cmd_auth.c - any-state and not-authenticated commands: CAPABILITY, NOOP,
- * LOGOUT, ID (RFC 2971), ENABLE (RFC 5161, nothing enable-able yet),
+ * LOGOUT, ID (RFC 2971), ENABLE (RFC 5161: CONDSTORE, QRESYNC),
  * NAMESPACE (RFC 2342), STARTTLS (RFC 3501 6.2.1; LOGINDISABLED before it,
  * buffered plaintext discarded), LOGIN and AUTHENTICATE PLAIN with SASL-IR
  * (RFC 4959, RFC 4616). The login is auth_login(): DB lookup and argon2id
@@ -20,7 +20,7 @@
 
 void imap_capabilities(struct imap_session *s, struct buf *b)
 {
-	buf_append_str(b, "IMAP4rev1 SASL-IR LITERAL+ ID ENABLE IDLE");
+	buf_append_str(b, "IMAP4rev1 IMAP4rev2 SASL-IR LITERAL+ ID ENABLE IDLE");
 	if (s->state == IMAP_STATE_NOTAUTH) {
 		if (imap_session_starttls_available(s))
 			buf_append_str(b, " STARTTLS");
@@ -34,6 +34,10 @@ void imap_capabilities(struct imap_session *s, struct buf *b)
 	/* imapb: cmd_search.c */
 	buf_append_str(b, " ESEARCH SEARCHRES SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT"
 			  " THREAD=REFERENCES COMPRESS=DEFLATE BINARY");
+	/* imapa: RFC 7162, 9208, 8438, 5258, 5819, 6855, 5465, 7889 */
+	buf_append_str(b, " CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE STATUS=SIZE LIST-EXTENDED"
+			  " LIST-STATUS UTF8=ACCEPT NOTIFY");
+	buf_printf(b, " APPENDLIMIT=%llu", (unsigned long long)LIMIT_IMAP_LITERAL);
 }
 
 void imap_cmd_capability(struct imap_session *s, const struct imap_cmd *cmd)
@@ -53,7 +57,7 @@ void imap_cmd_capability(struct imap_session *s, const struct imap_cmd *cmd)
 void imap_cmd_noop(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	(void)cmd;
-	if (s->state != IMAP_STATE_SELECTED) {
+	if (s->state != IMAP_STATE_SELECTED && !imap_notify_pending(s)) {
 		imap_tagged(s, "OK", "NOOP completed");
 		return;
 	}
@@ -76,11 +80,45 @@ void imap_cmd_id(struct imap_session *s, const struct imap_cmd *cmd)
 	imap_tagged(s, "OK", "ID completed");
 }
 
+/* RFC 5161: "* ENABLED" lists what this command turned on; unknown
+ * names are ignored. QRESYNC implies CONDSTORE (RFC 7162 3.2.3);
+ * IMAP4rev2 implies UTF-8 mailbox names (RFC 9051 5.1); both UTF-8 ones
+ * let quoted strings carry 8-bit octets (parser utf8). */
 void imap_cmd_enable(struct imap_session *s, const struct imap_cmd *cmd)
 {
-	(void)cmd;
-	/* XXX: CONDSTORE, QRESYNC, UTF8=ACCEPT, IMAP4rev2 not yet. */
-	imap_send(s, "* ENABLED");
+	struct imap_parser_params pp;
+	bool utf8 = s->utf8;
+	struct buf b;
+
+	buf_init(&b, 256);
+	buf_append_str(&b, "* ENABLED");
+	for (unsigned i = 0; i < cmd->n_args; i++) {
+		const struct imap_arg *a = &cmd->args[i];
+
+		if (imap_arg_atom_is(a, "CONDSTORE") && !s->condstore) {
+			s->condstore = true;
+			buf_append_str(&b, " CONDSTORE");
+		} else if (imap_arg_atom_is(a, "QRESYNC") && !s->qresync) {
+			s->qresync = true;
+			s->condstore = true;
+			buf_append_str(&b, " QRESYNC");
+		} else if (imap_arg_atom_is(a, "UTF8=ACCEPT") && !s->utf8) {
+			s->utf8 = true;
+			buf_append_str(&b, " UTF8=ACCEPT");
+		} else if (imap_arg_atom_is(a, "IMAP4rev2") && !s->rev2) {
+			s->rev2 = true;
+			s->utf8 = true;
+			buf_append_str(&b, " IMAP4rev2");
+		}
+	}
+	if (s->utf8 && !utf8) {
+		imap_parser_params_default(&pp, true);
+		pp.utf8 = true;
+		imap_parser_set_params(s->parser, &pp);
+	}
+	buf_append_str(&b, "\r\n");
+	imap_send_raw(s, buf_data(&b), buf_len(&b));
+	buf_free(&b);
 	imap_tagged(s, "OK", "Enabled");
 }
 

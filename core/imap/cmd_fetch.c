@@ -10,7 +10,9 @@
  * BINARY[part], BINARY.PEEK and BINARY.SIZE (RFC 3516) decode base64 and
  * quoted-printable; an unknown Content-Transfer-Encoding ends the FETCH
  * with NO [UNKNOWN-CTE] (its items are NIL).
- * XXX: MODSEQ is not served yet. */
+ * CONDSTORE / QRESYNC (RFC 7162 3.1.4, 3.2.6): MODSEQ, the CHANGEDSINCE
+ * modifier and, for UID FETCH with QRESYNC enabled, VANISHED.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,7 @@ enum fi_kind {
 	FI_RFC822_TEXT,
 	FI_BINARY,		/* imapb: RFC 3516 */
 	FI_BINARY_SIZE,
+	FI_MODSEQ,
 };
 
 struct fetch_item {
@@ -65,6 +68,12 @@ struct fetch_req {
 	size_t n_todo;
 	size_t next;		/* first UID not rendered yet */
 	bool unknown_cte;	/* a BINARY item met an unknown encoding */
+	bool condstore;		/* MODSEQ in every response (RFC 7162 3.1.4.1) */
+	int64_t changedsince;	/* > 0: only messages with a higher MODSEQ */
+	struct imap_seqset *vanished;	/* UID FETCH (VANISHED): the UID set asked */
+	bool vanished_wanted;
+	bool changedsince_given;	/* implies the MODSEQ item (RFC 7162 3.1.4.1) */
+	bool quiet;		/* NOTIFY MessageNew (fetch-att): no tagged reply */
 };
 
 struct fetch_job {
@@ -77,6 +86,8 @@ struct fetch_job {
 	unsigned char **b_data;
 	size_t *b_lens;
 	size_t n_b;
+	uint32_t *vanished;	/* QRESYNC: expunged since CHANGEDSINCE */
+	size_t n_vanished;
 };
 
 static void req_free(void *p)
@@ -93,6 +104,7 @@ static void req_free(void *p)
 	}
 	free(r->items);
 	free(r->todo);
+	imap_seqset_free(&r->vanished);
 	free(r);
 }
 
@@ -417,7 +429,14 @@ static void render_row(struct fetch_job *fj, struct db *db, struct imap_store_ro
 		case FI_BINARY_SIZE:
 			write_binary(b, it, tree, msg, len, &fj->req->unknown_cte);
 			break;
+		case FI_MODSEQ:
+			buf_printf(b, "MODSEQ (%lld)", (long long)row->modseq);
+			break;
 		}
+	}
+	if (r->condstore && !has_item(r, FI_MODSEQ) && (flags_changed || has_item(r, FI_FLAGS))) {
+		SEP();
+		buf_printf(b, "MODSEQ (%lld)", (long long)row->modseq);
 	}
 #undef SEP
 	buf_append_str(b, ")\r\n");
@@ -472,6 +491,39 @@ static void fetch_work(struct imap_job *jj, struct db *db)
 
 	if (end > r->n_todo)
 		end = r->n_todo;
+	if (fj->first == 0 && r->changedsince > 0) {
+		/* One query for what changed after CHANGEDSINCE: the UIDs to
+		 * render shrink to those, and the expunged ones are VANISHED
+		 * (EARLIER) before the FETCH responses (RFC 7162 3.2.6). */
+		struct imap_store_sync sy;
+		size_t k = 0, m = 0;
+
+		jj->st = imap_store_sync(db, jj->mailbox_id, r->changedsince, &sy);
+		if (jj->st != DB_OK) {
+			fj->end = fj->first;
+			return;
+		}
+		/* both ascend: a merge */
+		for (size_t i = 0; i < r->n_todo; i++) {
+			while (m < sy.n_msgs && sy.msgs[m].uid < r->todo[i])
+				m++;
+			if (m < sy.n_msgs && sy.msgs[m].uid == r->todo[i])
+				r->todo[k++] = r->todo[i];
+		}
+		r->n_todo = k;
+		end = end > k ? k : end;
+		if (r->vanished != NULL && sy.n_expunged > 0) {
+			fj->vanished = sy.expunged;
+			fj->n_vanished = sy.n_expunged;
+			sy.expunged = NULL;
+			sy.n_expunged = 0;
+		}
+		imap_store_sync_free(&sy);
+	}
+	if (end == fj->first) {
+		fj->end = end;	/* only VANISHED was asked for */
+		return;
+	}
 	arr = db_array_u32(r->todo + fj->first, end - fj->first);
 	jj->st = imap_store_rows(db, jj->mailbox_id, arr, &rows, &n_rows);
 	free(arr);
@@ -515,9 +567,12 @@ static void fetch_work(struct imap_job *jj, struct db *db)
 		last = rows[i].uid;
 		if (seq == 0)
 			continue;
+		if (r->changedsince > 0 && rows[i].modseq <= r->changedsince)
+			continue;
 		for (size_t c = 0; c < n_changed; c++)
 			if (changed[c].uid == rows[i].uid) {
 				rows[i].flags = changed[c].flags;
+				rows[i].modseq = changed[c].modseq;
 				flags_changed = true;
 			}
 		render_row(fj, db, &rows[i], seq, flags_changed, pre, pre ? fj->b_lens[bi - 1] : 0);
@@ -555,11 +610,12 @@ static void fetch_next(struct imap_session *s)
 	s->cont_free = NULL;
 	if (r == NULL || r->next >= r->n_todo) {
 		bool unknown_cte = r != NULL && r->unknown_cte;
+		bool quiet = r != NULL && r->quiet;
 
 		req_free(r);
-		if (unknown_cte)
+		if (!quiet && unknown_cte)	/* quiet: NOTIFY MessageNew, untagged only */
 			imap_tagged(s, "NO", "[UNKNOWN-CTE] Unknown Content-Transfer-Encoding");
-		else
+		else if (!quiet)
 			imap_tagged(s, "OK", "FETCH completed");
 		imap_session_resume(s);
 		return;
@@ -578,6 +634,7 @@ static void fetch_cleanup(struct imap_job *jj)
 	free(fj->b_data);
 	free(fj->b_uids);
 	free(fj->b_lens);
+	free(fj->vanished);
 }
 
 static void fetch_finish(struct imap_session *s, struct imap_job *jj)
@@ -588,9 +645,12 @@ static void fetch_finish(struct imap_session *s, struct imap_job *jj)
 	size_t len;
 
 	if (jj->st != DB_OK) {
-		imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
+		if (!r->quiet)
+			imap_tagged(s, "NO", "[UNAVAILABLE] Try again later");
 		return;
 	}
+	if (fj->vanished != NULL)
+		imap_vanished_send(s, fj->vanished, fj->n_vanished, r->vanished, true);
 	r->next = fj->end;
 	fj->req = NULL;
 	s->cont_data = r;
@@ -639,6 +699,7 @@ static int add_item(struct fetch_req *r, const struct imap_arg *a)
 		{ "RFC822", FI_RFC822 },
 		{ "RFC822.HEADER", FI_RFC822_HEADER },
 		{ "RFC822.TEXT", FI_RFC822_TEXT },
+		{ "MODSEQ", FI_MODSEQ },
 	};
 	struct fetch_item *it;
 
@@ -709,21 +770,11 @@ static int add_macro(struct fetch_req *r, const struct imap_arg *a)
 	return 0;
 }
 
-void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd, bool uid,
-		    const struct imap_arg *args)
+/* The FETCH items: a list, a macro or one item. 0 or -1. */
+static int parse_items(struct fetch_req *r, const struct imap_arg *items)
 {
-	struct fetch_req *r = xcalloc(1, sizeof(*r));
-	const struct imap_arg *items = &args[1];
 	int bad = 0;
 
-	(void)cmd;
-	if (args[2].type != IMAP_ARG_EOL) {
-		req_free(r);
-		imap_error(s, "BAD", "Unexpected arguments (CONDSTORE is not supported)");
-		return;
-	}
-	r->uid_cmd = uid;
-	r->readonly = s->sel.readonly;
 	if (items->type == IMAP_ARG_LIST) {
 		for (unsigned i = 0; i < items->list_count && bad == 0; i++)
 			bad = add_item(r, &items->list[i]);
@@ -734,16 +785,146 @@ void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd, bool uid
 
 		bad = m == 0 ? 0 : add_item(r, items);
 	}
+	return bad;
+}
+
+struct fetch_req *imap_fetch_template(const struct imap_arg *items)
+{
+	struct fetch_req *r = xcalloc(1, sizeof(*r));
+
+	if (parse_items(r, items) != 0) {
+		req_free(r);
+		return NULL;
+	}
+	r->uid_cmd = true;	/* the UID tells the client which message it is */
+	r->quiet = true;
+	return r;
+}
+
+void imap_fetch_template_free(struct fetch_req **t)
+{
+	req_free(*t);
+	*t = NULL;
+}
+
+void imap_fetch_quiet(struct imap_session *s, const struct fetch_req *t, const uint32_t *uids,
+		      size_t n)
+{
+	struct fetch_req *r = xcalloc(1, sizeof(*r));
+
+	*r = *t;
+	r->items = xcalloc(t->n_items + 1, sizeof(*r->items));
+	for (size_t i = 0; i < t->n_items; i++) {
+		struct fetch_item *it = &r->items[i];
+
+		*it = t->items[i];
+		it->spec = t->items[i].spec != NULL ? xstrdup(t->items[i].spec) : NULL;
+		it->fields = it->n_fields > 0 ? xcalloc(it->n_fields, sizeof(char *)) : NULL;
+		for (unsigned k = 0; k < it->n_fields; k++)
+			it->fields[k] = xstrdup(t->items[i].fields[k]);
+	}
+	r->todo = xcalloc(n + 1, sizeof(*r->todo));
+	memcpy(r->todo, uids, n * sizeof(*uids));
+	r->n_todo = n;
+	r->readonly = s->sel.readonly;
+	r->condstore = s->condstore;
+	s->idle_job = true;	/* a refused submit answers nothing */
+	fetch_submit(s, r);
+	s->idle_job = false;
+}
+
+/* FETCH modifiers (RFC 4466 2.4, RFC 7162 3.1.4, 3.2.6): (CHANGEDSINCE
+ * modseq [VANISHED]); VANISHED only in UID FETCH after ENABLE QRESYNC.
+ * 0, or -1 after answering BAD. */
+static int fetch_modifiers(struct imap_session *s, struct fetch_req *r, const struct imap_arg *m,
+			   bool uid)
+{
+	bool vanished = false, have_since = false;
+	uint64_t since = 0;
+
+	if (m->type == IMAP_ARG_EOL)
+		return 0;
+	if (m->type != IMAP_ARG_LIST || m[1].type != IMAP_ARG_EOL) {
+		imap_error(s, "BAD", "FETCH set items [(modifiers)]");
+		return -1;
+	}
+	for (unsigned i = 0; i < m->list_count; i++) {
+		const struct imap_arg *a = &m->list[i];
+
+		if (imap_arg_atom_is(a, "CHANGEDSINCE") && i + 1 < m->list_count &&
+		    imap_arg_u64(&m->list[i + 1], INT64_MAX, &since) == 0) {
+			have_since = true;
+			i++;
+		} else if (imap_arg_atom_is(a, "VANISHED")) {
+			vanished = true;
+		} else {
+			imap_error(s, "BAD", "Unknown FETCH modifier");
+			return -1;
+		}
+	}
+	if (!have_since) {
+		imap_error(s, "BAD", "CHANGEDSINCE modseq expected");
+		return -1;
+	}
+	if (vanished && (!uid || !s->qresync)) {
+		imap_error(s, "BAD", "VANISHED needs UID FETCH and ENABLE QRESYNC");
+		return -1;
+	}
+	s->condstore = true;
+	r->changedsince = (int64_t)since;
+	r->changedsince_given = true;
+	r->vanished_wanted = vanished;
+	return 0;
+}
+
+void imap_cmd_fetch(struct imap_session *s, const struct imap_cmd *cmd, bool uid,
+		    const struct imap_arg *args)
+{
+	struct fetch_req *r = xcalloc(1, sizeof(*r));
+	const struct imap_arg *items = &args[1];
+	int bad = 0;
+
+	(void)cmd;
+	r->uid_cmd = uid;
+	if (fetch_modifiers(s, r, &args[2], uid) < 0) {
+		req_free(r);
+		return;
+	}
+	r->readonly = s->sel.readonly;
+	bad = parse_items(r, items);
 	if (bad != 0) {
 		req_free(r);
 		imap_error(s, "BAD", "Invalid FETCH item");
 		return;
 	}
+	if (r->changedsince_given && !has_item(r, FI_MODSEQ)) {
+		struct imap_arg ms;
+
+		memset(&ms, 0, sizeof(ms));
+		ms.type = IMAP_ARG_ATOM;
+		ms.str = "MODSEQ";
+		ms.len = 6;
+		add_item(r, &ms);
+	}
+	if (has_item(r, FI_MODSEQ))
+		s->condstore = true;	/* RFC 7162 3.1 */
+	r->condstore = s->condstore;
 	if (imap_seqset_uids(s, &args[0], uid, &r->todo, &r->n_todo) < 0) {
 		req_free(r);
 		return;
 	}
-	if (r->n_todo == 0) {
+	if (r->vanished_wanted) {
+		const char *err = NULL;
+
+		if (imap_seqset_parse(args[0].str, args[0].len, &r->vanished, &err) < 0) {
+			req_free(r);
+			imap_error(s, "BAD", "%s", err != NULL ? err : "Invalid sequence set");
+			return;
+		}
+		imap_seqset_resolve(r->vanished,
+				    s->sel.uidnext > 1 ? (uint32_t)(s->sel.uidnext - 1) : 0);
+	}
+	if (r->n_todo == 0 && r->vanished == NULL) {
 		req_free(r);
 		imap_tagged(s, "OK", "FETCH completed");
 		return;

@@ -3,7 +3,12 @@
  * RENAME, SUBSCRIBE/UNSUBSCRIBE, STATUS, SELECT/EXAMINE, CLOSE, UNSELECT
  * (RFC 3691), EXPUNGE and UID EXPUNGE (RFC 4315), IDLE (RFC 2177) and
  * APPEND with APPENDUID (RFC 4315; the literal arrives in the spool).
- * Names are modified UTF-7 on the wire and UTF-8 in the database. */
+ * STATUS also answers HIGHESTMODSEQ, SIZE (RFC 8438), APPENDLIMIT (RFC 7889)
+ * and DELETED (RFC 9051); SELECT takes (CONDSTORE) and (QRESYNC ...) (RFC
+ * 7162 3.2.5) and behaves as RFC 9051 says after ENABLE IMAP4rev2; APPEND
+ * takes UTF8 (~{n}) after UTF8=ACCEPT (RFC 6855 4).
+ * Names are modified UTF-7 on the wire (UTF-8 once UTF8=ACCEPT or IMAP4rev2
+ * is enabled) and UTF-8 in the database. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +31,8 @@ enum mbox_op { OP_LIST, OP_CREATE, OP_DELETE, OP_RENAME, OP_SUBSCRIBE, OP_STATUS
 #define ST_RECENT	(1u << 4)
 #define ST_HIGHESTMODSEQ (1u << 5)
 #define ST_SIZE		(1u << 6)
+#define ST_APPENDLIMIT	(1u << 7)	/* RFC 7889 */
+#define ST_DELETED	(1u << 8)	/* RFC 9051 */
 
 struct mbox_job {
 	struct imap_job j;
@@ -124,7 +131,7 @@ static void list_finish(struct imap_session *s, struct mbox_job *m)
 		if (mb->special_use[0] != '\0' && !m->lsub)
 			buf_printf(&b, " %s", mb->special_use);
 		buf_append_str(&b, ") \"/\" ");
-		if (imap_mailbox_write(&b, mb->name) == 0) {
+		if (imap_mailbox_out(s, &b, mb->name) == 0) {
 			buf_append_str(&b, "\r\n");
 			imap_send_raw(s, buf_data(&b), buf_len(&b));
 		}
@@ -133,33 +140,41 @@ static void list_finish(struct imap_session *s, struct mbox_job *m)
 	imap_tagged(s, "OK", "%s completed", verb);
 }
 
-static void status_finish(struct imap_session *s, struct mbox_job *m)
+void imap_status_write(struct imap_session *s, const char *name, unsigned items,
+		       const struct imap_store_status *st)
 {
 	struct buf b;
 	const char *sep = "";
 
 	buf_init(&b, LIMIT_IMAP_MAILBOX_NAME * 8);
 	buf_append_str(&b, "* STATUS ");
-	imap_mailbox_write(&b, m->name);
+	imap_mailbox_out(s, &b, name);
 	buf_append_str(&b, " (");
 #define ITEM(bit, label, val)                                                                   \
 	do {                                                                                    \
-		if (m->items & (bit)) {                                                         \
+		if (items & (bit)) {                                                            \
 			buf_printf(&b, "%s%s %lld", sep, label, (long long)(val));              \
 			sep = " ";                                                              \
 		}                                                                               \
 	} while (0)
-	ITEM(ST_MESSAGES, "MESSAGES", m->status.messages);
+	ITEM(ST_MESSAGES, "MESSAGES", st->messages);
 	ITEM(ST_RECENT, "RECENT", 0);
-	ITEM(ST_UIDNEXT, "UIDNEXT", m->status.uidnext);
-	ITEM(ST_UIDVALIDITY, "UIDVALIDITY", m->status.uidvalidity);
-	ITEM(ST_UNSEEN, "UNSEEN", m->status.unseen);
-	ITEM(ST_HIGHESTMODSEQ, "HIGHESTMODSEQ", m->status.highestmodseq);
-	ITEM(ST_SIZE, "SIZE", m->status.size);
+	ITEM(ST_UIDNEXT, "UIDNEXT", st->uidnext);
+	ITEM(ST_UIDVALIDITY, "UIDVALIDITY", st->uidvalidity);
+	ITEM(ST_UNSEEN, "UNSEEN", st->unseen);
+	ITEM(ST_HIGHESTMODSEQ, "HIGHESTMODSEQ", st->highestmodseq);
+	ITEM(ST_SIZE, "SIZE", st->size);
+	ITEM(ST_APPENDLIMIT, "APPENDLIMIT", LIMIT_IMAP_LITERAL);
+	ITEM(ST_DELETED, "DELETED", st->deleted);
 #undef ITEM
 	buf_append_str(&b, ")\r\n");
 	imap_send_raw(s, buf_data(&b), buf_len(&b));
 	buf_free(&b);
+}
+
+static void status_finish(struct imap_session *s, struct mbox_job *m)
+{
+	imap_status_write(s, m->name, m->items, &m->status);
 	imap_tagged(s, "OK", "STATUS completed");
 }
 
@@ -226,8 +241,8 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	const char *ref, *pat;
 	size_t rlen, plen;
-	struct buf raw, dec;
 	struct mbox_job *m;
+	char *name;
 	bool lsub = strcmp(cmd->name, "LSUB") == 0;
 
 	if (imap_arg_astring(&cmd->args[0], &ref, &rlen) < 0 ||
@@ -241,22 +256,11 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_tagged(s, "OK", "%s completed", cmd->name);
 		return;
 	}
-	buf_init(&raw, LIMIT_IMAP_MAILBOX_NAME * 2);
-	buf_init(&dec, LIMIT_IMAP_MAILBOX_NAME * 2);
-	if (buf_append(&raw, ref, rlen) < 0 || buf_append(&raw, pat, plen) < 0 ||
-	    imap_mutf7_decode((const char *)buf_data(&raw), buf_len(&raw), &dec) < 0) {
-		buf_free(&raw);
-		buf_free(&dec);
-		imap_error(s, "BAD", "Invalid pattern");
+	if ((name = imap_list_pattern(s, ref, rlen, pat, plen)) == NULL)
 		return;
-	}
 	m = mbox_job_new(OP_LIST);
 	m->lsub = lsub;
-	m->name = xstrndup((const char *)buf_data(&dec), buf_len(&dec));
-	buf_free(&raw);
-	buf_free(&dec);
-	if (strncasecmp(m->name, "INBOX", 5) == 0 && (m->name[5] == '\0' || m->name[5] == '/'))
-		memcpy(m->name, "INBOX", 5);
+	m->name = name;
 	imap_job_submit(s, &m->j);
 }
 
@@ -320,7 +324,7 @@ void imap_cmd_rename(struct imap_session *s, const struct imap_cmd *cmd)
 	imap_job_submit(s, &m->j);
 }
 
-void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
+int imap_status_items_parse(struct imap_session *s, const struct imap_arg *l, unsigned *bits_r)
 {
 	static const struct {
 		const char *name;
@@ -329,16 +333,15 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
 		{ "MESSAGES", ST_MESSAGES }, { "UIDNEXT", ST_UIDNEXT },
 		{ "UIDVALIDITY", ST_UIDVALIDITY }, { "UNSEEN", ST_UNSEEN },
 		{ "RECENT", ST_RECENT }, { "HIGHESTMODSEQ", ST_HIGHESTMODSEQ },
-		{ "SIZE", ST_SIZE },
+		{ "SIZE", ST_SIZE }, { "APPENDLIMIT", ST_APPENDLIMIT },
+		{ "DELETED", ST_DELETED },
 	};
-	const struct imap_arg *l = &cmd->args[1];
 	unsigned bits = 0;
-	struct mbox_job *m;
-	char *name;
 
+	*bits_r = 0;
 	if (l->type != IMAP_ARG_LIST || l->list_count == 0) {
 		imap_error(s, "BAD", "STATUS mailbox (items)");
-		return;
+		return -1;
 	}
 	for (unsigned i = 0; i < l->list_count; i++) {
 		size_t k;
@@ -348,10 +351,33 @@ void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
 				break;
 		if (k == sizeof(items) / sizeof(items[0])) {
 			imap_error(s, "BAD", "Unknown STATUS item");
-			return;
+			return -1;
 		}
 		bits |= items[k].bit;
 	}
+	if (s->rev2 && (bits & ST_RECENT)) {
+		imap_error(s, "BAD", "RECENT is not an IMAP4rev2 STATUS item");
+		return -1;
+	}
+	if (bits & ST_HIGHESTMODSEQ)
+		s->condstore = true;	/* RFC 7162 3.1 */
+	*bits_r = bits;
+	return 0;
+}
+
+unsigned imap_status_bits_notify(bool condstore)
+{
+	return ST_MESSAGES | ST_UIDNEXT | ST_UNSEEN | (condstore ? ST_HIGHESTMODSEQ : 0);
+}
+
+void imap_cmd_status(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	unsigned bits;
+	struct mbox_job *m;
+	char *name;
+
+	if (imap_status_items_parse(s, &cmd->args[1], &bits) < 0)
+		return;
 	if ((name = imap_mailbox_arg(s, &cmd->args[0])) == NULL)
 		return;
 	m = mbox_job_new(OP_STATUS);
@@ -369,6 +395,12 @@ struct select_job {
 	bool found;
 	struct imap_store_mbox_info info;
 	struct imap_store_sync sy;
+	/* SELECT (QRESYNC (uidvalidity modseq [known-uids])) (RFC 7162 3.2.5) */
+	bool qresync;
+	int64_t qr_uidvalidity, qr_modseq;
+	struct imap_seqset *qr_known;
+	uint32_t *vanished;
+	size_t n_vanished;
 };
 
 static void select_cleanup(struct imap_job *jj)
@@ -377,6 +409,8 @@ static void select_cleanup(struct imap_job *jj)
 
 	free(sj->name);
 	imap_store_sync_free(&sj->sy);
+	imap_seqset_free(&sj->qr_known);
+	free(sj->vanished);
 }
 
 static void select_work(struct imap_job *jj, struct db *db)
@@ -386,6 +420,31 @@ static void select_work(struct imap_job *jj, struct db *db)
 	jj->st = imap_store_mailbox_get(db, jj->account_id, sj->name, &sj->info, &sj->found);
 	if (jj->st == DB_OK && sj->found)
 		jj->st = imap_store_sync(db, sj->info.id, 0, &sj->sy);
+	if (jj->st == DB_OK && sj->found && sj->qresync && sj->qr_uidvalidity == sj->info.uidvalidity)
+		jj->st = imap_store_vanished(db, sj->info.id, sj->qr_modseq, &sj->vanished,
+					     &sj->n_vanished);
+}
+
+/* QRESYNC: what changed since the client's MODSEQ, after the SELECT
+ * responses: VANISHED (EARLIER) then FETCH of changed flags. */
+static void select_qresync(struct imap_session *s, struct select_job *sj)
+{
+	if (!sj->qresync || sj->qr_uidvalidity != sj->info.uidvalidity)
+		return;
+	imap_vanished_send(s, sj->vanished, sj->n_vanished, sj->qr_known, true);
+	for (size_t i = 0; i < sj->sy.n_msgs; i++) {
+		const struct imap_store_flags *f = &sj->sy.msgs[i];
+		struct buf b;
+
+		if (f->modseq <= sj->qr_modseq)
+			continue;
+		buf_init(&b, 64 * 1024);
+		buf_printf(&b, "* %zu FETCH (UID %u ", i + 1, f->uid);
+		imap_flags_write(&b, f->flags, f->keywords);
+		buf_printf(&b, " MODSEQ (%lld))\r\n", (long long)f->modseq);
+		imap_send_raw(s, buf_data(&b), buf_len(&b));
+		buf_free(&b);
+	}
 }
 
 /* Adds the distinct keywords of kw (space separated) to set (space
@@ -452,13 +511,79 @@ static void select_finish(struct imap_session *s, struct imap_job *jj)
 		  sj->readonly ? "" : "\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*");
 	buf_free(&kw);
 	imap_send(s, "* %zu EXISTS", s->sel.n);
-	imap_send(s, "* 0 RECENT");
-	if (unseen > 0)
+	if (!s->rev2)	/* RFC 9051 has no RECENT and no [UNSEEN] */
+		imap_send(s, "* 0 RECENT");
+	if (unseen > 0 && !s->rev2)
 		imap_send(s, "* OK [UNSEEN %u] First unseen", unseen);
+	if (s->rev2) {
+		/* RFC 9051 6.3.2: a LIST response with the mailbox name */
+		struct buf lb;
+
+		buf_init(&lb, LIMIT_IMAP_MAILBOX_NAME * 8);
+		buf_append_str(&lb, "* LIST () \"/\" ");
+		imap_mailbox_out(s, &lb, sj->name);
+		buf_append_str(&lb, "\r\n");
+		imap_send_raw(s, buf_data(&lb), buf_len(&lb));
+		buf_free(&lb);
+	}
 	imap_send(s, "* OK [UIDVALIDITY %lld] UIDs valid", (long long)s->sel.uidvalidity);
 	imap_send(s, "* OK [UIDNEXT %lld] Predicted next UID", (long long)s->sel.uidnext);
+	imap_send(s, "* OK [HIGHESTMODSEQ %lld] Highest", (long long)s->sel.modseq);
+	select_qresync(s, sj);
 	imap_tagged(s, "OK", "[%s] %s completed", sj->readonly ? "READ-ONLY" : "READ-WRITE",
 		    sj->readonly ? "EXAMINE" : "SELECT");
+}
+
+/* SELECT parameters (RFC 4466 2.1): (CONDSTORE) and (QRESYNC (uidvalidity
+ * modseq [known-uids [seq-match]])). The seq-match data is accepted and
+ * not needed: every expunged UID is kept with its MODSEQ. 0, or -1 after
+ * answering BAD. */
+static int select_params(struct imap_session *s, const struct imap_arg *l, struct select_job *sj)
+{
+	if (l->type == IMAP_ARG_EOL)
+		return 0;
+	if (l->type != IMAP_ARG_LIST || l[1].type != IMAP_ARG_EOL) {
+		imap_error(s, "BAD", "SELECT mailbox [(parameters)]");
+		return -1;
+	}
+	for (unsigned i = 0; i < l->list_count; i++) {
+		const struct imap_arg *a = &l->list[i];
+		const struct imap_arg *q;
+		uint64_t uv, ms;
+		const char *err = NULL;
+
+		if (imap_arg_atom_is(a, "CONDSTORE")) {
+			s->condstore = true;
+			continue;
+		}
+		if (!imap_arg_atom_is(a, "QRESYNC") || i + 1 >= l->list_count) {
+			imap_error(s, "BAD", "Unknown SELECT parameter");
+			return -1;
+		}
+		if (!s->qresync) {
+			imap_error(s, "BAD", "ENABLE QRESYNC first");
+			return -1;
+		}
+		q = &l->list[++i];
+		if (q->type != IMAP_ARG_LIST || q->list_count < 2 || q->list_count > 4 ||
+		    imap_arg_u64(&q->list[0], UINT32_MAX, &uv) < 0 || uv == 0 ||
+		    imap_arg_u64(&q->list[1], INT64_MAX, &ms) < 0 || ms == 0) {
+			imap_error(s, "BAD", "QRESYNC (uidvalidity modseq [known-uids [seq-match]])");
+			return -1;
+		}
+		if (q->list_count >= 3 && q->list[2].type != IMAP_ARG_LIST) {
+			if (q->list[2].type != IMAP_ARG_ATOM ||
+			    imap_seqset_parse(q->list[2].str, q->list[2].len, &sj->qr_known, &err) < 0 ||
+			    sj->qr_known->star || sj->qr_known->searchres) {
+				imap_error(s, "BAD", "%s", err != NULL ? err : "Invalid known-uids");
+				return -1;
+			}
+		}
+		sj->qresync = true;
+		sj->qr_uidvalidity = (int64_t)uv;
+		sj->qr_modseq = (int64_t)ms;
+	}
+	return 0;
 }
 
 void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
@@ -468,9 +593,19 @@ void imap_cmd_select(struct imap_session *s, const struct imap_cmd *cmd)
 
 	if (name == NULL)
 		return;
-	if (s->state == IMAP_STATE_SELECTED)
-		imap_view_clear(s);	/* XXX: [CLOSED] once QRESYNC / IMAP4rev2 exist */
 	sj = xcalloc(1, sizeof(*sj));
+	if (select_params(s, &cmd->args[1], sj) < 0) {
+		free(name);
+		imap_seqset_free(&sj->qr_known);
+		free(sj);
+		return;
+	}
+	if (s->state == IMAP_STATE_SELECTED) {
+		imap_view_clear(s);
+		/* RFC 7162 3.2.11: a server advertising CONDSTORE/QRESYNC
+		 * always marks the boundary (so does RFC 9051 7.1) */
+		imap_send(s, "* OK [CLOSED] Previous mailbox closed");
+	}
 	sj->j.work = select_work;
 	sj->j.finish = select_finish;
 	sj->j.cleanup = select_cleanup;
@@ -518,8 +653,7 @@ static void expunge_finish(struct imap_session *s, struct imap_job *jj)
 		imap_tagged(s, "OK", "CLOSE completed");
 		return;
 	}
-	for (size_t i = 0; i < e->n_gone; i++)
-		imap_view_expunge(s, e->gone[i]);
+	imap_view_expunge_many(s, e->gone, e->n_gone);
 	imap_tagged(s, "OK", "EXPUNGE completed");
 }
 
@@ -588,7 +722,7 @@ void imap_cmd_idle(struct imap_session *s, const struct imap_cmd *cmd)
 	(void)cmd;
 	s->idling = true;
 	imap_send(s, "+ idling");
-	if (s->state == IMAP_STATE_SELECTED)
+	if (s->state == IMAP_STATE_SELECTED || imap_notify_pending(s))
 		imap_sync_start(s, true);
 }
 
@@ -703,6 +837,7 @@ int imap_date_time_parse(const char *s, size_t len, int64_t *out)
 void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	const struct imap_arg *lit = &cmd->args[cmd->n_args - 1];
+	unsigned nargs = cmd->n_args;
 	struct append_job *a;
 	const char *err = NULL;
 	char *name;
@@ -711,7 +846,12 @@ void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 	char *keywords = NULL;
 	int64_t date = 0;
 
-	if (lit->type != IMAP_ARG_LITERAL_TAKEN || s->spool == NULL || cmd->n_args > 4) {
+	if (s->utf8 && nargs >= 3 && lit->type == IMAP_ARG_LIST && lit->list_count == 1 &&
+	    imap_arg_atom_is(&cmd->args[nargs - 2], "UTF8")) {
+		lit = &lit->list[0];	/* RFC 6855 4: UTF8 (~{n}) */
+		nargs--;
+	}
+	if (lit->type != IMAP_ARG_LITERAL_TAKEN || s->spool == NULL || nargs > 4) {
 		imap_error(s, "BAD", "APPEND mailbox [(flags)] [date-time] literal");
 		return;
 	}
@@ -719,14 +859,14 @@ void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 		imap_tagged(s, "NO", "[UNAVAILABLE] Message could not be stored");
 		return;
 	}
-	if (i < cmd->n_args - 1 && cmd->args[i].type == IMAP_ARG_LIST) {
+	if (i < nargs - 1 && cmd->args[i].type == IMAP_ARG_LIST) {
 		if (imap_flags_parse(&cmd->args[i], &flags, &keywords, &err) < 0) {
 			imap_error(s, "BAD", "%s", err);
 			return;
 		}
 		i++;
 	}
-	if (i < cmd->n_args - 1) {
+	if (i < nargs - 1) {
 		const char *ds;
 		size_t dl;
 
@@ -738,8 +878,8 @@ void imap_cmd_append(struct imap_session *s, const struct imap_cmd *cmd)
 		}
 		i++;
 	}
-	if (i != cmd->n_args - 1 || (name = imap_mailbox_arg(s, &cmd->args[0])) == NULL) {
-		if (i != cmd->n_args - 1)
+	if (i != nargs - 1 || (name = imap_mailbox_arg(s, &cmd->args[0])) == NULL) {
+		if (i != nargs - 1)
 			imap_error(s, "BAD", "APPEND mailbox [(flags)] [date-time] literal");
 		free(keywords);
 		return;

@@ -40,6 +40,7 @@ enum sk_kind {
 	SK_NOT,
 	SK_OR,
 	SK_AND,
+	SK_MODSEQ,	/* RFC 7162 3.1.5 */
 };
 
 struct skey {
@@ -97,6 +98,8 @@ struct search_job {
 	struct buf out;
 	uint32_t *saved;	/* RET_SAVE: the UIDs to save */
 	size_t n_saved;
+	bool modseq;		/* a MODSEQ key: the highest MODSEQ of the hits follows */
+	int64_t max_modseq;
 };
 
 static void search_cleanup(struct imap_job *jj)
@@ -181,6 +184,8 @@ static bool eval(const struct search_job *sj, int idx, const struct search_store
 			if (!eval(sj, k->kids[i], r))
 				return false;
 		return true;
+	case SK_MODSEQ:
+		return r->modseq >= k->num;
 	}
 	return false;
 }
@@ -362,6 +367,8 @@ static void write_esearch(struct search_job *sj, const uint32_t *v, size_t n)
 	}
 	if (sj->ret & RET_COUNT)
 		buf_printf(&sj->out, " COUNT %zu", n);
+	if (sj->modseq && n > 0)	/* RFC 7162 3.1.5 */
+		buf_printf(&sj->out, " MODSEQ %lld", (long long)sj->max_modseq);
 	buf_append_str(&sj->out, "\r\n");
 }
 
@@ -516,8 +523,11 @@ static void search_work(struct imap_job *jj, struct db *db)
 	hits = xcalloc(n + 1, sizeof(*hits));
 	for (size_t i = 0; i < n; i++)
 		if (imap_view_seq(jj->uids, jj->n_uids, rows[i].uid) != 0 &&
-		    eval(sj, sj->root, &rows[i]))
+		    eval(sj, sj->root, &rows[i])) {
 			hits[nh++] = &rows[i];
+			if (rows[i].modseq > sj->max_modseq)
+				sj->max_modseq = rows[i].modseq;
+		}
 	if (sj->kind == KIND_SORT)
 		render_sort(sj, hits, nh);
 	else if (sj->kind == KIND_THREAD)
@@ -536,6 +546,8 @@ static void search_work(struct imap_job *jj, struct db *db)
 			buf_append_str(&sj->out, "* SEARCH");
 			for (size_t i = 0; i < nh; i++)
 				buf_printf(&sj->out, " %u", ids[i]);
+			if (sj->modseq && nh > 0)	/* RFC 7162 3.1.5 */
+				buf_printf(&sj->out, " (MODSEQ %lld)", (long long)sj->max_modseq);
 			buf_append_str(&sj->out, "\r\n");
 		}
 	}
@@ -814,6 +826,25 @@ static int parse_key(struct sparse *p, const struct imap_arg *args, unsigned *i,
 		if ((idx = new_key(p, imap_arg_atom_is(a, "LARGER") ? SK_LARGER : SK_SMALLER)) < 0)
 			return -1;
 		p->sj->keys[idx].num = (int64_t)v;
+		return idx;
+	}
+	if (*i < n && imap_arg_atom_is(a, "MODSEQ")) {
+		/* MODSEQ [entry-name entry-type-req] value: the per-flag
+		 * entries are answered with the message's own MODSEQ */
+		uint64_t v;
+
+		if (*i + 2 < n && args[*i].type == IMAP_ARG_STRING)
+			*i += 2;
+		if (*i >= n || imap_arg_u64(&args[*i], INT64_MAX, &v) < 0) {
+			p->error = "Invalid MODSEQ key";
+			return -1;
+		}
+		(*i)++;
+		if ((idx = new_key(p, SK_MODSEQ)) < 0)
+			return -1;
+		p->sj->keys[idx].num = (int64_t)v;
+		p->sj->modseq = true;
+		p->s->condstore = true;	/* RFC 7162 3.1: a CONDSTORE-enabling command */
 		return idx;
 	}
 	for (size_t k = 0; k < sizeof(dates) / sizeof(dates[0]); k++)

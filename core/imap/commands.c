@@ -73,7 +73,7 @@ static const struct imap_command commands[] = {
 	{ "AUTHENTICATE", IMAP_STATE_NOTAUTH, F_BEFORE_TLS, 1, imap_cmd_authenticate },
 	{ "ENABLE", AUTHED, 0, 1, imap_cmd_enable },
 	{ "NAMESPACE", AUTHED, 0, 0, imap_cmd_namespace },
-	{ "LIST", AUTHED, 0, 2, imap_cmd_list },
+	{ "LIST", AUTHED, 0, 2, imap_cmd_list_extended },
 	{ "LSUB", AUTHED, 0, 2, imap_cmd_list },
 	{ "CREATE", AUTHED, 0, 1, imap_cmd_create },
 	{ "DELETE", AUTHED, 0, 1, imap_cmd_delete },
@@ -98,6 +98,12 @@ static const struct imap_command commands[] = {
 	{ "THREAD", SEL, 0, 3, cmd_thread },
 	{ "COMPRESS", AUTHED, 0, 1, imap_cmd_compress },
 	{ "UID", SEL, 0, 2, imap_cmd_uid },
+	/* imapa: RFC 9208 */
+	{ "GETQUOTA", AUTHED, 0, 1, imap_cmd_getquota },
+	{ "GETQUOTAROOT", AUTHED, 0, 1, imap_cmd_getquotaroot },
+	{ "SETQUOTA", AUTHED, 0, 2, imap_cmd_setquota },
+	/* imapa: RFC 5465 */
+	{ "NOTIFY", AUTHED, 0, 1, imap_cmd_notify },
 };
 
 void imap_commands_dispatch(struct imap_session *s, const struct imap_cmd *cmd)
@@ -235,7 +241,15 @@ char *imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg)
 		str += 5;
 		len -= 5;
 	}
-	if (imap_mutf7_decode(str, len, &b) < 0 || buf_len(&b) > LIMIT_IMAP_MAILBOX_NAME) {
+	if (s->utf8) {
+		/* RFC 6855 3: UTF-8 names as they are */
+		if (!imap_mutf7_utf8_valid((const unsigned char *)str, len) ||
+		    buf_append(&b, str, len) < 0 || buf_len(&b) > LIMIT_IMAP_MAILBOX_NAME) {
+			buf_free(&b);
+			imap_error(s, "BAD", "Invalid mailbox name (UTF-8 expected)");
+			return NULL;
+		}
+	} else if (imap_mutf7_decode(str, len, &b) < 0 || buf_len(&b) > LIMIT_IMAP_MAILBOX_NAME) {
 		buf_free(&b);
 		imap_error(s, "BAD", "Invalid mailbox name (modified UTF-7 expected)");
 		return NULL;
@@ -286,6 +300,24 @@ int imap_mailbox_write(struct buf *b, const char *name)
 	imap_astring_write(b, (const char *)buf_data(&m), buf_len(&m));
 	buf_free(&m);
 	return 0;
+}
+
+int imap_mailbox_out(const struct imap_session *s, struct buf *b, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!s->utf8)
+		return imap_mailbox_write(b, name);
+	if (!imap_mutf7_utf8_valid((const unsigned char *)name, len))
+		return -1;
+	/* a quoted string may carry UTF-8 once it is enabled (RFC 6855 3) */
+	buf_append_str(b, "\"");
+	for (size_t i = 0; i < len; i++) {
+		if (name[i] == '"' || name[i] == '\\')
+			buf_append_str(b, "\\");
+		buf_append(b, &name[i], 1);
+	}
+	return buf_append_str(b, "\"");
 }
 
 static int flag_bit(const char *f)

@@ -1,6 +1,8 @@
 /* imap.h - the IMAP4rev1 server protocol (RFC 3501 with IDLE, UIDPLUS,
  * MOVE, UNSELECT, NAMESPACE, ID, ENABLE, SPECIAL-USE, CHILDREN, LITERAL+,
- * SASL-IR) and the hook that LISTEN/NOTIFY mailbox_changed calls. */
+ * SASL-IR, CONDSTORE, QRESYNC, QUOTA, STATUS=SIZE, APPENDLIMIT,
+ * LIST-EXTENDED, LIST-STATUS, UTF8=ACCEPT, NOTIFY) and the hook that
+ * LISTEN/NOTIFY mailbox_changed calls. */
 #ifndef POSTERN_IMAP_IMAP_H
 #define POSTERN_IMAP_IMAP_H
 

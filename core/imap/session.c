@@ -74,6 +74,7 @@ void imap_notify_mailbox(const char *payload)
 
 	if (payload == NULL || strnum_parse(payload, INT64_MAX, &id) < 0)
 		return;
+	imap_notify_event((int64_t)id);
 	for (s = imap_reg[reg_bucket((int64_t)id)]; s != NULL; s = next) {
 		next = s->reg_next;
 		if (s->sel.mailbox_id == (int64_t)id)
@@ -83,6 +84,7 @@ void imap_notify_mailbox(const char *payload)
 
 void imap_notify_all(void)
 {
+	imap_notify_event_all();
 	for (size_t b = 0; b < IMAP_REG_BUCKETS; b++) {
 		struct imap_session *s, *next;
 
@@ -275,8 +277,10 @@ static void parse_error(struct imap_session *s, const struct imap_cmd *cmd)
 static void on_literal(struct imap_session *s, const struct imap_cmd *cmd)
 {
 	const struct imap_literal *l = &cmd->literal;
-	bool append = cmd->name != NULL && strcmp(cmd->name, "APPEND") == 0 && l->depth == 0 &&
-		      l->index >= 1 && s->state != IMAP_STATE_NOTAUTH;
+	/* depth 1: APPEND ... UTF8 (~{n}) after UTF8=ACCEPT (RFC 6855 4) */
+	bool append = cmd->name != NULL && strcmp(cmd->name, "APPEND") == 0 &&
+		      (l->depth == 0 || (l->depth == 1 && s->utf8)) && l->index >= 1 &&
+		      s->state != IMAP_STATE_NOTAUTH;
 
 	set_tag(s, cmd->tag);
 	if (l->too_big) {
@@ -495,12 +499,32 @@ static void job_done(struct job *jj)
 		imap_job_free(j);
 		return;
 	}
+	bool quiet = s->idle_job;	/* an untagged-only job (IDLE, NOTIFY report) */
+	uint32_t last = s->sel.n > 0 ? s->sel.uids[s->sel.n - 1] : 0;
+	size_t first;
+	int64_t applied = 0;	/* the mailbox whose view the sync moved */
+	const struct fetch_req *nf;
+
 	s->wait = IMAP_WAIT_NONE;
 	if (j->sync && j->sync_st == DB_OK && s->state == IMAP_STATE_SELECTED &&
-	    s->sel.mailbox_id == j->mailbox_id)
+	    s->sel.mailbox_id == j->mailbox_id) {
 		imap_view_apply(s, &j->sync_res, j->allow_expunge, j->skip, j->n_skip);
+		applied = j->mailbox_id;
+	}
 	j->finish(s, j);
 	imap_job_free(j);
+	/* NOTIFY MessageNew (fetch-att) for the selected mailbox (RFC 5465 5.2) */
+	for (first = s->sel.n; first > 0 && s->sel.uids[first - 1] > last; first--)
+		;
+	if (applied != 0 && s->state == IMAP_STATE_SELECTED && s->sel.mailbox_id == applied &&
+	    first < s->sel.n && s->wait == IMAP_WAIT_NONE && !s->closing &&
+	    (nf = imap_notify_fetch_template(s)) != NULL)
+		imap_fetch_quiet(s, nf, &s->sel.uids[first], s->sel.n - first);
+	/* NOTIFY (RFC 5465 3): changes are reported after a command too, not
+	 * only at IDLE / NOOP; never chained after an untagged-only job */
+	if (!quiet && s->wait == IMAP_WAIT_NONE && !s->idling && !s->closing &&
+	    imap_notify_pending(s))
+		imap_sync_start(s, true);
 	if (s->wait == IMAP_WAIT_NONE)
 		imap_session_resume(s);
 }
@@ -567,15 +591,46 @@ uint32_t imap_view_seq(const uint32_t *uids, size_t n, uint32_t uid)
 	return 0;
 }
 
-void imap_view_expunge(struct imap_session *s, uint32_t uid)
+static uint32_t view_remove(struct imap_session *s, uint32_t uid)
 {
 	uint32_t seq = imap_view_seq(s->sel.uids, s->sel.n, uid);
 
 	if (seq == 0)
-		return;
+		return 0;
 	memmove(&s->sel.uids[seq - 1], &s->sel.uids[seq], (s->sel.n - seq) * sizeof(uint32_t));
 	s->sel.n--;
-	imap_send(s, "* %u EXPUNGE", seq);
+	return seq;
+}
+
+void imap_view_expunge(struct imap_session *s, uint32_t uid)
+{
+	uint32_t seq = view_remove(s, uid);
+
+	if (seq == 0)
+		return;
+	if (s->qresync)
+		imap_send(s, "* VANISHED %u", uid);	/* RFC 7162 3.2.10 */
+	else
+		imap_send(s, "* %u EXPUNGE", seq);
+}
+
+void imap_view_expunge_many(struct imap_session *s, const uint32_t *uids, size_t n)
+{
+	uint32_t *gone;
+	size_t k = 0;
+
+	if (!s->qresync) {
+		for (size_t i = 0; i < n; i++)
+			imap_view_expunge(s, uids[i]);
+		return;
+	}
+	/* QRESYNC: one "* VANISHED set" (RFC 7162 3.2.10) */
+	gone = xcalloc(n + 1, sizeof(*gone));
+	for (size_t i = 0; i < n; i++)
+		if (view_remove(s, uids[i]) != 0)
+			gone[k++] = uids[i];
+	imap_vanished_send(s, gone, k, NULL, false);
+	free(gone);
 }
 
 static void view_append(struct imap_session *s, uint32_t uid)
@@ -625,6 +680,8 @@ void imap_view_apply(struct imap_session *s, const struct imap_store_sync *sy, b
 		     const uint32_t *skip, size_t n_skip)
 {
 	bool held = false, added = false;
+	uint32_t *gone = NULL;
+	size_t n_gone = 0;
 
 	if (sy->gone) {
 		/* XXX: RFC 3501 leaves this open; Dovecot says BYE. */
@@ -635,11 +692,17 @@ void imap_view_apply(struct imap_session *s, const struct imap_store_sync *sy, b
 	for (size_t i = 0; i < sy->n_expunged; i++) {
 		if (imap_view_seq(s->sel.uids, s->sel.n, sy->expunged[i]) == 0)
 			continue;
-		if (allow_expunge)
-			imap_view_expunge(s, sy->expunged[i]);
-		else
+		if (!allow_expunge) {
 			held = true;
+			continue;
+		}
+		if (gone == NULL)
+			gone = xcalloc(sy->n_expunged, sizeof(*gone));
+		gone[n_gone++] = sy->expunged[i];
 	}
+	if (n_gone > 0)
+		imap_view_expunge_many(s, gone, n_gone);
+	free(gone);
 	for (size_t i = 0; i < sy->n_msgs; i++) {
 		const struct imap_store_flags *f = &sy->msgs[i];
 		uint32_t seq;
@@ -660,6 +723,8 @@ void imap_view_apply(struct imap_session *s, const struct imap_store_sync *sy, b
 			buf_init(&b, IMAP_LINE_MAX * 8);
 			buf_printf(&b, "* %u FETCH (UID %u ", seq, f->uid);
 			imap_flags_write(&b, f->flags, f->keywords);
+			if (s->condstore)
+				buf_printf(&b, " MODSEQ (%lld)", (long long)f->modseq);
 			buf_append_str(&b, ")\r\n");
 			imap_send_raw(s, buf_data(&b), buf_len(&b));
 			buf_free(&b);
@@ -675,7 +740,7 @@ void imap_view_apply(struct imap_session *s, const struct imap_store_sync *sy, b
 
 /* ---------- NOOP / IDLE sync ---------- */
 
-static void sync_finish(struct imap_session *s, struct imap_job *j)
+void imap_sync_finish(struct imap_session *s, struct imap_job *j)
 {
 	bool idle = s->idle_job;
 
@@ -695,9 +760,12 @@ static void sync_finish(struct imap_session *s, struct imap_job *j)
 
 void imap_sync_start(struct imap_session *s, bool idle)
 {
-	struct imap_job *j = xcalloc(1, sizeof(*j));
+	struct imap_job *j = imap_notify_job(s);	/* NOTIFY changes first (imapa) */
 
-	j->finish = sync_finish;
+	if (j == NULL) {
+		j = xcalloc(1, sizeof(*j));
+		j->finish = imap_sync_finish;
+	}
 	j->allow_expunge = true;
 	s->idle_job = idle;
 	imap_job_submit(s, j);
@@ -798,6 +866,7 @@ static void session_close(void *session, struct conn *c)
 	if (s == NULL)
 		return;
 	loop_timer_cancel(&s->fail_timer);
+	imap_notify_free(s);
 	imap_view_clear(s);
 	imap_parser_free(&s->parser);
 	spool_free(&s->spool);

@@ -92,7 +92,6 @@ struct imap_session {
 	bool idle_job;		/* the job out is an IDLE sync */
 	bool notify_pending;	/* the selected mailbox changed since the last sync */
 	bool auth_cont;		/* next line answers AUTHENTICATE's "+ " */
-	bool rev2;		/* ENABLE IMAP4rev2 done (SEARCH answers ESEARCH) */
 	unsigned errors;
 	struct imap_parser *parser;
 	char *tag;		/* the command being run (malloc'd) */
@@ -102,6 +101,15 @@ struct imap_session {
 	int64_t account_id;
 	int64_t quota_bytes;	/* at login; 0 = unlimited */
 	char address[LIMIT_ADDRESS + 1];
+
+	/* imapa: extensions turned on (RFC 5161 ENABLE, or implicitly) */
+	bool condstore;		/* RFC 7162 3.1: MODSEQ in every FETCH */
+	bool qresync;		/* RFC 7162 3.2: VANISHED instead of EXPUNGE */
+	bool utf8;		/* RFC 6855 UTF8=ACCEPT: UTF-8 mailbox names, UTF8 APPEND */
+	/* RFC 9051 IMAP4rev2: no RECENT, LIST in SELECT, STATUS DELETED.
+	 * Hook for SEARCH (imapb): with rev2, SEARCH answers ESEARCH. */
+	bool rev2;
+	struct imap_notify *notify;	/* NOTIFY SET (cmd_notify.c), or NULL */
 
 	struct imap_view sel;
 	/* the registry of sessions by selected mailbox (session.c) */
@@ -149,8 +157,10 @@ void imap_view_set(struct imap_session *s, int64_t id, const char *name, bool re
 void imap_view_clear(struct imap_session *s);
 /* The sequence number of uid (1-based) or 0. */
 uint32_t imap_view_seq(const uint32_t *uids, size_t n, uint32_t uid);
-/* Removes uid and sends "* n EXPUNGE". */
+/* Removes uid and sends "* n EXPUNGE" (with QRESYNC "* VANISHED uid"). */
 void imap_view_expunge(struct imap_session *s, uint32_t uid);
+/* The same for uids (ascending); with QRESYNC one "* VANISHED set". */
+void imap_view_expunge_many(struct imap_session *s, const uint32_t *uids, size_t n);
 /* Announces the changes of a sync. */
 void imap_view_apply(struct imap_session *s, const struct imap_store_sync *sy, bool allow_expunge,
 		     const uint32_t *skip, size_t n_skip);
@@ -170,6 +180,9 @@ int imap_seqset_uids(struct imap_session *s, const struct imap_arg *arg, bool ui
 char *imap_mailbox_arg(struct imap_session *s, const struct imap_arg *arg);
 /* Appends a mailbox name (UTF-8) as an IMAP string in modified UTF-7. */
 int imap_mailbox_write(struct buf *b, const char *name);
+/* The same for this session: UTF-8 after UTF8=ACCEPT / IMAP4rev2
+ * (RFC 6855 3), modified UTF-7 otherwise. */
+int imap_mailbox_out(const struct imap_session *s, struct buf *b, const char *name);
 /* Appends s as a quoted string or a literal. */
 void imap_astring_write(struct buf *b, const char *str, size_t len);
 /* A flag list or single flag -> bits and keywords (PG array literal).
@@ -234,5 +247,51 @@ void imap_cmd_sort(struct imap_session *s, const struct imap_cmd *cmd, bool uid,
 		   const struct imap_arg *args);
 void imap_cmd_thread(struct imap_session *s, const struct imap_cmd *cmd, bool uid,
 		     const struct imap_arg *args);
+/* --- cmd_sync.c (imapa: CONDSTORE/QRESYNC helpers, QUOTA) --- */
+/* A number argument (atom of digits) up to max. 0, or -1. */
+int imap_arg_u64(const struct imap_arg *arg, uint64_t max, uint64_t *out);
+/* "* VANISHED [(EARLIER)] <set>" of the UIDs (ascending) that filter
+ * holds (NULL: all), in lines of bounded length; nothing when none. */
+void imap_vanished_send(struct imap_session *s, const uint32_t *uids, size_t n,
+			const struct imap_seqset *filter, bool earlier);
+/* STATUS items (RFC 3501 6.3.10, RFC 7162, RFC 8438 SIZE, RFC 7889) ->
+ * bits; 0, or -1 after answering BAD. (cmd_mailbox.c) */
+int imap_status_items_parse(struct imap_session *s, const struct imap_arg *l, unsigned *bits_r);
+/* "* STATUS name (items)" (cmd_mailbox.c) */
+void imap_status_write(struct imap_session *s, const char *name, unsigned items,
+		       const struct imap_store_status *st);
+/* NOTIFY MessageNew (fetch-att) (cmd_fetch.c): a parsed FETCH item list
+ * (NULL when invalid), and an untagged-only FETCH of it for new UIDs. */
+struct fetch_req;
+struct fetch_req *imap_fetch_template(const struct imap_arg *items);
+void imap_fetch_template_free(struct fetch_req **t);
+void imap_fetch_quiet(struct imap_session *s, const struct fetch_req *t, const uint32_t *uids,
+		      size_t n);
+/* The selected mailbox's MessageNew fetch-att, or NULL (cmd_notify.c). */
+const struct fetch_req *imap_notify_fetch_template(const struct imap_session *s);
+/* The STATUS items NOTIFY reports for a non-selected mailbox (RFC 5465 5.2). */
+unsigned imap_status_bits_notify(bool condstore);
+/* --- cmd_notify.c (imapa: NOTIFY, RFC 5465) --- */
+void imap_cmd_notify(struct imap_session *s, const struct imap_cmd *cmd);
+/* mailbox_changed for mailbox id / for all (LISTEN reconnected). Loop. */
+void imap_notify_event(int64_t id);
+void imap_notify_event_all(void);
+/* Whether the session has NOTIFY changes to report. */
+bool imap_notify_pending(const struct imap_session *s);
+/* A job that reports them (and syncs the selected mailbox), or NULL. */
+struct imap_job *imap_notify_job(struct imap_session *s);
+/* Forgets the session's NOTIFY state (NOTIFY NONE, session end). */
+void imap_notify_free(struct imap_session *s);
+/* The end of a NOOP / IDLE sync job (session.c). */
+void imap_sync_finish(struct imap_session *s, struct imap_job *j);
+/* --- cmd_list.c (imapa: LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819) --- */
+void imap_cmd_list_extended(struct imap_session *s, const struct imap_cmd *cmd);
+/* reference + pattern (modified UTF-7) -> UTF-8 pattern, INBOX
+ * normalised (malloc'd); NULL after answering BAD. */
+char *imap_list_pattern(struct imap_session *s, const char *ref, size_t rlen, const char *pat,
+			size_t plen);
+void imap_cmd_getquota(struct imap_session *s, const struct imap_cmd *cmd);
+void imap_cmd_getquotaroot(struct imap_session *s, const struct imap_cmd *cmd);
+void imap_cmd_setquota(struct imap_session *s, const struct imap_cmd *cmd);
 
 #endif

@@ -704,3 +704,31 @@ def test_search_index_scale(daemon, site, ports, capsys):
                   f"{k} {v * 1000:.0f} ms" for k, v in timings.items())
               + f", SORT {t_sort * 1000:.0f} ms, THREAD {t_thread * 1000:.0f} ms")
     assert max(timings.values()) < t_first
+
+
+def test_rev2_search_answers_esearch_and_modseq_key(mbox, ports):
+    """After ENABLE IMAP4rev2 a plain SEARCH answers ESEARCH (RFC 9051
+    6.4.4); the CONDSTORE MODSEQ key adds the highest MODSEQ of the hits
+    (RFC 7162 3.1.5), in ESEARCH and in the rev1 SEARCH form."""
+    m = connect(ports, *mbox)
+    try:
+        caps = m.capability()[1][0].split()
+        assert b"IMAP4rev2" in caps and b"IMAP4rev1" in caps, caps
+        assert m.select("INBOX")[0] == "OK"
+        typ, data, u = raw(m, "SEARCH", "MODSEQ", "1")
+        assert typ == "OK" and u["ESEARCH"] is None, (data, u)
+        assert re.fullmatch(rb"1 2 3 4 5 6 \(MODSEQ \d+\)", u["SEARCH"][0]), u
+    finally:
+        m.logout()
+    m = connect(ports, *mbox)
+    try:
+        typ, data = m._simple_command("ENABLE", "IMAP4rev2")
+        assert typ == "OK", data
+        assert m.select("INBOX")[0] == "OK"
+        typ, data, u = raw(m, "SEARCH", "UNSEEN")
+        assert typ == "OK" and u["SEARCH"] is None, (data, u)
+        assert re.fullmatch(rb'\(TAG "[^"]+"\) ALL 2:5', u["ESEARCH"][0]), u
+        typ, data, u = raw(m, "SEARCH", "MODSEQ", "1")
+        assert re.fullmatch(rb'\(TAG "[^"]+"\) ALL 1:6 MODSEQ \d+', u["ESEARCH"][0]), u
+    finally:
+        m.logout()
