@@ -232,6 +232,43 @@ static enum admin_status cmd_queue_list(struct ctl *c)
 	return admin_queue_list(c->db, print_queue, NULL, &c->err);
 }
 
+/* queue retry|drop|hold|release [ID]: ID missing = every row (retry only) */
+static enum admin_status queue_op(struct ctl *c, enum admin_queue_op op)
+{
+	uint64_t id = 0;
+	long long n = 0;
+
+	if (c->nargs > 0 && strnum_parse(c->args[0], INT64_MAX, &id) < 0) {
+		str_fmt(c->err.msg, sizeof(c->err.msg), "the queue id must be a number");
+		return ADMIN_FAIL;
+	}
+	enum admin_status st = admin_queue_op(c->db, c->actor, op, c->nargs > 0 ? (int64_t)id : -1,
+					      &n, &c->err);
+	if (st == ADMIN_OK)
+		printf("%lld\n", n);
+	return st;
+}
+
+static enum admin_status cmd_queue_retry(struct ctl *c)
+{
+	return queue_op(c, ADMIN_QUEUE_RETRY);
+}
+
+static enum admin_status cmd_queue_drop(struct ctl *c)
+{
+	return queue_op(c, ADMIN_QUEUE_DROP);
+}
+
+static enum admin_status cmd_queue_hold(struct ctl *c)
+{
+	return queue_op(c, ADMIN_QUEUE_HOLD);
+}
+
+static enum admin_status cmd_queue_release(struct ctl *c)
+{
+	return queue_op(c, ADMIN_QUEUE_RELEASE);
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "domain", "add", 1, 1, 0, false, cmd_domain_add, "domain add NAME", NULL },
 	{ "domain", "list", 0, 0, 0, false, cmd_domain_list, "domain list", NULL },
@@ -251,7 +288,13 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "listener", "list", 0, 0, 0, false, cmd_listener_list, "listener list", NULL },
 	{ "listener", "set", 1, 1, OPT_PORT | OPT_TLS | OPT_ENABLE, false, cmd_listener_set,
 	  "listener set NAME [--port N] [--tls none|starttls|implicit] [--enable|--disable]", NULL },
-	{ "queue", "list", 0, 0, 0, false, cmd_queue_list, "queue list", NULL },
+	{ "queue", "list", 0, 0, 0, false, cmd_queue_list, "queue list",
+	  "id, sender, recipient, state, attempts, next attempt, last error" },
+	{ "queue", "retry", 0, 1, 0, false, cmd_queue_retry, "queue retry [ID]",
+	  "due now; no ID: every waiting entry" },
+	{ "queue", "drop", 1, 1, 0, false, cmd_queue_drop, "queue drop ID", "no DSN is sent" },
+	{ "queue", "hold", 1, 1, 0, false, cmd_queue_hold, "queue hold ID", NULL },
+	{ "queue", "release", 1, 1, 0, false, cmd_queue_release, "queue release ID", NULL },
 };
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))

@@ -1,0 +1,377 @@
+/* deliver.c - one batch of queue rows (one destination domain) over SMTP:
+ * MX lookup (RFC 5321 5.1: MX in preference order, else the domain's own
+ * A/AAAA; RFC 7505 null MX = permanent failure), each host's addresses in
+ * turn until every recipient has an answer, one connection carrying every
+ * message of the batch: EHLO, STARTTLS whenever offered (opportunistic,
+ * RFC 3207 without certificate checks: XXX: MTA-STS and DANE not yet),
+ * PIPELINING (RFC 2920) of MAIL and RCPT, SIZE (RFC 1870), 8BITMIME
+ * (RFC 6152), SMTPUTF8 (RFC 6531), CHUNKING (RFC 3030 BDAT) when offered.
+ * Loop detection: more than LIMIT_SMTP_RECEIVED_HOPS Received fields. */
+#include "queue/queue_private.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <openssl/ssl.h>
+
+#include "config/limits.h"
+#include "db/db.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/str.h"
+#include "mail/data.h"
+
+static SSL_CTX *deliver_tls_ctx;
+
+int queue_deliver_init(const char **error_r)
+{
+	deliver_tls_ctx = SSL_CTX_new(TLS_client_method());
+	if (deliver_tls_ctx == NULL) {
+		*error_r = "cannot create the TLS client context";
+		return -1;
+	}
+	SSL_CTX_set_min_proto_version(deliver_tls_ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(deliver_tls_ctx, SSL_VERIFY_NONE, NULL);
+	return 0;
+}
+
+void queue_deliver_shutdown(void)
+{
+	SSL_CTX_free(deliver_tls_ctx);
+	deliver_tls_ctx = NULL;
+}
+
+/* --- results --- */
+
+static void row_result(struct queue_row *r, int cls, const char *status, const char *mta,
+		       const char *diag)
+{
+	r->result = cls;
+	str_lcpy(r->status, status, sizeof(r->status));
+	str_lcpy(r->mta, mta, sizeof(r->mta));
+	str_lcpy(r->diag, diag, sizeof(r->diag));
+}
+
+static void row_reply(struct queue_row *r, const struct smtpc_reply *rep, const char *mta)
+{
+	char status[16], diag[sizeof(r->diag)];
+	int cls = rep->code / 100;
+	smtpc_status(rep, status, sizeof(status));
+	str_fmt(diag, sizeof(diag), "%d %s", rep->code, rep->text);
+	row_result(r, cls == 2 ? 2 : cls == 5 ? 5 : 4, status, mta, diag);
+}
+
+/* Every row of [lo, hi) still without a result gets this one. */
+static void rows_pending(struct queue_row *rows, size_t lo, size_t hi, int cls,
+			 const char *status, const char *mta, const char *diag)
+{
+	for (size_t i = lo; i < hi; i++)
+		if (rows[i].result == 0)
+			row_result(&rows[i], cls, status, mta, diag);
+}
+
+static size_t rows_open(const struct queue_row *rows, size_t lo, size_t hi)
+{
+	size_t n = 0;
+	for (size_t i = lo; i < hi; i++)
+		n += rows[i].result == 0;
+	return n;
+}
+
+static bool has_8bit(const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] & 0x80)
+			return true;
+	return false;
+}
+
+/* --- one message on an open session --- */
+
+/* 0: the session may go on; -1: the connection broke (rows without a
+ * result are tried on the next host). */
+static int deliver_msg(struct smtpc *c, const char *mta, struct queue_row *rows,
+		       struct queue_msg *m)
+{
+	struct smtpc_reply rep;
+	bool utf8 = has_8bit(rows[m->lo].sender, strlen(rows[m->lo].sender));
+	bool ok[LIMIT_QUEUE_BATCH] = { false };
+	char line[LIMIT_ADDRESS + 128], params[96] = "";
+	size_t accepted = 0;
+
+	for (size_t i = m->lo; i < m->hi; i++)
+		utf8 |= rows[i].result == 0 && has_8bit(rows[i].rcpt, strlen(rows[i].rcpt));
+	if (utf8 && !(c->ext & SMTPC_EXT_SMTPUTF8)) {
+		rows_pending(rows, m->lo, m->hi, 5, "5.6.7", mta,
+			     "the remote server does not support SMTPUTF8 (RFC 6531)");
+		return 0;
+	}
+	if ((c->ext & SMTPC_EXT_SIZE) && c->size_max > 0 && m->len > c->size_max) {
+		char d[128];
+		str_fmt(d, sizeof(d), "message of %zu octets over the remote limit of %llu",
+			m->len, c->size_max);
+		rows_pending(rows, m->lo, m->hi, 5, "5.3.4", mta, d);
+		return 0;
+	}
+	str_fmt(params, sizeof(params), "%s%s",
+		(c->ext & SMTPC_EXT_8BITMIME) && has_8bit(m->body, m->len) ? " BODY=8BITMIME" : "",
+		utf8 ? " SMTPUTF8" : "");
+	if (c->ext & SMTPC_EXT_SIZE) {
+		char sz[40];
+		str_fmt(sz, sizeof(sz), " SIZE=%zu", m->len);
+		size_t pl = strlen(params);
+		str_lcpy(params + pl, sz, sizeof(params) - pl);
+	}
+	str_fmt(line, sizeof(line), "MAIL FROM:<%s>%s", rows[m->lo].sender, params);
+	bool pipe = (c->ext & SMTPC_EXT_PIPELINING) != 0;
+	if (pipe) {
+		/* RFC 2920: MAIL and every RCPT in one write, replies in order */
+		if (smtpc_write(c, line, strlen(line)) < 0 || smtpc_write(c, "\r\n", 2) < 0)
+			return -1;
+		for (size_t i = m->lo; i < m->hi; i++) {
+			if (rows[i].result != 0)
+				continue;
+			str_fmt(line, sizeof(line), "RCPT TO:<%s>\r\n", rows[i].rcpt);
+			if (smtpc_write(c, line, strlen(line)) < 0)
+				return -1;
+		}
+		if (smtpc_reply(c, LIMIT_SMTPC_CMD_MS, &rep) < 0)
+			return -1;
+	} else if (smtpc_cmd(c, LIMIT_SMTPC_CMD_MS, &rep, line) < 0) {
+		return -1;
+	}
+	bool mail_ok = rep.code / 100 == 2;
+	struct smtpc_reply mail_rep = rep;
+	for (size_t i = m->lo; i < m->hi; i++) {
+		if (rows[i].result != 0)
+			continue;
+		if (pipe) {
+			if (smtpc_reply(c, LIMIT_SMTPC_CMD_MS, &rep) < 0)
+				return -1;
+		} else if (mail_ok) {
+			str_fmt(line, sizeof(line), "RCPT TO:<%s>", rows[i].rcpt);
+			if (smtpc_cmd(c, LIMIT_SMTPC_CMD_MS, &rep, line) < 0)
+				return -1;
+		}
+		if (!mail_ok) {
+			row_reply(&rows[i], &mail_rep, mta);
+		} else if (rep.code / 100 == 2) {
+			ok[i - m->lo] = true;
+			accepted++;
+		} else {
+			row_reply(&rows[i], &rep, mta);
+		}
+	}
+	if (accepted == 0) {
+		if (mail_ok && smtpc_cmd(c, LIMIT_SMTPC_CMD_MS, &rep, "RSET") < 0)
+			return -1;
+		return 0;
+	}
+	/* XXX: DKIM signing hook (helper mailauth, core/mail/dkim.h): once it
+	 * exists, call dkim_sign_message(db, m->body, m->len, &headers) here
+	 * and send headers before the body; -1 = send unsigned and log. */
+	if (c->ext & SMTPC_EXT_CHUNKING) {
+		str_fmt(line, sizeof(line), "BDAT %zu LAST\r\n", m->len);
+		if (smtpc_write(c, line, strlen(line)) < 0 || smtpc_write(c, m->body, m->len) < 0)
+			return -1;
+	} else {
+		if (smtpc_cmd(c, LIMIT_SMTPC_DATA_INIT_MS, &rep, "DATA") < 0)
+			return -1;
+		if (rep.code != 354) {
+			for (size_t i = m->lo; i < m->hi; i++)
+				if (ok[i - m->lo])
+					row_reply(&rows[i], &rep, mta);
+			return 0;
+		}
+		if (smtpc_data(c, m->body, m->len) < 0)
+			return -1;
+	}
+	if (smtpc_reply(c, LIMIT_SMTPC_DATA_END_MS, &rep) < 0)
+		return -1;	/* XXX: outcome unknown: sent again later (a possible duplicate) */
+	for (size_t i = m->lo; i < m->hi; i++)
+		if (ok[i - m->lo])
+			row_reply(&rows[i], &rep, mta);
+	return 0;
+}
+
+/* --- one connection --- */
+
+static void deliver_session(struct smtpc *c, const char *host, struct queue_row *rows,
+			    struct queue_msg *msgs, size_t n_msgs, const struct queue_settings *cfg,
+			    char *err, size_t errsize)
+{
+	struct smtpc_reply rep;
+
+	if (smtpc_reply(c, LIMIT_SMTPC_GREETING_MS, &rep) < 0)
+		goto broken;
+	if (rep.code != 220) {
+		str_fmt(err, errsize, "%s greeted with %d %s", host, rep.code, rep.text);
+		goto quit;
+	}
+	if (smtpc_ehlo(c, cfg->hostname, &rep) < 0)
+		goto broken;
+	if (rep.code / 100 != 2) {
+		str_fmt(err, errsize, "%s refused EHLO/HELO: %d %s", host, rep.code, rep.text);
+		goto quit;
+	}
+	if (c->ext & SMTPC_EXT_STARTTLS) {
+		if (smtpc_cmd(c, LIMIT_SMTPC_CMD_MS, &rep, "STARTTLS") < 0)
+			goto broken;
+		if (rep.code == 220) {
+			/* XXX: a failed handshake moves on to the next address;
+			 * opportunistic TLS could retry this one in plain text */
+			if (smtpc_tls(c, deliver_tls_ctx, host) < 0 ||
+			    smtpc_ehlo(c, cfg->hostname, &rep) < 0)
+				goto broken;
+			if (rep.code / 100 != 2) {
+				str_fmt(err, errsize, "%s refused EHLO after STARTTLS: %d %s", host,
+					rep.code, rep.text);
+				goto quit;
+			}
+			log_debug("queue", "%s: TLS %s", host, SSL_get_version(c->ssl));
+		}
+	}
+	for (size_t m = 0; m < n_msgs; m++) {
+		if (rows_open(rows, msgs[m].lo, msgs[m].hi) == 0)
+			continue;
+		if (deliver_msg(c, host, rows, &msgs[m]) < 0)
+			goto broken;
+	}
+quit:
+	(void)smtpc_cmd(c, LIMIT_SMTPC_CMD_MS, &rep, "QUIT");
+	return;
+broken:
+	str_fmt(err, errsize, "%s: %s", host, c->error);
+}
+
+/* Addresses of host (AAAA then A) into sa; returns the count. */
+static size_t deliver_addrs(const char *host, int port, struct sockaddr_storage *sa, size_t max,
+			    char *err, size_t errsize)
+{
+	static const enum dns_type types[] = { DNS_T_AAAA, DNS_T_A };
+	size_t n = 0;
+
+	for (size_t t = 0; t < 2; t++) {
+		struct dns_answer *a = NULL;
+		enum dns_result r = dns_lookup(host, types[t], &a);
+		for (size_t i = 0; r == DNS_OK && i < a->n && n < max; i++, n++) {
+			memset(&sa[n], 0, sizeof(sa[n]));
+			if (types[t] == DNS_T_A) {
+				struct sockaddr_in *s4 = (struct sockaddr_in *)&sa[n];
+				s4->sin_family = AF_INET;
+				s4->sin_port = htons((uint16_t)port);
+				s4->sin_addr = a->rr[i].u.a;
+			} else {
+				struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&sa[n];
+				s6->sin6_family = AF_INET6;
+				s6->sin6_port = htons((uint16_t)port);
+				s6->sin6_addr = a->rr[i].u.aaaa;
+			}
+		}
+		if (r == DNS_TEMPFAIL)
+			str_fmt(err, errsize, "%s: DNS lookup failed: %s", host, a->why);
+		dns_answer_free(&a);
+	}
+	if (n == 0 && err[0] == '\0')
+		str_fmt(err, errsize, "%s: no address", host);
+	return n;
+}
+
+static bool deliver_loop(struct queue_row *rows, struct queue_msg *m)
+{
+	struct mail_received_counter rc;
+	mail_received_init(&rc);
+	mail_received_feed(&rc, m->body, m->len);
+	if (rc.count <= LIMIT_SMTP_RECEIVED_HOPS)
+		return false;
+	rows_pending(rows, m->lo, m->hi, 5, "5.4.6", "",
+		     "mail loop: too many Received header fields");
+	return true;
+}
+
+static void deliver_load(struct db *db, struct queue_row *rows, struct queue_msg *m)
+{
+	char blob[24];
+	enum db_status st;
+
+	str_fmt(blob, sizeof(blob), "%lld", (long long)rows[m->lo].blob);
+	const char *p[1] = { blob };
+	PGresult *res = db_exec_binary(db, STMT_QUEUE_BLOB, 1, p, NULL, NULL, &st);
+	if (st == DB_OK && PQntuples(res) == 1) {
+		m->len = (size_t)PQgetlength(res, 0, 0);
+		m->body = xmalloc(m->len + 1);
+		memcpy(m->body, PQgetvalue(res, 0, 0), m->len);
+	} else {
+		rows_pending(rows, m->lo, m->hi, 4, "4.3.0", "", "message body not readable");
+	}
+	PQclear(res);
+}
+
+void queue_deliver(struct db *db, struct queue_row *rows, struct queue_msg *msgs, size_t n_msgs,
+		   const struct queue_settings *cfg, int stop_fd)
+{
+	const char *domain = strrchr(rows[msgs[0].lo].rcpt, '@');
+	size_t n_rows = msgs[n_msgs - 1].hi;
+	char err[SMTPC_TEXT_MAX + 64] = "";
+	char hosts[LIMIT_DNS_RECORDS][DNS_NAME_MAX + 1];
+	size_t n_hosts = 0, open = 0;
+
+	for (size_t m = 0; m < n_msgs; m++) {
+		deliver_load(db, rows, &msgs[m]);
+		if (msgs[m].body != NULL)
+			(void)deliver_loop(rows, &msgs[m]);
+	}
+	if (domain == NULL || domain[1] == '\0') {
+		rows_pending(rows, 0, n_rows, 5, "5.1.3", "", "bad recipient address");
+		return;
+	}
+	domain++;
+	/* XXX: address-literal recipients ([192.0.2.1]) are routed as names */
+	struct dns_answer *mx = NULL;
+	switch (dns_lookup(domain, DNS_T_MX, &mx)) {
+	case DNS_OK:
+		if (mx->n == 1 && mx->rr[0].u.mx.host[0] == '\0') {
+			rows_pending(rows, 0, n_rows, 5, "5.1.10", "",
+				     "556 5.1.10 the recipient's domain accepts no mail (null MX, "
+				     "RFC 7505)");
+			dns_answer_free(&mx);
+			return;
+		}
+		for (size_t i = 0; i < mx->n && n_hosts < LIMIT_DNS_RECORDS; i++)
+			if (mx->rr[i].u.mx.host[0] != '\0')
+				str_lcpy(hosts[n_hosts++], mx->rr[i].u.mx.host, sizeof(hosts[0]));
+		break;
+	case DNS_NODATA:
+		str_lcpy(hosts[n_hosts++], domain, sizeof(hosts[0]));	/* implicit MX */
+		break;
+	case DNS_NXDOMAIN:
+		rows_pending(rows, 0, n_rows, 5, "5.1.2", "", "the recipient's domain does not exist");
+		dns_answer_free(&mx);
+		return;
+	default:
+		str_fmt(err, sizeof(err), "MX lookup for %s failed: %s", domain, mx->why);
+		rows_pending(rows, 0, n_rows, 4, "4.4.3", "", err);
+		dns_answer_free(&mx);
+		return;
+	}
+	dns_answer_free(&mx);
+	for (size_t h = 0; h < n_hosts && (open = rows_open(rows, 0, n_rows)) > 0; h++) {
+		struct sockaddr_storage sa[8];
+		size_t na = deliver_addrs(hosts[h], cfg->port, sa, 8, err, sizeof(err));
+		for (size_t a = 0; a < na && rows_open(rows, 0, n_rows) > 0; a++) {
+			struct smtpc c;
+			socklen_t len = sa[a].ss_family == AF_INET ? sizeof(struct sockaddr_in)
+								   : sizeof(struct sockaddr_in6);
+			if (smtpc_connect(&c, (struct sockaddr *)&sa[a], len, stop_fd) < 0) {
+				str_fmt(err, sizeof(err), "%s: %s", hosts[h], c.error);
+				smtpc_close(&c);
+				continue;
+			}
+			deliver_session(&c, hosts[h], rows, msgs, n_msgs, cfg, err, sizeof(err));
+			smtpc_close(&c);
+		}
+	}
+	rows_pending(rows, 0, n_rows, 4, "4.4.1", "", err[0] ? err : "no host to try");
+}
