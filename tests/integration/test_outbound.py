@@ -1,0 +1,470 @@
+"""Outbound delivery (core/queue/): queue runners, the SMTP client, retries,
+DSNs and posternctl queue. A dnsmasq started here answers for *.test
+(`local=/test/`: unknown names get NXDOMAIN) and routes each test domain to
+its own loopback address; remote MX hosts listen there on one port
+(POSTERN_SMTP_OUT_PORT): a Postfix from Debian for the real STARTTLS
+delivery, and small Python SMTP servers (below) for the behaviours Postfix
+cannot be told to show on demand (4xx, 5xx, slow, down)."""
+
+import email
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import util
+from util import DOMAIN, HOST, Daemon
+
+# (domain, MX host, address, behaviour of the server there; None = no server)
+ROUTES = {
+    "ok.test": ("mx.ok.test", "127.0.0.2", "ok"),
+    "temp.test": ("mx.temp.test", "127.0.0.3", "temp"),
+    "perm.test": ("mx.perm.test", "127.0.0.4", "perm"),
+    "down.test": ("mx.down.test", "127.0.0.5", None),
+    "slow.test": ("mx.slow.test", "127.0.0.6", "slow"),
+    "late.test": ("mx.late.test", "127.0.0.7", None),
+}
+LIFETIME = 25		# POSTERN_QUEUE_LIFETIME for this module, seconds
+DELAY_NOTICE = 6	# POSTERN_QUEUE_DELAY_NOTICE
+
+
+# --------------------------------------------------------------------------
+# a scriptable remote MX
+
+
+class MX:
+    """A threaded SMTP server on ip:port. EHLO offers STARTTLS (with the
+    given certificate), PIPELINING, SIZE, 8BITMIME and CHUNKING. Records
+    every transaction: dict(tls, mail, rcpts, data, bdat)."""
+
+    def __init__(self, ip, port, cert, key, behaviour):
+        self.behaviour = behaviour
+        self.transactions = []
+        self.sessions = 0
+        self.rcpt_calls = 0
+        self.temp_left = 2		# "temp": RCPT answers 451 this many times
+        self.slow_s = 0		# "slow": delay before the reply to the final dot
+        self.lock = threading.Lock()
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((ip, port))
+        self.sock.listen(16)
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self):
+        self.stopped = True
+        self.sock.close()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(conn,), daemon=True).start()
+
+    def _session(self, conn):
+        with self.lock:
+            self.sessions += 1
+        s = _Session(self, conn)
+        try:
+            s.run()
+        except (OSError, ssl.SSLError, EOFError):
+            pass
+        finally:
+            try:
+                s.conn.close()
+            except OSError:
+                pass
+
+
+class _Session:
+    def __init__(self, mx, conn):
+        self.mx = mx
+        self.conn = conn
+        self.conn.settimeout(60)
+        self.buf = b""
+        self.tls = False
+
+    def send(self, text):
+        self.conn.sendall(text.encode() + b"\r\n")
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.conn.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+        i = self.buf.index(b"\r\n")
+        out, self.buf = self.buf[:i], self.buf[i + 2:]
+        return out.decode("utf-8", "replace")
+
+    def exact(self, n):
+        while len(self.buf) < n:
+            chunk = self.conn.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def run(self):
+        mx = self.mx
+        self.send("220 mx.remote ESMTP test server")
+        tx = None
+        while True:
+            cmd = self.line()
+            verb = cmd.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                ext = ["250-mx.remote", "250-PIPELINING", "250-SIZE 10000000", "250-8BITMIME"]
+                if not self.tls:
+                    ext.append("250-STARTTLS")
+                ext.append("250 CHUNKING")
+                self.send("\r\n".join(ext))
+            elif verb == "STARTTLS":
+                self.send("220 go ahead")
+                assert self.buf == b""
+                self.conn = mx.ctx.wrap_socket(self.conn, server_side=True)
+                self.tls = True
+            elif verb == "MAIL":
+                tx = {"tls": self.tls, "mail": cmd, "rcpts": [], "data": None, "bdat": False}
+                self.send("250 2.1.0 ok")
+            elif verb == "RCPT":
+                rcpt = cmd[cmd.index("<") + 1:cmd.rindex(">")]
+                with mx.lock:
+                    mx.rcpt_calls += 1
+                    temp = mx.behaviour == "temp" and mx.temp_left > 0
+                    if temp:
+                        mx.temp_left -= 1
+                if temp:
+                    self.send("451 4.3.2 try again later")
+                elif mx.behaviour == "perm" or rcpt.startswith("nobody"):
+                    self.send("550 5.1.1 <%s>: no such user here" % rcpt)
+                else:
+                    tx["rcpts"].append(rcpt)
+                    self.send("250 2.1.5 ok")
+            elif verb == "DATA":
+                self.send("354 go on")
+                lines = []
+                while True:
+                    ln = self.line()
+                    if ln == ".":
+                        break
+                    lines.append(ln[1:] if ln.startswith(".") else ln)
+                tx["data"] = ("\r\n".join(lines) + "\r\n").encode()
+                self._finish(tx)
+            elif verb == "BDAT":
+                parts = cmd.split()
+                tx["data"] = (tx["data"] or b"") + self.exact(int(parts[1]))
+                tx["bdat"] = True
+                if len(parts) > 2 and parts[2].upper() == "LAST":
+                    self._finish(tx)
+                else:
+                    self.send("250 2.0.0 chunk ok")
+            elif verb == "RSET":
+                tx = None
+                self.send("250 ok")
+            elif verb == "QUIT":
+                self.send("221 bye")
+                return
+            else:
+                self.send("502 5.5.1 unknown")
+
+    def _finish(self, tx):
+        if self.mx.slow_s:
+            time.sleep(self.mx.slow_s)
+        with self.mx.lock:
+            self.mx.transactions.append(tx)
+        self.send("250 2.0.0 queued as X")
+
+
+# --------------------------------------------------------------------------
+# fixtures
+
+
+@pytest.fixture(scope="module")
+def world(site):
+    """dnsmasq, TLS material, the remote servers, posternd with delivery on."""
+    base = site.base / "outbound"
+    base.mkdir()
+    dns_port, mx_port = util.free_ports(2)
+    cert, key = base / "mx.crt", base / "mx.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=mx.remote", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    conf = [f"port={dns_port}", "listen-address=127.0.0.1", "bind-interfaces", "no-resolv",
+            "no-hosts", "local=/test/", "mx-host=nullmx.test,.,0",
+            "host-record=implicit.test,127.0.0.2"]
+    for domain, (host, ip, _) in ROUTES.items():
+        conf += [f"mx-host={domain},{host},10", f"host-record={host},{ip}"]
+    (base / "dnsmasq.conf").write_text("\n".join(conf) + "\n")
+    dnsmasq = subprocess.Popen(["dnsmasq", "-k", "-C", str(base / "dnsmasq.conf"),
+                                f"--pid-file={base}/dnsmasq.pid", "--log-facility=-"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    servers = {}
+    for domain, (host, ip, behaviour) in ROUTES.items():
+        if behaviour in ("ok", "temp", "perm", "slow"):
+            servers[domain] = MX(ip, mx_port, cert, key, behaviour)
+    d = Daemon(site.pg.conninfo, site.data_dir, site.logs, site.ports)
+    d.extra_env = {
+        "POSTERN_QUEUE_RUNNERS": "2",
+        "POSTERN_DNS_SERVER": f"127.0.0.1@{dns_port}",
+        "POSTERN_SMTP_OUT_PORT": str(mx_port),
+        "POSTERN_QUEUE_RETRY": "1",
+        "POSTERN_QUEUE_LIFETIME": str(LIFETIME),
+        "POSTERN_QUEUE_DELAY_NOTICE": str(DELAY_NOTICE),
+    }
+    w = type("World", (), {})()
+    w.base, w.mx_port, w.cert, w.key, w.servers, w.daemon = base, mx_port, cert, key, servers, d
+    try:
+        d.start()
+        site.current = d
+        yield w
+    finally:
+        site.current = None
+        if d.alive():
+            d.stop()
+        for s in servers.values():
+            s.close()
+        dnsmasq.terminate()
+        dnsmasq.wait(10)
+        report = d.sanitizer_report()
+        if report:
+            pytest.fail("sanitizer report in posternd log:\n" + report)
+
+
+def sender(site):
+    """A fresh local account to send from (its INBOX receives the DSNs)."""
+    return site.new_user("out")
+
+
+def submit(site, user, rcpts, **kw):
+    msgid, msg = util.make_msg(user[0], rcpts, **kw)
+    assert util.smtp_submit(site.ports["submission"], user[0], user[1], user[0], rcpts, msg) == {}
+    return msgid, msg
+
+
+def queue_rows(ctl, rcpt):
+    return [r for r in ctl.queue() if r[2] == rcpt]
+
+
+def wait_gone(ctl, rcpt, timeout=30):
+    util.wait_for(lambda: not queue_rows(ctl, rcpt), timeout, interval=0.3,
+                  what=f"queue entry for {rcpt} to leave")
+
+
+def dsns(site, user, msgid):
+    """DSNs in user's INBOX about the message msgid, parsed."""
+    out = []
+    for raw in util.pop3_messages(site.ports, *user):
+        m = email.message_from_bytes(raw)
+        if m.get_content_type() == "multipart/report" and msgid.encode() in raw:
+            out.append(m)
+    return out
+
+
+def dsn_fields(m):
+    """(action, status, diagnostic) per recipient of a DSN."""
+    parts = list(m.walk())
+    ds = [p for p in parts if p.get_content_type() == "message/delivery-status"]
+    assert len(ds) == 1, [p.get_content_type() for p in parts]
+    blocks = ds[0].get_payload()
+    out = []
+    for b in blocks[1:]:
+        out.append((b["Final-Recipient"], b["Action"], b["Status"], b["Diagnostic-Code"]))
+    return out
+
+
+# --------------------------------------------------------------------------
+# tests
+
+
+def test_delivery_starttls_pipelining(world, site, ctl):
+    """One message to three recipients of one domain: one transaction over
+    TLS, MAIL with SIZE, three RCPTs, the body byte-exact (BDAT: CHUNKING
+    is offered), and the queue empty afterwards."""
+    mx = world.servers["ok.test"]
+    user = sender(site)
+    rcpts = [f"{util.token('r')}@ok.test" for _ in range(3)]
+    msgid, msg = submit(site, user, rcpts)
+    for r in rcpts:
+        wait_gone(ctl, r)
+    txs = [t for t in mx.transactions if set(t["rcpts"]) & set(rcpts)]
+    assert len(txs) == 1, txs
+    t = txs[0]
+    assert t["tls"] and t["bdat"] and sorted(t["rcpts"]) == sorted(rcpts)
+    assert f"<{user[0]}>" in t["mail"] and "SIZE=" in t["mail"]
+    # the stored remote copy is Received + the message
+    assert t["data"].endswith(msg), t["data"][-200:]
+    assert t["data"].startswith(b"Received: ")
+    assert dsns(site, user, msgid) == []
+
+
+def test_implicit_mx_and_dot_lines(world, site, ctl):
+    """No MX record: the domain's own address (RFC 5321 5.1). A body with
+    lines starting with a dot survives byte-exact."""
+    mx = world.servers["ok.test"]
+    user = sender(site)
+    rcpt = f"{util.token('i')}@implicit.test"
+    body = b".leading dot\r\n..two dots\r\n.\r\nend\r\n"
+    msgid, msg = submit(site, user, [rcpt], body=body)
+    wait_gone(ctl, rcpt)
+    t = [t for t in mx.transactions if rcpt in t["rcpts"]][0]
+    assert t["data"].endswith(msg)
+
+
+def test_retry_after_4xx(world, site, ctl):
+    """451 on RCPT twice: the entry stays with the reply as last error, then
+    is delivered on a later attempt (first retry after 1 s, doubling)."""
+    mx = world.servers["temp.test"]
+    mx.temp_left = 2
+    user = sender(site)
+    rcpt = f"{util.token('t')}@temp.test"
+    submit(site, user, [rcpt])
+    row = util.wait_for(lambda: [r for r in queue_rows(ctl, rcpt) if "451" in r[6]], 20,
+                        interval=0.2, what="a 451 recorded")[0]
+    assert row[3] in ("queued", "delivering") and "4.3.2" in row[6], row
+    wait_gone(ctl, rcpt, timeout=20)
+    assert any(rcpt in t["rcpts"] for t in mx.transactions)
+    assert mx.temp_left == 0
+
+
+def test_bounce_on_5xx(world, site, ctl):
+    """550 on RCPT: no retry, an RFC 3464 DSN to the local sender with the
+    remote reply and the original headers."""
+    user = sender(site)
+    rcpt = f"{util.token('p')}@perm.test"
+    msgid, _ = submit(site, user, [rcpt])
+    wait_gone(ctl, rcpt)
+    got = util.wait_for(lambda: dsns(site, user, msgid), 15, what="DSN")
+    assert len(got) == 1
+    m = got[0]
+    assert m["From"].startswith("Mail Delivery System") and m["Auto-Submitted"] == "auto-replied"
+    (final, action, status, diag), = dsn_fields(m)
+    assert final == f"rfc822; {rcpt}" and action == "failed" and status == "5.1.1", (final, diag)
+    assert diag.startswith("smtp; 550 5.1.1")
+    hdrs = [p for p in m.walk() if p.get_content_type() == "text/rfc822-headers"]
+    assert len(hdrs) == 1 and msgid in hdrs[0].get_payload()
+
+
+def test_null_mx_bounces_at_once(world, site, ctl):
+    user = sender(site)
+    rcpt = f"{util.token('n')}@nullmx.test"
+    msgid, _ = submit(site, user, [rcpt])
+    wait_gone(ctl, rcpt, timeout=15)
+    got = util.wait_for(lambda: dsns(site, user, msgid), 15, what="DSN")
+    (final, action, status, diag), = dsn_fields(got[0])
+    assert action == "failed" and status == "5.1.10", diag
+
+
+def test_unknown_domain_bounces(world, site, ctl):
+    user = sender(site)
+    rcpt = f"{util.token('x')}@no-such-domain.test"
+    msgid, _ = submit(site, user, [rcpt])
+    wait_gone(ctl, rcpt, timeout=15)
+    got = util.wait_for(lambda: dsns(site, user, msgid), 15, what="DSN")
+    assert dsn_fields(got[0])[0][2] == "5.1.2"
+
+
+def test_null_sender_never_bounced(world, site, ctl):
+    """A bounce of a bounce is never sent: <> to a 5xx recipient (through a
+    forwarding alias) just leaves the queue."""
+    src = f"{util.token('fw')}@{DOMAIN}"
+    rcpt = f"{util.token('p')}@perm.test"
+    ctl.ok("alias", "add", src, rcpt)
+    msgid, msg = util.make_msg("someone@elsewhere.example", src)
+    assert util.mx_send(site.ports["smtp"], "", [src], msg) == {}
+    rows = queue_rows(ctl, rcpt)
+    wait_gone(ctl, rcpt)
+    log = world.daemon.log_text()
+    assert any(rcpt in ln and "bounced" in ln for ln in log.splitlines()), rows
+
+
+def test_down_then_retry_and_queue_commands(world, site, ctl):
+    """No server at the MX: the entry waits with the connect error; hold
+    keeps it back, release and retry make it due, and once a server
+    listens it is delivered. drop removes another one without a DSN."""
+    user = sender(site)
+    ip = ROUTES["late.test"][1]
+    rcpt = f"{util.token('d')}@late.test"
+    msgid, _ = submit(site, user, [rcpt])
+    row = util.wait_for(lambda: [r for r in queue_rows(ctl, rcpt) if r[6]], 15, interval=0.2,
+                        what="a connect error recorded")[0]
+    assert "connect" in row[6] and row[3] in ("queued", "delivering"), row
+    qid = row[0]
+    util.wait_for(lambda: ctl.run("queue", "hold", qid).returncode == 0, 10, interval=0.2,
+                  what="hold")
+    assert queue_rows(ctl, rcpt)[0][3] == "held"
+    r = ctl.run("queue", "release", "999999999")
+    assert r.returncode == 1 and "999999999" in r.stderr
+    mx = MX(ip, world.mx_port, world.cert, world.key, "ok")
+    try:
+        time.sleep(2.5)		# held: not delivered although the server is up
+        assert queue_rows(ctl, rcpt)[0][3] == "held"
+        assert not any(rcpt in t["rcpts"] for t in mx.transactions)
+        assert ctl.ok("queue", "release", qid).strip() == "1"
+        wait_gone(ctl, rcpt, timeout=20)
+        assert any(rcpt in t["rcpts"] for t in mx.transactions)
+    finally:
+        mx.close()
+    # drop: no delivery, no DSN
+    rcpt2 = f"{util.token('d')}@down.test"
+    msgid2, _ = submit(site, user, [rcpt2])
+    qid2 = util.wait_for(lambda: queue_rows(ctl, rcpt2), 10, what="queued")[0][0]
+    assert ctl.ok("queue", "drop", qid2).strip() == "1"
+    assert queue_rows(ctl, rcpt2) == []
+    assert ctl.run("queue", "drop", qid2).returncode == 1
+    assert ctl.ok("queue", "retry").strip().isdigit()
+    assert dsns(site, user, msgid2) == []
+
+
+@pytest.mark.timeout(120)
+def test_delay_notice_then_expiry_bounce(world, site, ctl):
+    """A host that never answers: a "delayed" DSN once after
+    POSTERN_QUEUE_DELAY_NOTICE, then a "failed" one (4.4.7) when the
+    lifetime runs out, and the entry is gone."""
+    user = sender(site)
+    rcpt = f"{util.token('e')}@down.test"
+    msgid, _ = submit(site, user, [rcpt])
+    got = util.wait_for(lambda: [m for m in dsns(site, user, msgid)
+                                 if dsn_fields(m)[0][1] == "failed"], LIFETIME + 30,
+                        interval=1, what="expiry DSN")
+    wait_gone(ctl, rcpt, timeout=10)
+    (final, action, status, diag), = dsn_fields(got[0])
+    assert status == "4.4.7" and "expired" in diag, diag
+    actions = sorted(dsn_fields(m)[0][1] for m in dsns(site, user, msgid))
+    assert actions == ["delayed", "failed"], actions
+
+
+@pytest.mark.timeout(120)
+def test_kill9_during_delivery_redelivers(world, site, ctl):
+    """posternd killed while the remote holds the final reply: after a
+    restart every message is delivered at least once and none is lost."""
+    mx = world.servers["slow.test"]
+    user = sender(site)
+    rcpts = [f"{util.token('k')}@slow.test" for _ in range(4)]
+    mx.slow_s = 3
+    for r in rcpts:
+        submit(site, user, [r])
+    d = world.daemon
+    util.wait_for(lambda: any(row[3] == "delivering" for r in rcpts for row in queue_rows(ctl, r)),
+                  15, interval=0.1, what="a delivery in progress")
+    time.sleep(0.5)
+    d.kill9()
+    mx.slow_s = 0
+    d.start()
+    for r in rcpts:
+        wait_gone(ctl, r, timeout=30)
+    got = [r for t in mx.transactions for r in t["rcpts"]]
+    for r in rcpts:
+        assert got.count(r) >= 1, (r, got)
