@@ -30,6 +30,7 @@ ROUTES = {
     "down.test": ("mx.down.test", "127.0.0.5", None),
     "slow.test": ("mx.slow.test", "127.0.0.6", "slow"),
     "late.test": ("mx.late.test", "127.0.0.7", None),
+    "pf.test": ("mx.pf.test", "127.0.0.8", "postfix"),
 }
 LIFETIME = 25		# POSTERN_QUEUE_LIFETIME for this module, seconds
 DELAY_NOTICE = 6	# POSTERN_QUEUE_DELAY_NOTICE
@@ -189,6 +190,75 @@ class _Session:
 
 
 # --------------------------------------------------------------------------
+# Postfix from Debian as a remote MX
+
+
+class Postfix:
+    """A Postfix instance with its own config, queue and maildir under base,
+    listening on ip:port with STARTTLS (smtpd_tls_security_level = may);
+    every recipient of its virtual domain lands in one Maildir."""
+
+    def __init__(self, base: Path, domain, host, ip, port, cert, key):
+        self.base = base
+        self.conf = base / "conf"
+        self.mail = base / "mail"
+        self.maillog = base / "maillog"
+        for d in (base, base / "queue", self.conf):
+            d.mkdir(mode=0o755, parents=True, exist_ok=True)
+        for d in (base / "data", self.mail):
+            d.mkdir(mode=0o755)
+            shutil.chown(d, "postfix", "postfix")
+        uid, gid = util.pwd.getpwnam("postfix")[2:4]
+        (self.conf / "main.cf").write_text(f"""compatibility_level = 3.6
+queue_directory = {base}/queue
+data_directory = {base}/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = {host}
+mydomain = {domain}
+mydestination =
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_tls_cert_file = {cert}
+smtpd_tls_key_file = {key}
+smtpd_tls_security_level = may
+smtpd_tls_received_header = yes
+smtpd_tls_loglevel = 1
+virtual_mailbox_domains = {domain}
+virtual_mailbox_base = {self.mail}
+virtual_mailbox_maps = static:box/
+virtual_uid_maps = static:{uid}
+virtual_gid_maps = static:{gid}
+maillog_file = {self.maillog}
+maillog_file_prefixes = {base}
+alias_maps =
+alias_database =
+""")
+        master = Path("/etc/postfix/master.cf").read_text().splitlines()
+        master = [f"{ip}:{port} inet n - n - - smtpd" if ln.startswith("smtp ") and " inet " in ln
+                  else ln for ln in master]
+        (self.conf / "master.cf").write_text("\n".join(master) + "\n")
+        r = subprocess.run(["postfix", "-c", str(self.conf), "start"], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, (r.stdout, r.stderr, self.log())
+        util.wait_for(lambda: util.port_open(port, host=ip), 20, what="Postfix listening")
+
+    def log(self):
+        try:
+            return self.maillog.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def messages(self):
+        return [p.read_bytes() for p in sorted((self.mail / "box" / "new").glob("*"))] \
+            if (self.mail / "box" / "new").is_dir() else []
+
+    def stop(self):
+        subprocess.run(["postfix", "-c", str(self.conf), "stop"], capture_output=True, timeout=60)
+
+
+# --------------------------------------------------------------------------
 # fixtures
 
 
@@ -215,6 +285,8 @@ def world(site):
     for domain, (host, ip, behaviour) in ROUTES.items():
         if behaviour in ("ok", "temp", "perm", "slow"):
             servers[domain] = MX(ip, mx_port, cert, key, behaviour)
+    pf = ROUTES["pf.test"]
+    postfix = Postfix(base / "postfix", "pf.test", pf[0], pf[1], mx_port, cert, key)
     d = Daemon(site.pg.conninfo, site.data_dir, site.logs, site.ports)
     d.extra_env = {
         "POSTERN_QUEUE_RUNNERS": "2",
@@ -226,6 +298,7 @@ def world(site):
     }
     w = type("World", (), {})()
     w.base, w.mx_port, w.cert, w.key, w.servers, w.daemon = base, mx_port, cert, key, servers, d
+    w.postfix = postfix
     try:
         d.start()
         site.current = d
@@ -236,6 +309,7 @@ def world(site):
             d.stop()
         for s in servers.values():
             s.close()
+        postfix.stop()
         dnsmasq.terminate()
         dnsmasq.wait(10)
         report = d.sanitizer_report()
@@ -307,6 +381,31 @@ def test_delivery_starttls_pipelining(world, site, ctl):
     # the stored remote copy is Received + the message
     assert t["data"].endswith(msg), t["data"][-200:]
     assert t["data"].startswith(b"Received: ")
+    assert dsns(site, user, msgid) == []
+
+
+def test_delivery_to_postfix(world, site, ctl):
+    """The real peer: Postfix accepts over STARTTLS (its Received field says
+    ESMTPS and names the cipher), with BDAT (Postfix offers CHUNKING), one
+    Maildir file per recipient, the message byte-exact after its trace."""
+    pf = world.postfix
+    user = sender(site)
+    rcpts = [f"{util.token('pf')}@pf.test" for _ in range(2)]
+    msgid, msg = submit(site, user, rcpts)
+    for r in rcpts:
+        wait_gone(ctl, r)
+    got = util.wait_for(lambda: [m for m in pf.messages() if msgid.encode() in m] if
+                        len([m for m in pf.messages() if msgid.encode() in m]) == 2 else None,
+                        20, what="both copies in Postfix's Maildir")
+    for m in got:
+        m = m.replace(b"\n", b"\r\n")
+        assert m.endswith(msg), m[-300:]
+        head = m[:m.index(b"\r\n\r\n")].decode()
+        first = head.split("\r\nReceived: ")[1] if "\r\nReceived: " in head else head
+        assert "by mx.pf.test (Postfix) with ESMTPS" in first and "using TLS" in first, head
+    log = pf.log()
+    assert "Anonymous TLS connection established from localhost[127.0.0.1]" in log, log[-2000:]
+    assert "starttls=1" in log and "bdat=1" in log, log[-2000:]
     assert dsns(site, user, msgid) == []
 
 
