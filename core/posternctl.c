@@ -23,6 +23,8 @@
 #include "db/admin.h"
 #include "db/db.h"
 #include "db/embedded.h"
+#include "db/relay.h"
+#include "auth/seal.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
@@ -41,6 +43,7 @@ enum {
 	OPT_PORT = 1 << 1,
 	OPT_TLS = 1 << 2,
 	OPT_ENABLE = 1 << 3,	/* --enable and --disable */
+	OPT_USER = 1 << 4,	/* --user NAME (relay set) */
 };
 
 #define CTL_MAX_ARGS 2
@@ -55,6 +58,8 @@ struct ctl {
 	long port;
 	const char *tls;
 	int enable;		/* -1 unchanged */
+	const char *user;
+	char *data_dir;		/* for the seal key (relay set --user) */
 	char password[LIMIT_PASSWORD_MAX + 2];
 	size_t passlen;
 	struct admin_err err;
@@ -269,6 +274,87 @@ static enum admin_status cmd_queue_release(struct ctl *c)
 	return queue_op(c, ADMIN_QUEUE_RELEASE);
 }
 
+/* relay set HOST [--port N] [--tls MODE] [--user NAME]: the password of
+ * --user comes from stdin and is sealed under the data directory's key. */
+static enum admin_status cmd_relay_set(struct ctl *c)
+{
+	struct relay r = { .set = true, .port = 587, .tls = RELAY_TLS_STARTTLS };
+	const char *err = NULL;
+	char safe[64];
+
+	if (str_lcpy(r.host, c->args[0], sizeof(r.host)) >= sizeof(r.host) || r.host[0] == '\0' ||
+	    strpbrk(r.host, " \t\r\n/@") != NULL) {
+		str_fmt(c->err.msg, sizeof(c->err.msg), "bad relay host %s",
+			str_printable(safe, sizeof(safe), c->args[0], strlen(c->args[0])));
+		return ADMIN_FAIL;
+	}
+	if (c->opts_seen & OPT_PORT) {
+		if (c->port < 1 || c->port > 65535) {
+			str_fmt(c->err.msg, sizeof(c->err.msg), "the port must be from 1 to 65535");
+			return ADMIN_FAIL;
+		}
+		r.port = (int)c->port;
+	}
+	if (c->tls != NULL && relay_tls_parse(c->tls, &r.tls) < 0) {
+		str_fmt(c->err.msg, sizeof(c->err.msg), "--tls must be none, starttls or implicit");
+		return ADMIN_FAIL;
+	}
+	if (c->user != NULL) {
+		if (r.tls == RELAY_TLS_NONE) {
+			str_fmt(c->err.msg, sizeof(c->err.msg),
+				"AUTH needs TLS: use --tls starttls or implicit with --user");
+			return ADMIN_FAIL;
+		}
+		if (str_lcpy(r.user, c->user, sizeof(r.user)) >= sizeof(r.user)) {
+			str_fmt(c->err.msg, sizeof(c->err.msg), "the user name is too long");
+			return ADMIN_FAIL;
+		}
+		/* XXX: seal.key is created with posternctl's owner when posternd
+		 * never ran on this data directory */
+		if (seal_init(c->data_dir, &err) < 0) {
+			str_fmt(c->err.msg, sizeof(c->err.msg), "seal key: %s", err);
+			return ADMIN_FAIL;
+		}
+		r.password = c->password;
+	}
+	enum db_status st = relay_save(c->db, &r);
+	if (st != DB_OK) {
+		str_fmt(c->err.msg, sizeof(c->err.msg), "cannot store the relay: %s", db_error(c->db));
+		return st == DB_TEMP ? ADMIN_UNAVAILABLE : ADMIN_FAIL;
+	}
+	return ADMIN_OK;
+}
+
+static enum admin_status cmd_relay_show(struct ctl *c)
+{
+	struct relay r;
+	enum db_status st = relay_load(c->db, &r);
+
+	if (st != DB_OK) {
+		str_fmt(c->err.msg, sizeof(c->err.msg), "cannot read the relay: %s", db_error(c->db));
+		return st == DB_TEMP ? ADMIN_UNAVAILABLE : ADMIN_FAIL;
+	}
+	if (r.set) {
+		put_field(r.host, false);
+		printf("%d\t", r.port);
+		put_field(relay_tls_name(r.tls), false);
+		put_field(r.user, true);
+	}
+	relay_clear_secret(&r);
+	return ADMIN_OK;
+}
+
+static enum admin_status cmd_relay_clear(struct ctl *c)
+{
+	enum db_status st = relay_delete(c->db);
+
+	if (st != DB_OK) {
+		str_fmt(c->err.msg, sizeof(c->err.msg), "cannot clear the relay: %s", db_error(c->db));
+		return st == DB_TEMP ? ADMIN_UNAVAILABLE : ADMIN_FAIL;
+	}
+	return ADMIN_OK;
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "domain", "add", 1, 1, 0, false, cmd_domain_add, "domain add NAME", NULL },
 	{ "domain", "list", 0, 0, 0, false, cmd_domain_list, "domain list", NULL },
@@ -295,6 +381,13 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "queue", "drop", 1, 1, 0, false, cmd_queue_drop, "queue drop ID", "no DSN is sent" },
 	{ "queue", "hold", 1, 1, 0, false, cmd_queue_hold, "queue hold ID", NULL },
 	{ "queue", "release", 1, 1, 0, false, cmd_queue_release, "queue release ID", NULL },
+	{ "relay", "set", 1, 1, OPT_PORT | OPT_TLS | OPT_USER, false, cmd_relay_set,
+	  "relay set HOST [--port N] [--tls starttls|implicit|none] [--user NAME]",
+	  "smarthost for all outbound mail; --user: password on stdin" },
+	{ "relay", "show", 0, 0, 0, false, cmd_relay_show, "relay show",
+	  "host, port, tls, user (the password is never shown)" },
+	{ "relay", "clear", 0, 0, 0, false, cmd_relay_clear, "relay clear",
+	  "deliver to the recipients' MX hosts again" },
 };
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
@@ -382,6 +475,13 @@ static int parse_args(struct ctl *c, const struct ctl_cmd *cmd, int argc, char *
 					return usage_error("--tls needs none, starttls or implicit");
 				c->tls = v;
 				c->opts_seen |= OPT_TLS;
+			} else if ((cmd->opts & OPT_USER) && (strcmp(a, "--user") == 0 ||
+								strncmp(a, "--user=", 7) == 0)) {
+				v = opt_value(argc, argv, &i, a, 6);
+				if (v == NULL || *v == '\0')
+					return usage_error("--user needs a name");
+				c->user = v;
+				c->opts_seen |= OPT_USER;
 			} else if ((cmd->opts & OPT_ENABLE) &&
 				   (strcmp(a, "--enable") == 0 || strcmp(a, "--disable") == 0)) {
 				int want = strcmp(a, "--enable") == 0;
@@ -479,6 +579,7 @@ static int connect_db(struct ctl *c)
 		return EXIT_FAILED;
 	}
 	embedded = cfg.database_url == NULL;
+	c->data_dir = xstrdup(cfg.data_dir);
 	conninfo = embedded ? pg_embedded_conninfo(cfg.data_dir) : xstrdup(cfg.database_url);
 	if (conninfo == NULL) {
 		fprintf(stderr, "%s: the data directory path %s is too long\n", ctl_prog, cfg.data_dir);
@@ -566,7 +667,8 @@ int main(int argc, char **argv)
 			return EXIT_FAILED;
 		}
 	}
-	if (cmd->password && (rc = read_password(&c)) != EXIT_OK)
+	if ((cmd->password || (cmd->run == cmd_relay_set && c.user != NULL)) &&
+	    (rc = read_password(&c)) != EXIT_OK)
 		return rc;
 	set_actor(&c);
 	rc = connect_db(&c);
@@ -577,6 +679,7 @@ int main(int argc, char **argv)
 	st = cmd->run(&c);
 	sodium_memzero(c.password, sizeof(c.password));
 	db_close(&c.db);
+	free(c.data_dir);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "%s: cannot write the output\n", ctl_prog);
 		return EXIT_FAILED;

@@ -479,4 +479,6 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	/* $1 name prefix ("relay.") */
 	S(STMT_OUTBOUND_CLEAR, "outbound_clear", 1,
 	  "DELETE FROM outbound_settings WHERE starts_with(name, $1)"),
+	S(STMT_OUTBOUND_LIST, "outbound_list", 1,
+	  "SELECT name, value FROM outbound_settings WHERE starts_with(name, $1) ORDER BY name"),
 };

@@ -10,13 +10,18 @@
 #include "queue/queue_private.h"
 
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include <libpq-fe.h>
 #include <openssl/ssl.h>
 
 #include "config/limits.h"
 #include "db/db.h"
+#include "db/relay.h"
+#include "lib/base64.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
@@ -198,12 +203,46 @@ static int deliver_msg(struct smtpc *c, const char *mta, struct queue_row *rows,
 
 /* --- one connection --- */
 
+/* AUTH PLAIN (RFC 4954) to the smarthost; 0, or -1 with err set. */
+static int deliver_auth(struct smtpc *c, const struct relay *relay, char *err, size_t errsize)
+{
+	struct smtpc_reply rep;
+	size_t ul = strlen(relay->user), pl = strlen(relay->password);
+	size_t n = ul + pl + 2;
+	unsigned char *raw = malloc(n);
+	char *line = malloc(BASE64_ENCODED_SIZE(n) + 16);
+	int rc = -1;
+
+	if (raw == NULL || line == NULL)
+		abort();
+	raw[0] = '\0';
+	memcpy(raw + 1, relay->user, ul);
+	raw[ul + 1] = '\0';
+	memcpy(raw + ul + 2, relay->password, pl);
+	memcpy(line, "AUTH PLAIN ", 11);
+	base64_encode(raw, n, line + 11);
+	if (smtpc_cmd(c, LIMIT_SMTPC_CMD_MS, &rep, line) < 0)
+		str_fmt(err, errsize, "%s: %s", relay->host, c->error);
+	else if (rep.code != 235)
+		str_fmt(err, errsize, "%s refused AUTH: %d %s", relay->host, rep.code, rep.text);
+	else
+		rc = 0;
+	sodium_memzero(raw, n);
+	sodium_memzero(line, strlen(line));
+	free(raw);
+	free(line);
+	return rc;
+}
+
 static void deliver_session(struct smtpc *c, const char *host, struct queue_row *rows,
 			    struct queue_msg *msgs, size_t n_msgs, const struct queue_settings *cfg,
-			    char *err, size_t errsize)
+			    const struct relay *relay, char *err, size_t errsize)
 {
 	struct smtpc_reply rep;
 
+	if (relay->set && relay->tls == RELAY_TLS_IMPLICIT &&
+	    smtpc_tls(c, deliver_tls_ctx, host) < 0)
+		goto broken;
 	if (smtpc_reply(c, LIMIT_SMTPC_GREETING_MS, &rep) < 0)
 		goto broken;
 	if (rep.code != 220) {
@@ -216,7 +255,11 @@ static void deliver_session(struct smtpc *c, const char *host, struct queue_row 
 		str_fmt(err, errsize, "%s refused EHLO/HELO: %d %s", host, rep.code, rep.text);
 		goto quit;
 	}
-	if (c->ext & SMTPC_EXT_STARTTLS) {
+	if (relay->set && relay->tls == RELAY_TLS_STARTTLS && !(c->ext & SMTPC_EXT_STARTTLS)) {
+		str_fmt(err, errsize, "relay %s does not offer STARTTLS", host);
+		goto quit;
+	}
+	if ((c->ext & SMTPC_EXT_STARTTLS) && !(relay->set && relay->tls != RELAY_TLS_STARTTLS)) {
 		if (smtpc_cmd(c, LIMIT_SMTPC_CMD_MS, &rep, "STARTTLS") < 0)
 			goto broken;
 		if (rep.code == 220) {
@@ -231,7 +274,19 @@ static void deliver_session(struct smtpc *c, const char *host, struct queue_row 
 				goto quit;
 			}
 			log_debug("queue", "%s: TLS %s", host, SSL_get_version(c->ssl));
+		} else if (relay->set) {
+			str_fmt(err, errsize, "relay %s refused STARTTLS: %d %s", host, rep.code,
+				rep.text);
+			goto quit;
 		}
+	}
+	if (relay->set && relay->password != NULL) {
+		if (c->ssl == NULL) {
+			str_fmt(err, errsize, "relay %s: AUTH refused without TLS", host);
+			goto quit;
+		}
+		if (deliver_auth(c, relay, err, errsize) < 0)
+			goto quit;
 	}
 	for (size_t m = 0; m < n_msgs; m++) {
 		if (rows_open(rows, msgs[m].lo, msgs[m].hi) == 0)
@@ -251,7 +306,21 @@ static size_t deliver_addrs(const char *host, int port, struct sockaddr_storage 
 			    char *err, size_t errsize)
 {
 	static const enum dns_type types[] = { DNS_T_AAAA, DNS_T_A };
+	struct sockaddr_in *l4 = (struct sockaddr_in *)&sa[0];
+	struct sockaddr_in6 *l6 = (struct sockaddr_in6 *)&sa[0];
 	size_t n = 0;
+
+	memset(&sa[0], 0, sizeof(sa[0]));
+	if (inet_pton(AF_INET, host, &l4->sin_addr) == 1) {	/* a relay given by address */
+		l4->sin_family = AF_INET;
+		l4->sin_port = htons((uint16_t)port);
+		return 1;
+	}
+	if (inet_pton(AF_INET6, host, &l6->sin6_addr) == 1) {
+		l6->sin6_family = AF_INET6;
+		l6->sin6_port = htons((uint16_t)port);
+		return 1;
+	}
 
 	for (size_t t = 0; t < 2; t++) {
 		struct dns_answer *a = NULL;
@@ -317,6 +386,8 @@ void queue_deliver(struct db *db, struct queue_row *rows, struct queue_msg *msgs
 	char err[SMTPC_TEXT_MAX + 64] = "";
 	char hosts[LIMIT_DNS_RECORDS][DNS_NAME_MAX + 1];
 	size_t n_hosts = 0, open = 0;
+	struct relay relay;
+	int port = cfg->port;
 
 	for (size_t m = 0; m < n_msgs; m++) {
 		deliver_load(db, rows, &msgs[m]);
@@ -328,6 +399,15 @@ void queue_deliver(struct db *db, struct queue_row *rows, struct queue_msg *msgs
 		return;
 	}
 	domain++;
+	if (relay_load(db, &relay) != DB_OK) {
+		rows_pending(rows, 0, n_rows, 4, "4.3.0", "", "cannot read the relay setting");
+		return;
+	}
+	if (relay.set) {
+		str_lcpy(hosts[n_hosts++], relay.host, sizeof(hosts[0]));
+		port = relay.port;
+		goto send;
+	}
 	/* XXX: address-literal recipients ([192.0.2.1]) are routed as names */
 	struct dns_answer *mx = NULL;
 	switch (dns_lookup(domain, DNS_T_MX, &mx)) {
@@ -357,9 +437,10 @@ void queue_deliver(struct db *db, struct queue_row *rows, struct queue_msg *msgs
 		return;
 	}
 	dns_answer_free(&mx);
+send:
 	for (size_t h = 0; h < n_hosts && (open = rows_open(rows, 0, n_rows)) > 0; h++) {
 		struct sockaddr_storage sa[8];
-		size_t na = deliver_addrs(hosts[h], cfg->port, sa, 8, err, sizeof(err));
+		size_t na = deliver_addrs(hosts[h], port, sa, 8, err, sizeof(err));
 		for (size_t a = 0; a < na && rows_open(rows, 0, n_rows) > 0; a++) {
 			struct smtpc c;
 			socklen_t len = sa[a].ss_family == AF_INET ? sizeof(struct sockaddr_in)
@@ -369,9 +450,11 @@ void queue_deliver(struct db *db, struct queue_row *rows, struct queue_msg *msgs
 				smtpc_close(&c);
 				continue;
 			}
-			deliver_session(&c, hosts[h], rows, msgs, n_msgs, cfg, err, sizeof(err));
+			deliver_session(&c, hosts[h], rows, msgs, n_msgs, cfg, &relay, err,
+					sizeof(err));
 			smtpc_close(&c);
 		}
 	}
 	rows_pending(rows, 0, n_rows, 4, "4.4.1", "", err[0] ? err : "no host to try");
+	relay_clear_secret(&relay);
 }

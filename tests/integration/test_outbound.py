@@ -6,6 +6,7 @@ its own loopback address; remote MX hosts listen there on one port
 delivery, and small Python SMTP servers (below) for the behaviours Postfix
 cannot be told to show on demand (4xx, 5xx, slow, down)."""
 
+import base64
 import email
 import os
 import shutil
@@ -32,6 +33,8 @@ ROUTES = {
     "late.test": ("mx.late.test", "127.0.0.7", None),
     "pf.test": ("mx.pf.test", "127.0.0.8", "postfix"),
 }
+RELAY_IP = "127.0.0.9"
+RELAY_USER, RELAY_PASSWORD = "relayuser", "relay-Secret-1"
 LIFETIME = 25		# POSTERN_QUEUE_LIFETIME for this module, seconds
 DELAY_NOTICE = 6	# POSTERN_QUEUE_DELAY_NOTICE
 
@@ -48,6 +51,7 @@ class MX:
     def __init__(self, ip, port, cert, key, behaviour):
         self.behaviour = behaviour
         self.transactions = []
+        self.auths = []
         self.sessions = 0
         self.rcpt_calls = 0
         self.temp_left = 2		# "temp": RCPT answers 451 this many times
@@ -96,6 +100,7 @@ class _Session:
         self.conn.settimeout(60)
         self.buf = b""
         self.tls = False
+        self.authed = False
 
     def send(self, text):
         self.conn.sendall(text.encode() + b"\r\n")
@@ -130,6 +135,8 @@ class _Session:
                 ext = ["250-mx.remote", "250-PIPELINING", "250-SIZE 10000000", "250-8BITMIME"]
                 if not self.tls:
                     ext.append("250-STARTTLS")
+                elif mx.behaviour == "relay":
+                    ext.append("250-AUTH PLAIN")
                 ext.append("250 CHUNKING")
                 self.send("\r\n".join(ext))
             elif verb == "STARTTLS":
@@ -137,6 +144,16 @@ class _Session:
                 assert self.buf == b""
                 self.conn = mx.ctx.wrap_socket(self.conn, server_side=True)
                 self.tls = True
+            elif verb == "AUTH" and mx.behaviour == "relay" and self.tls:
+                raw = base64.b64decode(cmd.split()[2])
+                mx.auths.append(raw)
+                if raw == b"\0" + RELAY_USER.encode() + b"\0" + RELAY_PASSWORD.encode():
+                    self.authed = True
+                    self.send("235 2.7.0 ok")
+                else:
+                    self.send("535 5.7.8 bad credentials")
+            elif verb == "MAIL" and mx.behaviour == "relay" and not self.authed:
+                self.send("530 5.7.0 authentication required")
             elif verb == "MAIL":
                 tx = {"tls": self.tls, "mail": cmd, "rcpts": [], "data": None, "bdat": False}
                 self.send("250 2.1.0 ok")
@@ -543,6 +560,43 @@ def test_delay_notice_then_expiry_bounce(world, site, ctl):
     assert status == "4.4.7" and "expired" in diag, diag
     actions = sorted(dsn_fields(m)[0][1] for m in dsns(site, user, msgid))
     assert actions == ["delayed", "failed"], actions
+
+
+def test_relay_smarthost(world, site, ctl):
+    """posternctl relay set: every domain goes to the smarthost, over
+    STARTTLS with AUTH PLAIN (the password sealed in the database, never
+    shown); relay show; relay clear returns to MX routing."""
+    relay = MX(RELAY_IP, world.mx_port, world.cert, world.key, "relay")
+    user = sender(site)
+    try:
+        r = ctl.run("relay", "set", RELAY_IP, "--port", world.mx_port, "--tls", "starttls",
+                    "--user", RELAY_USER, input=RELAY_PASSWORD + "\n")
+        assert r.returncode == 0, r.stderr
+        assert ctl.rows("relay", "show") == [[RELAY_IP, str(world.mx_port), "starttls",
+                                             RELAY_USER]]
+        stored = site.pg.psql("SELECT string_agg(value, ' ') FROM outbound_settings")
+        assert RELAY_PASSWORD not in stored
+        # null MX and unknown domains are not looked up: the relay decides
+        rcpts = [f"{util.token('s')}@nullmx.test", f"{util.token('s')}@perm.test"]
+        msgid, msg = submit(site, user, rcpts)
+        for rc in rcpts:
+            wait_gone(ctl, rc)
+        got = [t for t in relay.transactions if msgid.encode() in t["data"]]
+        assert len(got) == 2 and all(t["tls"] for t in got), got
+        assert sorted(rc for t in got for rc in t["rcpts"]) == sorted(rcpts)
+        assert relay.auths and relay.auths[0] == \
+            b"\0" + RELAY_USER.encode() + b"\0" + RELAY_PASSWORD.encode()
+        assert ctl.run("relay", "set", RELAY_IP, "--tls", "none", "--user", "x",
+                       input="pw\n").returncode == 1
+        assert ctl.run("relay", "set", RELAY_IP, "--tls", "sometimes").returncode == 1
+    finally:
+        ctl.ok("relay", "clear")
+        relay.close()
+    assert ctl.rows("relay", "show") == []
+    rcpt = f"{util.token('s')}@ok.test"
+    submit(site, user, [rcpt])
+    wait_gone(ctl, rcpt)
+    assert any(rcpt in t["rcpts"] for t in world.servers["ok.test"].transactions)
 
 
 @pytest.mark.timeout(120)
