@@ -439,6 +439,8 @@ int main(int argc, char **argv)
 		.lifetime_s = main_cfg.queue_lifetime_s,
 		.delay_notice_s = main_cfg.queue_delay_notice_s,
 		.hostname = main_cfg.hostname,
+		.mta_sts_port = main_cfg.mta_sts_port,
+		.ca_file = main_cfg.tls_ca_file,
 	};
 	if (queue_start(main_conninfo, &qs) < 0) {
 		log_error("posternd", "cannot start the queue runners");

@@ -6,7 +6,8 @@
 -- rows back at once, so they are delivered again, never dropped), and
 -- whether the 4-hour delay notice went out. state: queued | delivering | held.
 -- A trigger wakes the runners of every node (NOTIFY queue_changed).
--- outbound_settings holds the smarthost (posternctl relay set|show|clear).
+-- outbound_settings holds the smarthost (posternctl relay set|show|clear);
+-- mta_sts_policies caches RFC 8461 policies (mx patterns space-separated).
 ALTER TABLE queue
 	ADD COLUMN domain text GENERATED ALWAYS AS
 		(lower(substring(recipient from '@([^@]*)$'))) STORED,
@@ -31,4 +32,13 @@ CREATE TABLE outbound_settings (
 	name		text PRIMARY KEY,
 	value		text NOT NULL,
 	updated_at	timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE mta_sts_policies (
+	domain		text PRIMARY KEY,
+	policy_id	text NOT NULL,
+	mode		text NOT NULL,
+	mx		text NOT NULL,
+	max_age		integer NOT NULL,
+	fetched_at	timestamptz NOT NULL DEFAULT now()
 );

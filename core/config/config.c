@@ -208,6 +208,7 @@ int config_load(struct config *cfg, const char **error_r)
 	}
 	cfg->dns_server = config_env("POSTERN_DNS_SERVER", NULL);
 	cfg->dns_trust_anchor = config_env("POSTERN_DNS_TRUST_ANCHOR", NULL);
+	cfg->tls_ca_file = config_env("POSTERN_TLS_CA_FILE", NULL);
 	if (config_env_int("POSTERN_QUEUE_RUNNERS", LIMIT_QUEUE_RUNNERS, 0, LIMIT_QUEUE_RUNNERS_MAX,
 			   &cfg->queue_runners, err, sizeof(err)) < 0 ||
 	    config_env_int("POSTERN_SMTP_OUT_PORT", 25, 1, 65535, &cfg->smtp_out_port, err,
@@ -217,7 +218,9 @@ int config_load(struct config *cfg, const char **error_r)
 	    config_env_int("POSTERN_QUEUE_LIFETIME", LIMIT_QUEUE_LIFETIME_S, 1, 60 * 86400,
 			   &cfg->queue_lifetime_s, err, sizeof(err)) < 0 ||
 	    config_env_int("POSTERN_QUEUE_DELAY_NOTICE", LIMIT_QUEUE_DELAY_NOTICE_S, 1, 60 * 86400,
-			   &cfg->queue_delay_notice_s, err, sizeof(err)) < 0) {
+			   &cfg->queue_delay_notice_s, err, sizeof(err)) < 0 ||
+	    config_env_int("POSTERN_MTA_STS_PORT", 443, 1, 65535, &cfg->mta_sts_port, err,
+			   sizeof(err)) < 0) {
 		*error_r = err;
 		goto fail;
 	}
@@ -233,6 +236,7 @@ void config_free(struct config *cfg)
 	xfree(cfg->data_dir);
 	xfree(cfg->dns_server);
 	xfree(cfg->dns_trust_anchor);
+	xfree(cfg->tls_ca_file);
 	xfree(cfg->hostname);
 	xfree(cfg->listen_address);
 	xfree(cfg->admin_listen);

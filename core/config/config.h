@@ -27,6 +27,9 @@ struct config {
 	int queue_retry_s;	/* POSTERN_QUEUE_RETRY, first retry delay in seconds */
 	int queue_lifetime_s;	/* POSTERN_QUEUE_LIFETIME, seconds until a message bounces */
 	int queue_delay_notice_s;	/* POSTERN_QUEUE_DELAY_NOTICE, seconds until the delay DSN */
+	int mta_sts_port;	/* POSTERN_MTA_STS_PORT, HTTPS port of policy hosts, default 443 (tests) */
+	char *tls_ca_file;	/* POSTERN_TLS_CA_FILE, CAs for MTA-STS (policy host and MX
+				 * certificates), NULL = the system's */
 };
 
 /* Fills cfg from the environment; returns 0 or -1 with *error_r set. */

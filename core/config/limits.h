@@ -144,6 +144,10 @@
 #define LIMIT_SMTPC_DATA_BLOCK_MS	(3 * 60 * 1000)	/* RFC 5321 4.5.3.2.5 each write of message data */
 #define LIMIT_SMTPC_DATA_END_MS		(10 * 60 * 1000)	/* RFC 5321 4.5.3.2.6 the reply after the final dot or BDAT LAST */
 #define LIMIT_SMTPC_REPLY_LINE		2048	/* octets of one reply line from a remote server (RFC 5321: 512); longer: connection dropped, temporary failure */
+#define LIMIT_MTASTS_POLICY		(64 * 1024)	/* RFC 8461 3.3: octets of a policy file; longer: no policy (fetch failed) */
+#define LIMIT_MTASTS_MX			32	/* mx patterns kept from one policy; the rest are ignored */
+#define LIMIT_MTASTS_FETCH_MS		(60 * 1000)	/* whole HTTPS policy fetch; then treated as failed */
+#define LIMIT_MTASTS_MAX_AGE_S		31557600	/* RFC 8461 3.2: largest max_age honoured (one year) */
 #define LIMIT_SMTPC_REPLY_LINES		200	/* lines of one multi-line reply; more: connection dropped, temporary failure */
 
 #endif

@@ -481,4 +481,15 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  "DELETE FROM outbound_settings WHERE starts_with(name, $1)"),
 	S(STMT_OUTBOUND_LIST, "outbound_list", 1,
 	  "SELECT name, value FROM outbound_settings WHERE starts_with(name, $1) ORDER BY name"),
+	/* MTA-STS cache: $1 domain -> id, mode, mx, max_age, still fresh */
+	S(STMT_MTASTS_GET, "mtasts_get", 1,
+	  "SELECT policy_id, mode, mx, max_age,"
+	  " fetched_at + make_interval(secs => max_age) > now() FROM mta_sts_policies"
+	  " WHERE domain = $1"),
+	/* $1 domain, $2 id, $3 mode, $4 mx, $5 max_age */
+	S(STMT_MTASTS_PUT, "mtasts_put", 5,
+	  "INSERT INTO mta_sts_policies (domain, policy_id, mode, mx, max_age)"
+	  " VALUES ($1, $2, $3, $4, $5::int) ON CONFLICT (domain) DO UPDATE SET"
+	  " policy_id = EXCLUDED.policy_id, mode = EXCLUDED.mode, mx = EXCLUDED.mx,"
+	  " max_age = EXCLUDED.max_age, fetched_at = now()"),
 };

@@ -3,7 +3,9 @@
  * A/AAAA; RFC 7505 null MX = permanent failure), each host's addresses in
  * turn until every recipient has an answer, one connection carrying every
  * message of the batch: EHLO, STARTTLS whenever offered (opportunistic,
- * RFC 3207 without certificate checks: XXX: MTA-STS and DANE not yet),
+ * RFC 3207 without certificate checks unless the domain has an MTA-STS
+ * policy, RFC 8461: then only its mx hosts, and in enforce mode TLS with a
+ * valid certificate for the MX name or no delivery; XXX: DANE not yet),
  * PIPELINING (RFC 2920) of MAIL and RCPT, SIZE (RFC 1870), 8BITMIME
  * (RFC 6152), SMTPUTF8 (RFC 6531), CHUNKING (RFC 3030 BDAT) when offered.
  * Loop detection: more than LIMIT_SMTP_RECEIVED_HOPS Received fields. */
@@ -27,24 +29,45 @@
 #include "lib/str.h"
 #include "mail/data.h"
 
-static SSL_CTX *deliver_tls_ctx;
+static SSL_CTX *deliver_tls_ctx;		/* opportunistic: no checks */
+static SSL_CTX *deliver_tls_verify_ctx;	/* MTA-STS enforce: chain + name */
 
-int queue_deliver_init(const char **error_r)
+int queue_deliver_init(const struct queue_settings *cfg, const char **error_r)
 {
 	deliver_tls_ctx = SSL_CTX_new(TLS_client_method());
-	if (deliver_tls_ctx == NULL) {
+	deliver_tls_verify_ctx = SSL_CTX_new(TLS_client_method());
+	if (deliver_tls_ctx == NULL || deliver_tls_verify_ctx == NULL) {
 		*error_r = "cannot create the TLS client context";
 		return -1;
 	}
 	SSL_CTX_set_min_proto_version(deliver_tls_ctx, TLS1_2_VERSION);
 	SSL_CTX_set_verify(deliver_tls_ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_min_proto_version(deliver_tls_verify_ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(deliver_tls_verify_ctx, SSL_VERIFY_PEER, NULL);
+	if ((cfg->ca_file != NULL
+		     ? SSL_CTX_load_verify_locations(deliver_tls_verify_ctx, cfg->ca_file, NULL)
+		     : SSL_CTX_set_default_verify_paths(deliver_tls_verify_ctx)) != 1) {
+		*error_r = "cannot load the CA certificates (POSTERN_TLS_CA_FILE)";
+		return -1;
+	}
+	/* the opportunistic context records the verdict for MTA-STS testing */
+	if (cfg->ca_file != NULL)
+		(void)SSL_CTX_load_verify_locations(deliver_tls_ctx, cfg->ca_file, NULL);
+	else
+		(void)SSL_CTX_set_default_verify_paths(deliver_tls_ctx);
+	if (mtasts_init(cfg) < 0) {
+		*error_r = "cannot initialise libcurl";
+		return -1;
+	}
 	return 0;
 }
 
 void queue_deliver_shutdown(void)
 {
 	SSL_CTX_free(deliver_tls_ctx);
-	deliver_tls_ctx = NULL;
+	SSL_CTX_free(deliver_tls_verify_ctx);
+	deliver_tls_ctx = deliver_tls_verify_ctx = NULL;
+	mtasts_shutdown();
 }
 
 /* --- results --- */
@@ -236,12 +259,13 @@ static int deliver_auth(struct smtpc *c, const struct relay *relay, char *err, s
 
 static void deliver_session(struct smtpc *c, const char *host, struct queue_row *rows,
 			    struct queue_msg *msgs, size_t n_msgs, const struct queue_settings *cfg,
-			    const struct relay *relay, char *err, size_t errsize)
+			    const struct relay *relay, enum mtasts_mode sts, char *err,
+			    size_t errsize)
 {
 	struct smtpc_reply rep;
 
 	if (relay->set && relay->tls == RELAY_TLS_IMPLICIT &&
-	    smtpc_tls(c, deliver_tls_ctx, host) < 0)
+	    smtpc_tls(c, deliver_tls_ctx, host, NULL) < 0)
 		goto broken;
 	if (smtpc_reply(c, LIMIT_SMTPC_GREETING_MS, &rep) < 0)
 		goto broken;
@@ -255,6 +279,10 @@ static void deliver_session(struct smtpc *c, const char *host, struct queue_row 
 		str_fmt(err, errsize, "%s refused EHLO/HELO: %d %s", host, rep.code, rep.text);
 		goto quit;
 	}
+	if (sts == MTASTS_ENFORCE && !(c->ext & SMTPC_EXT_STARTTLS)) {
+		str_fmt(err, errsize, "%s does not offer STARTTLS (MTA-STS policy enforce)", host);
+		goto quit;
+	}
 	if (relay->set && relay->tls == RELAY_TLS_STARTTLS && !(c->ext & SMTPC_EXT_STARTTLS)) {
 		str_fmt(err, errsize, "relay %s does not offer STARTTLS", host);
 		goto quit;
@@ -265,8 +293,21 @@ static void deliver_session(struct smtpc *c, const char *host, struct queue_row 
 		if (rep.code == 220) {
 			/* XXX: a failed handshake moves on to the next address;
 			 * opportunistic TLS could retry this one in plain text */
-			if (smtpc_tls(c, deliver_tls_ctx, host) < 0 ||
-			    smtpc_ehlo(c, cfg->hostname, &rep) < 0)
+			SSL_CTX *ctx = sts == MTASTS_ENFORCE ? deliver_tls_verify_ctx
+							     : deliver_tls_ctx;
+			if (smtpc_tls(c, ctx, host, sts != MTASTS_NONE ? host : NULL) < 0) {
+				if (sts == MTASTS_ENFORCE)
+					str_fmt(err, errsize, "%s: %s (MTA-STS policy enforce)",
+						host, c->error);
+				else
+					str_fmt(err, errsize, "%s: %s", host, c->error);
+				return;
+			}
+			if (sts == MTASTS_TESTING && SSL_get_verify_result(c->ssl) != X509_V_OK)
+				log_warn("queue", "%s: certificate not valid (%s); delivered anyway "
+					 "(MTA-STS policy testing)", host,
+					 X509_verify_cert_error_string(SSL_get_verify_result(c->ssl)));
+			if (smtpc_ehlo(c, cfg->hostname, &rep) < 0)
 				goto broken;
 			if (rep.code / 100 != 2) {
 				str_fmt(err, errsize, "%s refused EHLO after STARTTLS: %d %s", host,
@@ -274,9 +315,8 @@ static void deliver_session(struct smtpc *c, const char *host, struct queue_row 
 				goto quit;
 			}
 			log_debug("queue", "%s: TLS %s", host, SSL_get_version(c->ssl));
-		} else if (relay->set) {
-			str_fmt(err, errsize, "relay %s refused STARTTLS: %d %s", host, rep.code,
-				rep.text);
+		} else if (relay->set || sts == MTASTS_ENFORCE) {
+			str_fmt(err, errsize, "%s refused STARTTLS: %d %s", host, rep.code, rep.text);
 			goto quit;
 		}
 	}
@@ -387,6 +427,7 @@ void queue_deliver(struct db *db, struct queue_row *rows, struct queue_msg *msgs
 	char hosts[LIMIT_DNS_RECORDS][DNS_NAME_MAX + 1];
 	size_t n_hosts = 0, open = 0;
 	struct relay relay;
+	struct mtasts_policy sts = { .mode = MTASTS_NONE };
 	int port = cfg->port;
 
 	for (size_t m = 0; m < n_msgs; m++) {
@@ -437,6 +478,22 @@ void queue_deliver(struct db *db, struct queue_row *rows, struct queue_msg *msgs
 		return;
 	}
 	dns_answer_free(&mx);
+	mtasts_get(db, domain, &sts);
+	if (sts.mode == MTASTS_ENFORCE) {
+		size_t keep = 0;
+		for (size_t h = 0; h < n_hosts; h++)
+			if (mtasts_mx_match(&sts, hosts[h]))
+				memmove(hosts[keep++], hosts[h], sizeof(hosts[0]));
+			else
+				log_info("queue", "%s: MX %s not in the MTA-STS policy: skipped", domain,
+					 hosts[h]);
+		n_hosts = keep;
+		if (n_hosts == 0) {
+			rows_pending(rows, 0, n_rows, 4, "4.7.5", "",
+				     "no MX host matches the domain's MTA-STS policy (enforce)");
+			return;
+		}
+	}
 send:
 	for (size_t h = 0; h < n_hosts && (open = rows_open(rows, 0, n_rows)) > 0; h++) {
 		struct sockaddr_storage sa[8];
@@ -450,7 +507,7 @@ send:
 				smtpc_close(&c);
 				continue;
 			}
-			deliver_session(&c, hosts[h], rows, msgs, n_msgs, cfg, &relay, err,
+			deliver_session(&c, hosts[h], rows, msgs, n_msgs, cfg, &relay, sts.mode, err,
 					sizeof(err));
 			smtpc_close(&c);
 		}

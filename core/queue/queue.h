@@ -13,6 +13,8 @@ struct queue_settings {
 	int lifetime_s;		/* age at which a message bounces */
 	int delay_notice_s;	/* age at which the sender is told of the delay */
 	const char *hostname;	/* our name: EHLO, Reporting-MTA, MAILER-DAEMON */
+	int mta_sts_port;	/* HTTPS port of MTA-STS policy hosts (443) */
+	const char *ca_file;	/* CAs for MTA-STS checks, NULL = the system's */
 };
 
 /* Starts the runners on conninfo. 0, or -1 when a thread cannot start. */

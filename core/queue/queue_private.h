@@ -40,11 +40,35 @@ struct queue_msg {
 	size_t len;
 };
 
-int queue_deliver_init(const char **error_r);
+int queue_deliver_init(const struct queue_settings *cfg, const char **error_r);
 void queue_deliver_shutdown(void);
 /* Delivers the messages (all rows of one domain) and sets each row's
  * result; loads each message's body into msgs[i].body. */
 void queue_deliver(struct db *db, struct queue_row *rows, struct queue_msg *msgs, size_t n_msgs,
 		   const struct queue_settings *cfg, int stop_fd);
+
+/* --- MTA-STS (RFC 8461; mtasts.c) --- */
+
+enum mtasts_mode { MTASTS_NONE = 0, MTASTS_TESTING, MTASTS_ENFORCE };
+
+struct mtasts_policy {
+	enum mtasts_mode mode;
+	char id[33];		/* the TXT record's id (1*32 alphanumerics) */
+	long max_age;
+	size_t n_mx;
+	char mx[LIMIT_MTASTS_MX][DNS_NAME_MAX + 1];	/* "mx.example.com", "*.example.net" */
+};
+
+int mtasts_init(const struct queue_settings *cfg);
+void mtasts_shutdown(void);
+/* Pure: parses a policy file (RFC 8461 3.2) into p (id untouched). 0, or
+ * -1 when it is not a valid STSv1 policy. */
+int mtasts_parse(const char *text, size_t len, struct mtasts_policy *p);
+/* True when host matches one of p's mx patterns (RFC 8461 4.1). */
+bool mtasts_mx_match(const struct mtasts_policy *p, const char *host);
+/* The policy of domain: the cached one while fresh and its id matches the
+ * TXT record, else fetched over HTTPS (and cached); a failed fetch falls
+ * back to a cached policy. Sets p->mode MTASTS_NONE when there is none. */
+void mtasts_get(struct db *db, const char *domain, struct mtasts_policy *p);
 
 #endif

@@ -325,13 +325,14 @@ int queue_start(const char *conninfo, const struct queue_settings *s)
 
 	queue_cfg = *s;
 	queue_cfg.hostname = xstrdup(s->hostname);
+	queue_cfg.ca_file = s->ca_file != NULL ? xstrdup(s->ca_file) : NULL;
 	if (s->runners <= 0) {
 		log_info("queue", "no queue runners on this node (POSTERN_QUEUE_RUNNERS=0)");
 		return 0;
 	}
 	if (pipe2(queue_stop_pipe, O_CLOEXEC) < 0)
 		return -1;
-	if (queue_deliver_init(&err) < 0) {
+	if (queue_deliver_init(&queue_cfg, &err) < 0) {
 		log_error("queue", "%s", err);
 		return -1;
 	}
@@ -367,5 +368,6 @@ void queue_stop(void)
 	free(queue_conninfo);
 	queue_conninfo = NULL;
 	free((char *)queue_cfg.hostname);
-	queue_cfg.hostname = NULL;
+	free((char *)queue_cfg.ca_file);
+	queue_cfg.hostname = queue_cfg.ca_file = NULL;
 }

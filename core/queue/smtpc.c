@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include "lib/str.h"
 #include "lib/strnum.h"
@@ -304,7 +305,7 @@ int smtpc_ehlo(struct smtpc *c, const char *name, struct smtpc_reply *r)
 	return smtpc_cmd(c, LIMIT_SMTPC_CMD_MS, r, line);
 }
 
-int smtpc_tls(struct smtpc *c, SSL_CTX *ctx, const char *sni)
+int smtpc_tls(struct smtpc *c, SSL_CTX *ctx, const char *sni, const char *verify_name)
 {
 	long long deadline = smtpc_now_ms() + LIMIT_SMTPC_CMD_MS;
 
@@ -315,6 +316,11 @@ int smtpc_tls(struct smtpc *c, SSL_CTX *ctx, const char *sni)
 		return smtpc_fail(c, "TLS set-up failed");
 	if (sni != NULL)
 		(void)SSL_set_tlsext_host_name(c->ssl, sni);
+	if (verify_name != NULL) {
+		SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (SSL_set1_host(c->ssl, verify_name) != 1)
+			return smtpc_fail(c, "TLS set-up failed (host name)");
+	}
 	SSL_set_connect_state(c->ssl);
 	for (;;) {
 		int r = SSL_do_handshake(c->ssl);

@@ -55,8 +55,10 @@ int smtpc_cmd(struct smtpc *c, int timeout_ms, struct smtpc_reply *r, const char
 /* EHLO name (HELO when EHLO is refused with 5xx); fills c->ext. */
 int smtpc_ehlo(struct smtpc *c, const char *name, struct smtpc_reply *r);
 /* TLS handshake on the connection (after the 220 to STARTTLS). ctx's
- * verification settings apply; sni may be NULL. */
-int smtpc_tls(struct smtpc *c, SSL_CTX *ctx, const char *sni);
+ * verification settings apply; sni may be NULL; verify_name non-NULL: the
+ * certificate must name it (a failure fails the handshake when ctx
+ * verifies the peer, else it is only recorded: SSL_get_verify_result). */
+int smtpc_tls(struct smtpc *c, SSL_CTX *ctx, const char *sni, const char *verify_name);
 /* Message data for DATA: dot-stuffed, CRLF-terminated, then ".\r\n". */
 int smtpc_data(struct smtpc *c, const unsigned char *p, size_t n);
 /* The enhanced status code at the start of r->text ("5.1.1"), or one made

@@ -33,6 +33,22 @@ ROUTES = {
     "late.test": ("mx.late.test", "127.0.0.7", None),
     "pf.test": ("mx.pf.test", "127.0.0.8", "postfix"),
 }
+# MTA-STS (RFC 8461): policies served over HTTPS at STS_IP by a test CA's
+# certificate; the MX of stsok.test has a certificate of that CA, the
+# others self-signed ones. domain -> (mode, mx patterns)
+STS_IP = "127.0.0.10"
+STS = {
+    "stsok.test": ("enforce", ["mx.stsok.test"]),
+    "stsbad.test": ("enforce", ["mx.stsbad.test"]),
+    "ststest.test": ("testing", ["*.ststest.test"]),
+    "stsmx.test": ("enforce", ["mx.elsewhere.test"]),
+}
+ROUTES.update({
+    "stsok.test": ("mx.stsok.test", "127.0.0.11", "ca"),
+    "stsbad.test": ("mx.stsbad.test", "127.0.0.12", "ok"),
+    "ststest.test": ("mx.ststest.test", "127.0.0.13", "ok"),
+    "stsmx.test": ("mx.stsmx.test", "127.0.0.14", "ok"),
+})
 RELAY_IP = "127.0.0.9"
 RELAY_USER, RELAY_PASSWORD = "relayuser", "relay-Secret-1"
 LIFETIME = 25		# POSTERN_QUEUE_LIFETIME for this module, seconds
@@ -207,6 +223,71 @@ class _Session:
 
 
 # --------------------------------------------------------------------------
+# a test CA and the MTA-STS policy server
+
+
+def make_ca(base: Path):
+    ca_key, ca = base / "ca.key", base / "ca.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=Postern Test CA", "-keyout", str(ca_key), "-out", str(ca),
+                    "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+                   check=True, capture_output=True)
+    return ca, ca_key
+
+
+def ca_cert(base: Path, ca, ca_key, name, sans):
+    key, csr, crt = base / f"{name}.key", base / f"{name}.csr", base / f"{name}.crt"
+    ext = base / f"{name}.ext"
+    ext.write_text("subjectAltName=" + ",".join(f"DNS:{n}" for n in sans) + "\n")
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={sans[0]}",
+                    "-keyout", str(key), "-out", str(csr)], check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey",
+                    str(ca_key), "-CAcreateserial", "-days", "2", "-out", str(crt),
+                    "-extfile", str(ext)], check=True, capture_output=True)
+    return crt, key
+
+
+class PolicyServer:
+    """HTTPS on ip:port serving /.well-known/mta-sts.txt per Host header."""
+
+    def __init__(self, ip, port, cert, key, policies):
+        import http.server
+
+        fetches = self.fetches = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                host = (self.headers.get("Host") or "").split(":")[0]
+                domain = host[len("mta-sts."):]
+                fetches.append((host, self.path))
+                if self.path != "/.well-known/mta-sts.txt" or domain not in policies:
+                    self.send_error(404)
+                    return
+                mode, mx = policies[domain]
+                body = ("version: STSv1\r\nmode: %s\r\n%smax_age: 86400\r\n" % (
+                    mode, "".join(f"mx: {m}\r\n" for m in mx))).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer((ip, port), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# --------------------------------------------------------------------------
 # Postfix from Debian as a remote MX
 
 
@@ -284,7 +365,7 @@ def world(site):
     """dnsmasq, TLS material, the remote servers, posternd with delivery on."""
     base = site.base / "outbound"
     base.mkdir()
-    dns_port, mx_port = util.free_ports(2)
+    dns_port, mx_port, sts_port = util.free_ports(3)
     cert, key = base / "mx.crt", base / "mx.key"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                     "-subj", "/CN=mx.remote", "-keyout", str(key), "-out", str(cert)],
@@ -294,6 +375,13 @@ def world(site):
             "host-record=implicit.test,127.0.0.2"]
     for domain, (host, ip, _) in ROUTES.items():
         conf += [f"mx-host={domain},{host},10", f"host-record={host},{ip}"]
+    for domain in STS:
+        conf += [f'txt-record=_mta-sts.{domain},"v=STSv1; id=20261122a;"',
+                 f"host-record=mta-sts.{domain},{STS_IP}"]
+    ca, ca_key = make_ca(base)
+    sts_cert = ca_cert(base, ca, ca_key, "sts", [f"mta-sts.{d}" for d in STS])
+    mx_ca_cert = ca_cert(base, ca, ca_key, "mxca", ["mx.stsok.test"])
+    policy = PolicyServer(STS_IP, sts_port, *sts_cert, STS)
     (base / "dnsmasq.conf").write_text("\n".join(conf) + "\n")
     dnsmasq = subprocess.Popen(["dnsmasq", "-k", "-C", str(base / "dnsmasq.conf"),
                                 f"--pid-file={base}/dnsmasq.pid", "--log-facility=-"],
@@ -302,6 +390,8 @@ def world(site):
     for domain, (host, ip, behaviour) in ROUTES.items():
         if behaviour in ("ok", "temp", "perm", "slow"):
             servers[domain] = MX(ip, mx_port, cert, key, behaviour)
+        elif behaviour == "ca":
+            servers[domain] = MX(ip, mx_port, *mx_ca_cert, "ok")
     pf = ROUTES["pf.test"]
     postfix = Postfix(base / "postfix", "pf.test", pf[0], pf[1], mx_port, cert, key)
     d = Daemon(site.pg.conninfo, site.data_dir, site.logs, site.ports)
@@ -312,10 +402,13 @@ def world(site):
         "POSTERN_QUEUE_RETRY": "1",
         "POSTERN_QUEUE_LIFETIME": str(LIFETIME),
         "POSTERN_QUEUE_DELAY_NOTICE": str(DELAY_NOTICE),
+        "POSTERN_MTA_STS_PORT": str(sts_port),
+        "POSTERN_TLS_CA_FILE": str(ca),
     }
     w = type("World", (), {})()
     w.base, w.mx_port, w.cert, w.key, w.servers, w.daemon = base, mx_port, cert, key, servers, d
     w.postfix = postfix
+    w.policy = policy
     try:
         d.start()
         site.current = d
@@ -327,6 +420,7 @@ def world(site):
         for s in servers.values():
             s.close()
         postfix.stop()
+        policy.close()
         dnsmasq.terminate()
         dnsmasq.wait(10)
         report = d.sanitizer_report()
@@ -560,6 +654,62 @@ def test_delay_notice_then_expiry_bounce(world, site, ctl):
     assert status == "4.4.7" and "expired" in diag, diag
     actions = sorted(dsn_fields(m)[0][1] for m in dsns(site, user, msgid))
     assert actions == ["delayed", "failed"], actions
+
+
+def test_mta_sts_enforce_valid_certificate(world, site, ctl):
+    """enforce + an MX certificate from a trusted CA naming the MX host:
+    delivered over verified TLS; the policy is fetched once and cached."""
+    user = sender(site)
+    rcpt = f"{util.token('sts')}@stsok.test"
+    submit(site, user, [rcpt])
+    wait_gone(ctl, rcpt)
+    t = [t for t in world.servers["stsok.test"].transactions if rcpt in t["rcpts"]]
+    assert len(t) == 1 and t[0]["tls"]
+    assert ("mta-sts.stsok.test", "/.well-known/mta-sts.txt") in world.policy.fetches
+    row = site.pg.psql("SELECT policy_id, mode, mx FROM mta_sts_policies"
+                       " WHERE domain = 'stsok.test'").strip()
+    assert row == "20261122a|enforce|mx.stsok.test", row
+    n = len(world.policy.fetches)
+    rcpt2 = f"{util.token('sts')}@stsok.test"
+    submit(site, user, [rcpt2])
+    wait_gone(ctl, rcpt2)
+    assert len(world.policy.fetches) == n		# same id, fresh: from the cache
+
+
+def test_mta_sts_enforce_refuses_bad_certificate(world, site, ctl):
+    """enforce + a self-signed MX certificate: nothing is sent, the entry
+    waits with the verification error (no fallback to unchecked TLS)."""
+    mx = world.servers["stsbad.test"]
+    user = sender(site)
+    rcpt = f"{util.token('bad')}@stsbad.test"
+    submit(site, user, [rcpt])
+    row = util.wait_for(lambda: [r for r in queue_rows(ctl, rcpt) if r[6]], 15, interval=0.2,
+                        what="an error recorded")[0]
+    assert "self-signed certificate" in row[6] and "MTA-STS" in row[6], row
+    time.sleep(1.5)		# another attempt (1 s back-off) fails the same way
+    assert not any(rcpt in t["rcpts"] for t in mx.transactions)
+    assert ctl.ok("queue", "drop", row[0]).strip() == "1"
+
+
+def test_mta_sts_mx_not_in_policy(world, site, ctl):
+    user = sender(site)
+    rcpt = f"{util.token('mx')}@stsmx.test"
+    submit(site, user, [rcpt])
+    row = util.wait_for(lambda: [r for r in queue_rows(ctl, rcpt) if r[6]], 15, interval=0.2,
+                        what="an error recorded")[0]
+    assert "MTA-STS" in row[6] and row[6].startswith("4.7.5"), row
+    assert not any(rcpt in t["rcpts"] for t in world.servers["stsmx.test"].transactions)
+    assert ctl.ok("queue", "drop", row[0]).strip() == "1"
+
+
+def test_mta_sts_testing_delivers_anyway(world, site, ctl):
+    """testing: the same bad certificate is only reported (RFC 8461 5)."""
+    user = sender(site)
+    rcpt = f"{util.token('tst')}@ststest.test"
+    submit(site, user, [rcpt])
+    wait_gone(ctl, rcpt)
+    assert any(rcpt in t["rcpts"] and t["tls"] for t in world.servers["ststest.test"].transactions)
+    assert "MTA-STS policy testing" in world.daemon.log_text()
 
 
 def test_relay_smarthost(world, site, ctl):
