@@ -20,15 +20,19 @@
 
 #include "config/config.h"
 #include "config/limits.h"
+#include "auth/seal.h"
 #include "db/admin.h"
+#include "db/admin_mailauth.h"
 #include "db/db.h"
 #include "db/embedded.h"
 #include "db/relay.h"
 #include "auth/seal.h"
+#include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
 #include "lib/strnum.h"
+#include "mail/dkim.h"
 
 enum {
 	EXIT_OK = 0,
@@ -43,7 +47,11 @@ enum {
 	OPT_PORT = 1 << 1,
 	OPT_TLS = 1 << 2,
 	OPT_ENABLE = 1 << 3,	/* --enable and --disable */
-	OPT_USER = 1 << 4,	/* --user NAME (relay set) */
+	OPT_SELECTOR = 1 << 4,
+	OPT_TYPE = 1 << 5,
+	OPT_PER_HOUR = 1 << 6,
+	OPT_RCPTS = 1 << 7,
+	OPT_USER = 1 << 8,	/* --user NAME (relay set) */
 };
 
 #define CTL_MAX_ARGS 2
@@ -60,6 +68,9 @@ struct ctl {
 	int enable;		/* -1 unchanged */
 	const char *user;
 	char *data_dir;		/* for the seal key (relay set --user) */
+	const char *selector;	/* dkim generate */
+	const char *type;
+	long per_hour, rcpts;	/* user limits: -2 unchanged, -1 default */
 	char password[LIMIT_PASSWORD_MAX + 2];
 	size_t passlen;
 	struct admin_err err;
@@ -355,6 +366,115 @@ static enum admin_status cmd_relay_clear(struct ctl *c)
 	return ADMIN_OK;
 }
 
+/* --- mailauth --- */
+
+static void print_dkim(void *arg, const struct admin_dkim_key *k)
+{
+	printf("%s\t%s\t%s\t%s\t%s._domainkey.%s\t%s\n", k->domain, k->selector, k->keytype,
+	       k->active ? "active" : "inactive", k->selector, k->domain, k->record);
+}
+
+static void print_alert(void *arg, const struct admin_alert *a)
+{
+	put_field(a->id, false);
+	put_field(a->at, false);
+	put_field(a->kind, false);
+	put_field(a->account, false);
+	put_field(a->detail, true);
+}
+
+/* The seal key under the data directory (DKIM private keys). */
+static enum admin_status ctl_seal_init(struct ctl *c)
+{
+	struct config cfg;
+	const char *error = NULL;
+	int rc;
+
+	if (config_load(&cfg, &error) < 0) {
+		str_lcpy(c->err.msg, error, sizeof(c->err.msg));
+		return ADMIN_FAIL;
+	}
+	rc = seal_init(cfg.data_dir, &error);
+	config_free(&cfg);
+	if (rc < 0) {
+		if (str_fmt(c->err.msg, sizeof(c->err.msg), "the seal key: %s", error) < 0)
+			str_lcpy(c->err.msg, "the seal key cannot be read", sizeof(c->err.msg));
+		return ADMIN_FAIL;
+	}
+	return ADMIN_OK;
+}
+
+static enum admin_status cmd_dkim_generate(struct ctl *c)
+{
+	if (ctl_seal_init(c) != ADMIN_OK)
+		return ADMIN_FAIL;
+	return admin_dkim_generate(c->db, c->actor, c->args[0], c->selector, c->type, print_dkim,
+				   NULL, &c->err);
+}
+
+static enum admin_status cmd_dkim_list(struct ctl *c)
+{
+	return admin_dkim_list(c->db, c->nargs > 0 ? c->args[0] : NULL, print_dkim, NULL, &c->err);
+}
+
+/* Test aid: signs the message on stdin with the keys of its From: domain,
+ * exactly as the outbound queue runner does, and prints it signed. */
+static enum admin_status cmd_dkim_sign(struct ctl *c)
+{
+	struct buf in;
+	unsigned char chunk[8192];
+	char *headers = NULL;
+	size_t n;
+
+	if (ctl_seal_init(c) != ADMIN_OK)
+		return ADMIN_FAIL;
+	buf_init(&in, LIMIT_SMTP_MESSAGE_SIZE);
+	while ((n = fread(chunk, 1, sizeof(chunk), stdin)) > 0) {
+		if (buf_append(&in, chunk, n) < 0) {
+			buf_free(&in);
+			str_lcpy(c->err.msg, "the message is too large", sizeof(c->err.msg));
+			return ADMIN_FAIL;
+		}
+	}
+	if (dkim_sign_message(c->db, buf_data(&in), buf_len(&in), &headers) < 0) {
+		buf_free(&in);
+		str_lcpy(c->err.msg, "signing failed", sizeof(c->err.msg));
+		return ADMIN_FAIL;
+	}
+	if (headers == NULL) {
+		buf_free(&in);
+		str_lcpy(c->err.msg, "the From: domain has no DKIM key", sizeof(c->err.msg));
+		return ADMIN_FAIL;
+	}
+	fputs(headers, stdout);
+	fwrite(buf_data(&in), 1, buf_len(&in), stdout);
+	free(headers);
+	buf_free(&in);
+	return ADMIN_OK;
+}
+
+static enum admin_status cmd_user_limits(struct ctl *c)
+{
+	long ph, rc;
+	enum admin_status st = admin_send_limits(c->db, c->actor, c->args[0], c->per_hour,
+						 c->rcpts, &ph, &rc, &c->err);
+	char a[24], b[24];
+
+	if (st != ADMIN_OK)
+		return st;
+	(void)str_fmt(a, sizeof(a), "%ld", ph);
+	(void)str_fmt(b, sizeof(b), "%ld", rc);
+	put_field(c->args[0], false);
+	put_field(ph < 0 ? "default" : a, false);
+	put_field(rc < 0 ? "default" : b, true);
+	return ADMIN_OK;
+}
+
+static enum admin_status cmd_alerts(struct ctl *c)
+{
+	return admin_alerts_list(c->db, print_alert, NULL, &c->err);
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "domain", "add", 1, 1, 0, false, cmd_domain_add, "domain add NAME", NULL },
 	{ "domain", "list", 0, 0, 0, false, cmd_domain_list, "domain list", NULL },
@@ -388,6 +508,15 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "host, port, tls, user (the password is never shown)" },
 	{ "relay", "clear", 0, 0, 0, false, cmd_relay_clear, "relay clear",
 	  "deliver to the recipients' MX hosts again" },
+	{ "dkim", "generate", 1, 1, OPT_SELECTOR | OPT_TYPE, false, cmd_dkim_generate,
+	  "dkim generate DOMAIN [--selector S] [--type rsa|ed25519|both]",
+	  "prints the TXT record(s) to publish" },
+	{ "dkim", "list", 0, 1, 0, false, cmd_dkim_list, "dkim list [DOMAIN]", NULL },
+	{ "dkim", "sign", 0, 0, 0, false, cmd_dkim_sign, "dkim sign < MESSAGE",
+	  "test aid: prints the message signed as it would leave" },
+	{ "user", "limits", 1, 1, OPT_PER_HOUR | OPT_RCPTS, false, cmd_user_limits,
+	  "user limits ADDRESS|DOMAIN [--per-hour N|default] [--rcpts N|default]", NULL },
+	{ "alerts", "list", 0, 0, 0, false, cmd_alerts, "alerts list", "also: posternctl alerts" },
 };
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
@@ -429,6 +558,23 @@ static int parse_quota(const char *s, int64_t *out)
 	if (strnum_u64(s, len, INT64_MAX / mult, &v) < 0)
 		return -1;
 	*out = (int64_t)(v * mult);
+	return 0;
+}
+
+/* A limit: a number, or "default" (-1). */
+static int parse_limit(const char *v, long *out)
+{
+	uint64_t n;
+
+	if (v == NULL)
+		return -1;
+	if (strcmp(v, "default") == 0) {
+		*out = -1;
+		return 0;
+	}
+	if (strnum_parse(v, INT32_MAX, &n) < 0)
+		return -1;
+	*out = (long)n;
 	return 0;
 }
 
@@ -482,6 +628,28 @@ static int parse_args(struct ctl *c, const struct ctl_cmd *cmd, int argc, char *
 					return usage_error("--user needs a name");
 				c->user = v;
 				c->opts_seen |= OPT_USER;
+			} else if ((cmd->opts & OPT_SELECTOR) &&
+				   (strcmp(a, "--selector") == 0 || strncmp(a, "--selector=", 11) == 0)) {
+				c->selector = opt_value(argc, argv, &i, a, 10);
+				if (c->selector == NULL)
+					return usage_error("--selector needs a value");
+			} else if ((cmd->opts & OPT_TYPE) &&
+				   (strcmp(a, "--type") == 0 || strncmp(a, "--type=", 7) == 0)) {
+				c->type = opt_value(argc, argv, &i, a, 6);
+				if (c->type == NULL)
+					return usage_error("--type needs rsa, ed25519 or both");
+			} else if ((cmd->opts & OPT_PER_HOUR) &&
+				   (strcmp(a, "--per-hour") == 0 || strncmp(a, "--per-hour=", 11) == 0)) {
+				v = opt_value(argc, argv, &i, a, 10);
+				if (parse_limit(v, &c->per_hour) < 0)
+					return usage_error("--per-hour needs a number or default");
+				c->opts_seen |= OPT_PER_HOUR;
+			} else if ((cmd->opts & OPT_RCPTS) &&
+				   (strcmp(a, "--rcpts") == 0 || strncmp(a, "--rcpts=", 8) == 0)) {
+				v = opt_value(argc, argv, &i, a, 7);
+				if (parse_limit(v, &c->rcpts) < 0)
+					return usage_error("--rcpts needs a number or default");
+				c->opts_seen |= OPT_RCPTS;
 			} else if ((cmd->opts & OPT_ENABLE) &&
 				   (strcmp(a, "--enable") == 0 || strcmp(a, "--disable") == 0)) {
 				int want = strcmp(a, "--enable") == 0;
@@ -503,6 +671,8 @@ static int parse_args(struct ctl *c, const struct ctl_cmd *cmd, int argc, char *
 	}
 	if (c->nargs < cmd->min_args)
 		return usage_error("missing argument; usage: posternctl %s", cmd->usage);
+	if (cmd->run == cmd_user_limits && c->opts_seen == 0)
+		return usage_error("user limits needs --per-hour or --rcpts");
 	if (cmd->run == cmd_listener_set && c->opts_seen == 0)
 		return usage_error("listener set needs --port, --tls, --enable or --disable");
 	return EXIT_OK;
@@ -645,7 +815,10 @@ int main(int argc, char **argv)
 			return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILED;
 		}
 	}
-	cmd = find_cmd(argv[1], argc > 2 ? argv[2] : NULL, &noun_known);
+	if (argc == 2 && strcmp(argv[1], "alerts") == 0)
+		cmd = find_cmd("alerts", "list", &noun_known);
+	else
+		cmd = find_cmd(argv[1], argc > 2 ? argv[2] : NULL, &noun_known);
 	if (cmd == NULL) {
 		char safe[64];
 		if (!noun_known)
@@ -657,6 +830,7 @@ int main(int argc, char **argv)
 				   str_printable(safe, sizeof(safe), argv[2], strlen(argv[2])));
 	}
 	c.enable = -1;
+	c.per_hour = c.rcpts = -2;
 	rc = parse_args(&c, cmd, argc, argv);
 	if (rc != EXIT_OK)
 		return rc;

@@ -149,5 +149,28 @@
 #define LIMIT_MTASTS_FETCH_MS		(60 * 1000)	/* whole HTTPS policy fetch; then treated as failed */
 #define LIMIT_MTASTS_MAX_AGE_S		31557600	/* RFC 8461 3.2: largest max_age honoured (one year) */
 #define LIMIT_SMTPC_REPLY_LINES		200	/* lines of one multi-line reply; more: connection dropped, temporary failure */
+/* mailauth */
+/* --- DKIM (core/mail/dkim*.c) --- */
+#define LIMIT_DKIM_KEY_CACHE		64	/* domains whose unsealed signing keys are cached; the oldest is dropped */
+#define LIMIT_DKIM_KEY_CACHE_S		60	/* seconds a cached key set (or "no key") is used before the DB is asked again */
+#define LIMIT_DKIM_KEYS_PER_DOMAIN	4	/* active keys signed with per domain; more are ignored */
+#define LIMIT_DKIM_HEADER_FIELDS	1000	/* header fields looked at when signing or verifying; later ones are not signed or seen */
+#define LIMIT_DKIM_VERIFY_SIGS		5	/* DKIM-Signature fields verified per inbound message; more are ignored */
+/* --- SPF (core/mail/spf.c, RFC 7208 4.6.4) --- */
+#define LIMIT_SPF_DNS_MECHANISMS	10	/* include, a, mx, ptr, exists, redirect per check; then permerror */
+#define LIMIT_SPF_VOID_LOOKUPS		2	/* lookups answering NXDOMAIN or no data; then permerror */
+#define LIMIT_SPF_MX_NAMES		10	/* MX hosts looked up for one mx mechanism; then permerror */
+#define LIMIT_SPF_RECORD		4096	/* octets of an SPF record; longer: permerror */
+/* --- inbound authentication (core/smtp/auth_check.c) --- */
+#define LIMIT_AUTHCHECK_WORKERS		2	/* threads (without DB connections) running SPF/DKIM/DMARC DNS work */
+/* --- abuse brakes (core/smtp/brake.c) --- */
+#define LIMIT_SEND_PER_HOUR		500	/* messages an account may submit per hour (per domain/account in the DB); 451 4.7.1 */
+#define LIMIT_SEND_RCPTS		100	/* recipients per submitted message (per domain/account); 452 4.5.3 */
+#define LIMIT_SEND_HOLD_AFTER		3	/* hourly-limit hits within an hour before the account's queue is held */
+#define LIMIT_SEND_LOG_DAYS		2	/* days the send log is kept */
+#define LIMIT_AUTH_FAIL_PER_IP		10	/* failed logins per IP within LIMIT_AUTH_FAIL_WINDOW_S before a ban */
+#define LIMIT_AUTH_FAIL_WINDOW_S	600	/* window of the failure count */
+#define LIMIT_AUTH_BAN_S		900	/* a banned IP gets 421 4.7.0 / * BYE / -ERR at connect this long */
+#define LIMIT_AUTH_BAN_TABLE		4096	/* IPs tracked; the oldest entry is dropped when full */
 
 #endif

@@ -492,4 +492,71 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " VALUES ($1, $2, $3, $4, $5::int) ON CONFLICT (domain) DO UPDATE SET"
 	  " policy_id = EXCLUDED.policy_id, mode = EXCLUDED.mode, mx = EXCLUDED.mx,"
 	  " max_age = EXCLUDED.max_age, fetched_at = now()"),
+	/* --- mailauth --- */
+	/* $1 domain name -> selector, sealed private key (active keys) */
+	S(STMT_DKIM_KEYS_FOR_DOMAIN, "dkim_keys_for_domain", 1,
+	  "SELECT k.selector, k.private_key_sealed FROM dkim_keys k"
+	  " JOIN domains d ON d.id = k.domain_id WHERE d.name = lower($1) AND k.active"
+	  " ORDER BY k.id"),
+	/* $1 domain name, $2 selector, $3 sealed key, $4 public key -> id */
+	S(STMT_DKIM_INSERT, "dkim_insert", 4,
+	  "INSERT INTO dkim_keys (domain_id, selector, private_key_sealed, public_key)"
+	  " SELECT id, $2, $3, $4 FROM domains WHERE name = lower($1) RETURNING id"),
+	/* $1 domain name or NULL -> domain, selector, public key, active */
+	S(STMT_DKIM_LIST, "dkim_list", 1,
+	  "SELECT d.name, k.selector, k.public_key, k.active FROM dkim_keys k"
+	  " JOIN domains d ON d.id = k.domain_id WHERE $1::text IS NULL OR d.name = lower($1)"
+	  " ORDER BY d.name, k.selector"),
+	/* $1 account -> per-hour limit, rcpt limit (NULL = default), sent in the last hour */
+	S(STMT_SEND_LIMITS, "send_limits", 1,
+	  "SELECT coalesce(a.send_per_hour, d.send_per_hour), coalesce(a.send_rcpts, d.send_rcpts),"
+	  " (SELECT count(*) FROM send_log l WHERE l.account_id = a.id"
+	  " AND l.at > now() - interval '1 hour')"
+	  " FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE a.id = $1"),
+	/* $1 account, $2 sender, $3 recipients */
+	S(STMT_SEND_LOG, "send_log", 3,
+	  "INSERT INTO send_log (account_id, sender, rcpts) VALUES ($1, $2, $3)"),
+	/* $1 days */
+	S(STMT_SEND_LOG_PURGE, "send_log_purge", 1,
+	  "DELETE FROM send_log WHERE at < now() - make_interval(days => $1::int)"),
+	/* $1 account, $2 detail -> hits in the last hour (this one included) */
+	S(STMT_SEND_LIMIT_HIT, "send_limit_hit", 2,
+	  "WITH ins AS (INSERT INTO alerts (kind, account_id, detail)"
+	  " VALUES ('send_limit', $1, $2) RETURNING 1)"
+	  " SELECT 1 + (SELECT count(*) FROM alerts WHERE account_id = $1 AND kind = 'send_limit'"
+	  " AND at > now() - interval '1 hour') FROM ins"),
+	/* $1 account -> rows held: every queued message it sent (by its
+	 * envelope senders of the send log), and a queue_held alert */
+	S(STMT_SEND_HOLD, "send_hold", 1,
+	  "WITH h AS (UPDATE queue SET state = 'held' WHERE state = 'queued'"
+	  " AND lower(sender) IN (SELECT DISTINCT lower(sender) FROM send_log WHERE account_id = $1)"
+	  " RETURNING 1), a AS (INSERT INTO alerts (kind, account_id, detail)"
+	  " SELECT 'queue_held', $1, (SELECT count(*) FROM h) || ' queued message(s) held'"
+	  " WHERE NOT EXISTS (SELECT 1 FROM alerts WHERE account_id = $1 AND kind = 'queue_held'"
+	  " AND NOT acknowledged) RETURNING 1)"
+	  " SELECT (SELECT count(*) FROM h), (SELECT count(*) FROM a)"),
+	/* $1 local part, $2 domain, $3 per hour, $4 rcpts (NULL = keep; -1 = default) */
+	S(STMT_USER_LIMITS_SET, "user_limits_set", 4,
+	  "UPDATE accounts a SET"
+	  " send_per_hour = CASE WHEN $3::int IS NULL THEN a.send_per_hour"
+	  " WHEN $3::int < 0 THEN NULL ELSE $3::int END,"
+	  " send_rcpts = CASE WHEN $4::int IS NULL THEN a.send_rcpts"
+	  " WHEN $4::int < 0 THEN NULL ELSE $4::int END"
+	  " FROM domains d WHERE d.id = a.domain_id AND d.name = lower($2)"
+	  " AND lower(a.local_part) = lower($1)"
+	  " RETURNING a.send_per_hour, a.send_rcpts"),
+	/* $1 domain, $2 per hour, $3 rcpts (as above) */
+	S(STMT_DOMAIN_LIMITS_SET, "domain_limits_set", 3,
+	  "UPDATE domains d SET"
+	  " send_per_hour = CASE WHEN $2::int IS NULL THEN d.send_per_hour"
+	  " WHEN $2::int < 0 THEN NULL ELSE $2::int END,"
+	  " send_rcpts = CASE WHEN $3::int IS NULL THEN d.send_rcpts"
+	  " WHEN $3::int < 0 THEN NULL ELSE $3::int END"
+	  " WHERE d.name = lower($1) RETURNING d.send_per_hour, d.send_rcpts"),
+	/* -> id, time, kind, account address, detail */
+	S(STMT_ALERTS_LIST, "alerts_list", 0,
+	  "SELECT l.id, to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+	  " l.kind, coalesce(a.local_part || '@' || d.name, ''), l.detail"
+	  " FROM alerts l LEFT JOIN accounts a ON a.id = l.account_id"
+	  " LEFT JOIN domains d ON d.id = a.domain_id ORDER BY l.id DESC LIMIT 1000"),
 };

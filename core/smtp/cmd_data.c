@@ -8,7 +8,10 @@
  * to a spool; a DB worker reads it and stores everything in one
  * transaction, shared with the other deliveries queued at that moment
  * (group commit, db_deliver_batch); "250 2.0.0 Ok: queued" only after the
- * COMMIT that contains this message returned DB_OK (durability). */
+ * COMMIT that contains this message returned DB_OK (durability). On the MX
+ * listener (smtp/authcheck.h) the job first goes to the DNS pool, which adds
+ * Authentication-Results (SPF, DKIM, DMARC) and drops forged ones; with
+ * POSTERN_DMARC_REJECT a DMARC reject is answered 550 5.7.1 instead. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,8 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
+#include "mail/authres.h"
+#include "smtp/authcheck.h"
 #include "smtp/session.h"
 #include "work/work.h"
 
@@ -39,6 +44,12 @@ struct deliver_job {
 	char client[80];
 	char auth[LIMIT_ADDRESS + 1];
 	bool tls;
+	/* inbound checks (mailauth): NULL/false when not checked */
+	char *authres;		/* "Authentication-Results: ...\r\n" */
+	bool dmarc_reject;
+	char from_domain[254];
+	char ip[64];
+	char helo[256];
 	/* results */
 	enum db_status st;
 	bool over_quota;
@@ -92,6 +103,7 @@ static void deliver_job_free(struct deliver_job *j)
 	free(j->sender);
 	free(j->return_path);
 	free(j->received);
+	free(j->authres);
 	free(j->accounts);
 	for (size_t i = 0; i < j->n_remote; i++)
 		free(j->remote[i]);
@@ -107,10 +119,14 @@ static unsigned char *deliver_body(struct deliver_job *j, struct db_delivery *d)
 	 * copied here (up to LIMIT_SMTP_MESSAGE_SIZE per busy worker); a
 	 * streaming store API would read the spool in pieces. */
 	size_t rp = strlen(j->return_path), rc = strlen(j->received);
+	size_t ar = j->authres != NULL ? strlen(j->authres) : 0;
 	size_t sz = spool_size(j->spool);
-	unsigned char *body = xmalloc(rp + rc + sz + 1);
+	unsigned char *body = xmalloc(rp + rc + ar + sz + 1);
 	memcpy(body, j->return_path, rp);
 	memcpy(body + rp, j->received, rc);
+	if (ar > 0)
+		memcpy(body + rp + rc, j->authres, ar);
+	rc += ar;	/* Received and Authentication-Results go to both copies */
 	if (spool_read(j->spool, 0, body + rp + rc, sz) < 0) {
 		log_error("smtp", "spool read failed id=%s", j->id);
 		free(body);
@@ -227,6 +243,80 @@ static void deliver_done(struct job *base)
 		smtp_unbusy(s);
 	}
 	deliver_job_free(j);
+}
+
+/* --- inbound checks (DNS pool; mailauth) --- */
+
+/* DNS pool thread: SPF, DKIM and DMARC over the spooled message; forged
+ * Authentication-Results fields with our name are dropped by spooling the
+ * message again without them. */
+static void authcheck_run(struct job *base, struct db *db)
+{
+	struct deliver_job *j = (struct deliver_job *)base;
+	size_t sz = spool_size(j->spool);
+	unsigned char *msg = xmalloc(sz + 1);
+	struct authres_input in = { j->ip, j->helo, j->sender, smtp_hostname() };
+	struct authres_outcome out;
+	struct buf stripped;
+	int removed;
+
+	(void)db;
+	if (spool_read(j->spool, 0, msg, sz) < 0) {
+		log_error("smtp", "spool read failed id=%s (checks skipped)", j->id);
+		free(msg);
+		return;
+	}
+	buf_init(&stripped, LIMIT_SMTP_MESSAGE_SIZE);
+	removed = authres_strip(msg, sz, smtp_hostname(), &stripped);
+	if (removed > 0) {
+		struct spool *sp = spool_new(LIMIT_SMTP_MESSAGE_SIZE);
+		if (spool_append(sp, buf_data(&stripped), buf_len(&stripped)) == 0) {
+			spool_free(&j->spool);
+			j->spool = sp;
+			log_info("smtp", "id=%s: %d forged Authentication-Results removed", j->id,
+				 removed);
+		} else {
+			spool_free(&sp);
+		}
+	}
+	buf_free(&stripped);
+	j->authres = authres_check(&in, msg, sz, &out);
+	free(msg);
+	j->dmarc_reject = out.have_from && out.dmarc.result == DMARC_FAIL &&
+			  out.dmarc.disposition == DMARC_P_REJECT;
+	str_lcpy(j->from_domain, out.dmarc.from_domain, sizeof(j->from_domain));
+	log_info("smtp", "checked id=%s spf=%s dkim=%s dmarc=%s from_domain=%s", j->id,
+		 spf_result_name(out.spf.result),
+		 out.n_dkim > 0 ? dkim_verdict_name(out.dkim[0].verdict) : "none",
+		 out.have_from ? dmarc_result_name(out.dmarc.result) : "permerror",
+		 out.have_from ? out.dmarc.from_domain : "-");
+}
+
+/* Loop: the checks are done; deliver, or refuse a DMARC reject. */
+static void authcheck_done(struct job *base)
+{
+	struct deliver_job *j = (struct deliver_job *)base;
+	struct smtp_session *s = smtp_session_find(j->base.conn_id);
+
+	if (s == NULL) {
+		deliver_job_free(j);	/* nothing was acknowledged: the client retries */
+		return;
+	}
+	if (j->dmarc_reject && smtp_authcheck_dmarc_reject()) {
+		log_info("smtp", "rejected id=%s: DMARC policy of %s", j->id, j->from_domain);
+		smtp_reply(s, "550 5.7.1 Message rejected by the DMARC policy of %s",
+			   j->from_domain);
+		deliver_job_free(j);
+		smtp_unbusy(s);
+		return;
+	}
+	j->base.run = deliver_run;
+	j->base.done = deliver_done;
+	if (work_submit_db(&j->base) < 0) {
+		deliver_job_free(j);
+		smtp_reply(s, "451 4.3.0 Error: server busy, try again later");
+		smtp_unbusy(s);
+	}
 }
 
 /* --- building the job --- */
@@ -399,9 +489,17 @@ static void end_of_message(struct smtp_session *s)
 	str_lcpy(j->auth, s->authed ? s->account : "", sizeof j->auth);
 	j->tls = conn_is_tls(s->c);
 	j->base.batch_key = deliver_batch_key(j);
+	if (smtp_authcheck_wanted(s)) {
+		const char *ip = conn_peer_addr(s->c);
+		str_lcpy(j->ip, ip != NULL ? ip : "", sizeof j->ip);
+		str_lcpy(j->helo, s->helo_name, sizeof j->helo);
+		j->base.run = authcheck_run;
+		j->base.done = authcheck_done;
+	}
 	smtp_txn_reset(s);
 
-	if (work_submit_db(&j->base) < 0) {
+	if ((j->base.run == authcheck_run ? work_submit_dns(&j->base)
+					  : work_submit_db(&j->base)) < 0) {
 		deliver_job_free(j);
 		smtp_reply(s, "451 4.3.0 Error: server busy, try again later");
 		return;

@@ -57,6 +57,8 @@ struct work_thread_arg {
 
 static struct work_pool work_db = { .name = "db", .is_db = true };
 static struct work_pool work_auth = { .name = "auth", .is_db = false };
+/* mailauth: DNS work of the inbound checks (SPF/DKIM/DMARC), no DB */
+static struct work_pool work_dns = { .name = "dns", .is_db = false };
 static char *work_conninfo;
 static bool work_started;
 
@@ -327,7 +329,8 @@ int work_init(const char *conninfo, int db_workers, int auth_workers)
 	}
 	work_conninfo = xstrdup(conninfo ? conninfo : "");
 	work_started = true;
-	if (work_pool_start(&work_db, db_workers) < 0 || work_pool_start(&work_auth, auth_workers) < 0) {
+	if (work_pool_start(&work_db, db_workers) < 0 || work_pool_start(&work_auth, auth_workers) < 0 ||
+	    work_pool_start(&work_dns, LIMIT_AUTHCHECK_WORKERS) < 0) {
 		work_shutdown();
 		return -1;
 	}
@@ -360,6 +363,11 @@ int work_submit_auth(struct job *j)
 	return work_submit(&work_auth, j);
 }
 
+int work_submit_dns(struct job *j)
+{
+	return work_submit(&work_dns, j);
+}
+
 unsigned work_pending(void)
 {
 	return work_inflight;
@@ -389,6 +397,7 @@ void work_shutdown(void)
 		return;
 	work_pool_stop(&work_db);
 	work_pool_stop(&work_auth);
+	work_pool_stop(&work_dns);
 	work_on_done(NULL, 0); /* completions still queued */
 	loop_del(work_efd);
 	close(work_efd);

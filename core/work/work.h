@@ -48,6 +48,9 @@ int work_init(const char *conninfo, int db_workers, int auth_workers);
  * answers a temporary failure and frees the job. */
 int work_submit_db(struct job *j);
 int work_submit_auth(struct job *j);
+/* mailauth: the pool for blocking DNS work (inbound SPF/DKIM/DMARC),
+ * LIMIT_AUTHCHECK_WORKERS threads; db is always NULL, as for auth. */
+int work_submit_dns(struct job *j);
 /* Jobs queued or running (for shutdown and metrics). */
 unsigned work_pending(void);
 /* Stops the threads after the queued jobs ran; completions still pending
