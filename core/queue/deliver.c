@@ -28,6 +28,7 @@
 #include "lib/mem.h"
 #include "lib/str.h"
 #include "mail/data.h"
+#include "mail/dkim.h"
 
 static SSL_CTX *deliver_tls_ctx;		/* opportunistic: no checks */
 static SSL_CTX *deliver_tls_verify_ctx;	/* MTA-STS enforce: chain + name */
@@ -197,9 +198,6 @@ static int deliver_msg(struct smtpc *c, const char *mta, struct queue_row *rows,
 			return -1;
 		return 0;
 	}
-	/* XXX: DKIM signing hook (helper mailauth, core/mail/dkim.h): once it
-	 * exists, call dkim_sign_message(db, m->body, m->len, &headers) here
-	 * and send headers before the body; -1 = send unsigned and log. */
 	if (c->ext & SMTPC_EXT_CHUNKING) {
 		str_fmt(line, sizeof(line), "BDAT %zu LAST\r\n", m->len);
 		if (smtpc_write(c, line, strlen(line)) < 0 || smtpc_write(c, m->body, m->len) < 0)
@@ -409,9 +407,22 @@ static void deliver_load(struct db *db, struct queue_row *rows, struct queue_msg
 	const char *p[1] = { blob };
 	PGresult *res = db_exec_binary(db, STMT_QUEUE_BLOB, 1, p, NULL, NULL, &st);
 	if (st == DB_OK && PQntuples(res) == 1) {
-		m->len = (size_t)PQgetlength(res, 0, 0);
+		const unsigned char *b = (const unsigned char *)PQgetvalue(res, 0, 0);
+		size_t len = (size_t)PQgetlength(res, 0, 0);
+		char *sig = NULL;
+		/* DKIM (helper mailauth): signed at every attempt, with every
+		 * active key of the From: domain; unsigned when it has none,
+		 * or (logged) when signing fails */
+		if (dkim_sign_message(db, b, len, &sig) < 0)
+			log_warn("queue", "queue id %lld: DKIM signing failed; sent unsigned",
+				 (long long)rows[m->lo].id);
+		size_t sl = sig != NULL ? strlen(sig) : 0;
+		m->len = sl + len;
 		m->body = xmalloc(m->len + 1);
-		memcpy(m->body, PQgetvalue(res, 0, 0), m->len);
+		if (sl > 0)
+			memcpy(m->body, sig, sl);
+		memcpy(m->body + sl, b, len);
+		free(sig);
 	} else {
 		rows_pending(rows, m->lo, m->hi, 4, "4.3.0", "", "message body not readable");
 	}

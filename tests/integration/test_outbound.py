@@ -520,6 +520,34 @@ def test_delivery_to_postfix(world, site, ctl):
     assert dsns(site, user, msgid) == []
 
 
+def test_dkim_signed_on_the_way_out(world, site, ctl):
+    """A sender whose domain has DKIM keys (posternctl dkim generate, helper
+    mailauth): the copy Postfix stores carries both signatures (rsa-sha256,
+    ed25519-sha256) and python3-dkim verifies them against the published
+    TXT records."""
+    import dkim
+    dom = f"signer{os.getpid() % 1000}.test"
+    ctl.ok("domain", "add", dom)
+    rows = ctl.rows("dkim", "generate", dom, "--type", "both")
+    records = {r[4] + ".": r[5] for r in rows}
+    user = (f"sig@{dom}", "sig-Secret-pw1")
+    site.add_user(*user)
+    rcpt = f"{util.token('dk')}@pf.test"
+    msgid, msg = submit(site, user, [rcpt])
+    wait_gone(ctl, rcpt)
+    got = util.wait_for(lambda: [m for m in world.postfix.messages() if msgid.encode() in m], 20,
+                        what="the copy in Postfix's Maildir")
+    stored = got[0].replace(b"\n", b"\r\n")
+    assert stored.count(b"DKIM-Signature:") == 2
+
+    def dnsfunc(name, timeout=5):
+        n = name.decode() if isinstance(name, bytes) else name
+        rec = records.get(n) or records.get(n.rstrip(".") + ".")
+        return rec.encode() if rec else None
+    d = dkim.DKIM(stored)
+    assert d.verify(idx=0, dnsfunc=dnsfunc) and d.verify(idx=1, dnsfunc=dnsfunc)
+
+
 def test_implicit_mx_and_dot_lines(world, site, ctl):
     """No MX record: the domain's own address (RFC 5321 5.1). A body with
     lines starting with a dot survives byte-exact."""
