@@ -142,6 +142,8 @@ static int smtpc_line(struct smtpc *c, long long deadline, char *line, size_t li
 		unsigned char *lf = memchr(p, '\n', c->rlen);
 		if (lf != NULL) {
 			size_t len = (size_t)(lf - p), used = len + 1;
+			if (used > LIMIT_SMTPC_REPLY_LINE)	/* CRLF included */
+				return smtpc_fail(c, "reply line too long");
 			if (len > 0 && p[len - 1] == '\r')
 				len--;
 			if (len >= linesize)
