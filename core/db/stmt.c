@@ -5,6 +5,13 @@
  * Parameters are text unless the caller passes formats (bytea bodies). */
 #include "db/stmt.h"
 
+/* outbound: a queue row q a runner may claim */
+#define QUEUE_DUE \
+	"((q.state = 'queued' AND q.next_attempt <= now())" \
+	" OR (q.state = 'delivering' AND (q.lease_until < now() OR NOT EXISTS" \
+	" (SELECT 1 FROM pg_stat_activity a WHERE a.pid = q.owner_pid" \
+	" AND a.backend_start = q.owner_start))))"
+
 #define S(id, nm, np, text) [id] = { .name = nm, .sql = text, .nparams = np }
 
 const struct db_stmt_def db_stmts[STMT__COUNT] = {
@@ -419,18 +426,15 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	 * session gone (its node died). One statement, so the claim commits
 	 * at once; SKIP LOCKED lets runners of every node claim side by side.
 	 * -> id, blob, sender, recipient, attempts (this one included), age
-	 * in seconds, delay notice sent */
+	 * in seconds, delay notice sent. The due test sits in each locking
+	 * query itself: a row another runner claimed meanwhile is re-checked
+	 * on its new version (READ COMMITTED) and skipped, never claimed twice. */
 	S(STMT_QUEUE_CLAIM, "queue_claim", 2,
-	  "WITH due AS (SELECT q.id, q.domain, q.next_attempt, q.blob_id FROM queue q"
-	  " WHERE (q.state = 'queued' AND q.next_attempt <= now())"
-	  " OR (q.state = 'delivering' AND (q.lease_until < now() OR NOT EXISTS"
-	  " (SELECT 1 FROM pg_stat_activity a WHERE a.pid = q.owner_pid"
-	  " AND a.backend_start = q.owner_start)))),"
-	  " pick AS (SELECT q.domain FROM queue q JOIN due USING (id)"
-	  " ORDER BY due.next_attempt LIMIT 1 FOR UPDATE OF q SKIP LOCKED),"
-	  " take AS (SELECT q.id FROM queue q JOIN due USING (id)"
-	  " WHERE due.domain IS NOT DISTINCT FROM (SELECT domain FROM pick)"
-	  " ORDER BY due.blob_id, due.id LIMIT $1::int FOR UPDATE OF q SKIP LOCKED),"
+	  "WITH pick AS (SELECT q.domain FROM queue q WHERE " QUEUE_DUE
+	  " ORDER BY q.next_attempt LIMIT 1 FOR UPDATE SKIP LOCKED),"
+	  " take AS (SELECT q.id FROM queue q"
+	  " WHERE q.domain IS NOT DISTINCT FROM (SELECT domain FROM pick) AND " QUEUE_DUE
+	  " ORDER BY q.blob_id, q.id LIMIT $1::int FOR UPDATE SKIP LOCKED),"
 	  " me AS (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid())"
 	  " UPDATE queue q SET state = 'delivering', attempts = q.attempts + 1,"
 	  " lease_until = now() + make_interval(secs => $2::int), owner_pid = pg_backend_pid(),"

@@ -21,19 +21,6 @@
 
 #define DSN_MAX (LIMIT_QUEUE_BOUNCE_HEADERS + 256 * 1024)	/* headers + report */
 
-static void dsn_date(char *out, size_t outsize, time_t t)
-{
-	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	if (str_fmt(out, outsize, "%s, %d %s %d %02d:%02d:%02d +0000", days[tm.tm_wday % 7],
-		    tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-		    tm.tm_sec) < 0)
-		str_lcpy(out, "Thu, 1 Jan 1970 00:00:00 +0000", outsize);
-}
-
 /* The header section of the original (through its blank line), capped. */
 static size_t dsn_header_len(const unsigned char *p, size_t n)
 {
@@ -61,8 +48,8 @@ unsigned char *dsn_build(const struct dsn_msg *m, size_t *len_r)
 	int rc = 0;
 
 	buf_init(&b, DSN_MAX);
-	dsn_date(date, sizeof(date), time(NULL));
-	dsn_date(arr, sizeof(arr), m->arrival);
+	str_rfc5322_date(date, sizeof(date), time(NULL));
+	str_rfc5322_date(arr, sizeof(arr), m->arrival);
 	str_fmt(boundary, sizeof(boundary), "=_postern_%08x%08x", randombytes_random(),
 		randombytes_random());
 	str_fmt(mid, sizeof(mid), "%08x%08x", randombytes_random(), randombytes_random());

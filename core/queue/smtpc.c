@@ -54,6 +54,14 @@ static int smtpc_wait(struct smtpc *c, short events, long long deadline)
 	}
 }
 
+/* After an SSL call that returned r: the poll events it waits for (then
+ * call it again), or 0 when it failed. */
+static short smtpc_ssl_want(struct smtpc *c, int r)
+{
+	int e = SSL_get_error(c->ssl, r);
+	return e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+}
+
 int smtpc_connect(struct smtpc *c, const struct sockaddr *sa, socklen_t salen, int stop_fd)
 {
 	memset(c, 0, sizeof(*c));
@@ -107,14 +115,12 @@ static int smtpc_fill(struct smtpc *c, long long deadline)
 				c->rlen += (size_t)r;
 				return 0;
 			}
-			int e = SSL_get_error(c->ssl, r);
-			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-				if (smtpc_wait(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
-					       deadline) < 0)
-					return -1;
-				continue;
-			}
-			return smtpc_fail(c, "connection closed (TLS)");
+			short ev = smtpc_ssl_want(c, r);
+			if (ev == 0)
+				return smtpc_fail(c, "connection closed (TLS)");
+			if (smtpc_wait(c, ev, deadline) < 0)
+				return -1;
+			continue;
 		}
 		n = read(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
 		if (n > 0) {
@@ -209,14 +215,12 @@ int smtpc_write(struct smtpc *c, const void *p, size_t n)
 				n -= done;
 				continue;
 			}
-			int e = SSL_get_error(c->ssl, r);
-			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-				if (smtpc_wait(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
-					       deadline) < 0)
-					return -1;
-				continue;
-			}
-			return smtpc_fail(c, "TLS write failed");
+			short ev = smtpc_ssl_want(c, r);
+			if (ev == 0)
+				return smtpc_fail(c, "TLS write failed");
+			if (smtpc_wait(c, ev, deadline) < 0)
+				return -1;
+			continue;
 		}
 		ssize_t w = send(c->fd, b, n, MSG_NOSIGNAL);
 		if (w > 0) {
@@ -328,9 +332,9 @@ int smtpc_tls(struct smtpc *c, SSL_CTX *ctx, const char *sni, const char *verify
 		int r = SSL_do_handshake(c->ssl);
 		if (r == 1)
 			return 0;
-		int e = SSL_get_error(c->ssl, r);
-		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-			if (smtpc_wait(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) < 0)
+		short ev = smtpc_ssl_want(c, r);
+		if (ev != 0) {
+			if (smtpc_wait(c, ev, deadline) < 0)
 				return -1;
 			continue;
 		}

@@ -548,6 +548,24 @@ def test_dkim_signed_on_the_way_out(world, site, ctl):
     assert d.verify(idx=0, dnsfunc=dnsfunc) and d.verify(idx=1, dnsfunc=dnsfunc)
 
 
+def test_runners_never_claim_one_row_twice(world, site, ctl):
+    """Two runners woken together by each NOTIFY, 30 messages submitted
+    in a burst: every recipient gets exactly one copy (SKIP LOCKED and the
+    due test re-checked on the locked row)."""
+    mx = world.servers["ok.test"]
+    user = sender(site)
+    rcpts = [f"{util.token('b')}@ok.test" for _ in range(30)]
+    threads = [threading.Thread(target=submit, args=(site, user, [r])) for r in rcpts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in rcpts:
+        wait_gone(ctl, r)
+    got = [r for t in mx.transactions for r in t["rcpts"]]
+    assert all(got.count(r) == 1 for r in rcpts), [r for r in rcpts if got.count(r) != 1]
+
+
 def test_implicit_mx_and_dot_lines(world, site, ctl):
     """No MX record: the domain's own address (RFC 5321 5.1). A body with
     lines starting with a dot survives byte-exact."""
