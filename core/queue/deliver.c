@@ -255,11 +255,20 @@ static int deliver_auth(struct smtpc *c, const struct relay *relay, char *err, s
 	return rc;
 }
 
+/* How one connection may use TLS. */
+struct deliver_tls {
+	const struct relay *relay;
+	enum mtasts_mode sts;
+	bool plain;		/* in: no STARTTLS (the retry after a failed handshake) */
+	bool failed;		/* out: the handshake failed where plain text may follow */
+};
+
 static void deliver_session(struct smtpc *c, const char *host, struct queue_row *rows,
 			    struct queue_msg *msgs, size_t n_msgs, const struct queue_settings *cfg,
-			    const struct relay *relay, enum mtasts_mode sts, char *err,
-			    size_t errsize)
+			    struct deliver_tls *t, char *err, size_t errsize)
 {
+	const struct relay *relay = t->relay;
+	enum mtasts_mode sts = t->sts;
 	struct smtpc_reply rep;
 
 	if (relay->set && relay->tls == RELAY_TLS_IMPLICIT &&
@@ -285,12 +294,11 @@ static void deliver_session(struct smtpc *c, const char *host, struct queue_row 
 		str_fmt(err, errsize, "relay %s does not offer STARTTLS", host);
 		goto quit;
 	}
-	if ((c->ext & SMTPC_EXT_STARTTLS) && !(relay->set && relay->tls != RELAY_TLS_STARTTLS)) {
+	if ((c->ext & SMTPC_EXT_STARTTLS) && !t->plain &&
+	    !(relay->set && relay->tls != RELAY_TLS_STARTTLS)) {
 		if (smtpc_cmd(c, LIMIT_SMTPC_CMD_MS, &rep, "STARTTLS") < 0)
 			goto broken;
 		if (rep.code == 220) {
-			/* XXX: a failed handshake moves on to the next address;
-			 * opportunistic TLS could retry this one in plain text */
 			SSL_CTX *ctx = sts == MTASTS_ENFORCE ? deliver_tls_verify_ctx
 							     : deliver_tls_ctx;
 			if (smtpc_tls(c, ctx, host, sts != MTASTS_NONE ? host : NULL) < 0) {
@@ -299,6 +307,8 @@ static void deliver_session(struct smtpc *c, const char *host, struct queue_row 
 						host, c->error);
 				else
 					str_fmt(err, errsize, "%s: %s", host, c->error);
+				/* opportunistic (RFC 7435): plain text beats no mail */
+				t->failed = sts == MTASTS_NONE && !relay->set;
 				return;
 			}
 			if (sts == MTASTS_TESTING && SSL_get_verify_result(c->ssl) != X509_V_OK)
@@ -510,17 +520,24 @@ send:
 		struct sockaddr_storage sa[8];
 		size_t na = deliver_addrs(hosts[h], port, sa, 8, err, sizeof(err));
 		for (size_t a = 0; a < na && rows_open(rows, 0, n_rows) > 0; a++) {
-			struct smtpc c;
+			struct deliver_tls t = { .relay = &relay, .sts = sts.mode };
 			socklen_t len = sa[a].ss_family == AF_INET ? sizeof(struct sockaddr_in)
 								   : sizeof(struct sockaddr_in6);
-			if (smtpc_connect(&c, (struct sockaddr *)&sa[a], len, stop_fd) < 0) {
-				str_fmt(err, sizeof(err), "%s: %s", hosts[h], c.error);
+			do {
+				struct smtpc c;
+				if (t.failed) {
+					log_info("queue", "%s: TLS handshake failed; again in plain "
+						 "text", hosts[h]);
+					t.plain = true;
+					t.failed = false;
+				}
+				if (smtpc_connect(&c, (struct sockaddr *)&sa[a], len, stop_fd) < 0)
+					str_fmt(err, sizeof(err), "%s: %s", hosts[h], c.error);
+				else
+					deliver_session(&c, hosts[h], rows, msgs, n_msgs, cfg, &t, err,
+							sizeof(err));
 				smtpc_close(&c);
-				continue;
-			}
-			deliver_session(&c, hosts[h], rows, msgs, n_msgs, cfg, &relay, sts.mode, err,
-					sizeof(err));
-			smtpc_close(&c);
+			} while (t.failed && !t.plain);
 		}
 	}
 	rows_pending(rows, 0, n_rows, 4, "4.4.1", "", err[0] ? err : "no host to try");

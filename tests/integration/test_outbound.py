@@ -48,6 +48,7 @@ ROUTES.update({
     "stsbad.test": ("mx.stsbad.test", "127.0.0.12", "ok"),
     "ststest.test": ("mx.ststest.test", "127.0.0.13", "ok"),
     "stsmx.test": ("mx.stsmx.test", "127.0.0.14", "ok"),
+    "badtls.test": ("mx.badtls.test", "127.0.0.15", "badtls"),
 })
 RELAY_IP = "127.0.0.9"
 RELAY_USER, RELAY_PASSWORD = "relayuser", "relay-Secret-1"
@@ -155,6 +156,10 @@ class _Session:
                     ext.append("250-AUTH PLAIN")
                 ext.append("250 CHUNKING")
                 self.send("\r\n".join(ext))
+            elif verb == "STARTTLS" and mx.behaviour == "badtls":
+                self.send("220 go ahead")
+                self.conn.sendall(b"this is not a TLS record\r\n")
+                return
             elif verb == "STARTTLS":
                 self.send("220 go ahead")
                 assert self.buf == b""
@@ -388,7 +393,7 @@ def world(site):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     servers = {}
     for domain, (host, ip, behaviour) in ROUTES.items():
-        if behaviour in ("ok", "temp", "perm", "slow"):
+        if behaviour in ("ok", "temp", "perm", "slow", "badtls"):
             servers[domain] = MX(ip, mx_port, cert, key, behaviour)
         elif behaviour == "ca":
             servers[domain] = MX(ip, mx_port, *mx_ca_cert, "ok")
@@ -564,6 +569,19 @@ def test_runners_never_claim_one_row_twice(world, site, ctl):
         wait_gone(ctl, r)
     got = [r for t in mx.transactions for r in t["rcpts"]]
     assert all(got.count(r) == 1 for r in rcpts), [r for r in rcpts if got.count(r) != 1]
+
+
+def test_failed_handshake_falls_back_to_plain_text(world, site, ctl):
+    """Opportunistic TLS (RFC 7435): a server whose STARTTLS handshake
+    breaks gets the message on a second connection without STARTTLS."""
+    mx = world.servers["badtls.test"]
+    user = sender(site)
+    rcpt = f"{util.token('bt')}@badtls.test"
+    submit(site, user, [rcpt])
+    wait_gone(ctl, rcpt)
+    t = [t for t in mx.transactions if rcpt in t["rcpts"]]
+    assert len(t) == 1 and not t[0]["tls"], t
+    assert "TLS handshake failed; again in plain text" in world.daemon.log_text()
 
 
 def test_implicit_mx_and_dot_lines(world, site, ctl):
