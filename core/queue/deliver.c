@@ -5,7 +5,8 @@
  * message of the batch: EHLO, STARTTLS whenever offered (opportunistic,
  * RFC 3207 without certificate checks unless the domain has an MTA-STS
  * policy, RFC 8461: then only its mx hosts, and in enforce mode TLS with a
- * valid certificate for the MX name or no delivery; XXX: DANE not yet),
+ * valid certificate for the MX name or no delivery; or DANE, RFC 7672:
+ * DNSSEC-secure TLSA records of the MX host decide, before MTA-STS),
  * PIPELINING (RFC 2920) of MAIL and RCPT, SIZE (RFC 1870), 8BITMIME
  * (RFC 6152), SMTPUTF8 (RFC 6531), CHUNKING (RFC 3030 BDAT) when offered.
  * Loop detection: more than LIMIT_SMTP_RECEIVED_HOPS Received fields. */
@@ -32,6 +33,7 @@
 
 static SSL_CTX *deliver_tls_ctx;		/* opportunistic: no checks */
 static SSL_CTX *deliver_tls_verify_ctx;	/* MTA-STS enforce: chain + name */
+static SSL_CTX *deliver_tls_dane_ctx;	/* DANE (RFC 7672): TLSA records decide */
 
 int queue_deliver_init(const struct queue_settings *cfg, const char **error_r)
 {
@@ -56,6 +58,12 @@ int queue_deliver_init(const struct queue_settings *cfg, const char **error_r)
 		(void)SSL_CTX_load_verify_locations(deliver_tls_ctx, cfg->ca_file, NULL);
 	else
 		(void)SSL_CTX_set_default_verify_paths(deliver_tls_ctx);
+	deliver_tls_dane_ctx = SSL_CTX_new(TLS_client_method());
+	if (deliver_tls_dane_ctx == NULL || SSL_CTX_dane_enable(deliver_tls_dane_ctx) <= 0) {
+		*error_r = "cannot create the DANE TLS context";
+		return -1;
+	}
+	SSL_CTX_set_min_proto_version(deliver_tls_dane_ctx, TLS1_2_VERSION);
 	if (mtasts_init(cfg) < 0) {
 		*error_r = "cannot initialise libcurl";
 		return -1;
@@ -67,7 +75,8 @@ void queue_deliver_shutdown(void)
 {
 	SSL_CTX_free(deliver_tls_ctx);
 	SSL_CTX_free(deliver_tls_verify_ctx);
-	deliver_tls_ctx = deliver_tls_verify_ctx = NULL;
+	SSL_CTX_free(deliver_tls_dane_ctx);
+	deliver_tls_ctx = deliver_tls_verify_ctx = deliver_tls_dane_ctx = NULL;
 	mtasts_shutdown();
 }
 
@@ -259,6 +268,7 @@ static int deliver_auth(struct smtpc *c, const struct relay *relay, char *err, s
 struct deliver_tls {
 	const struct relay *relay;
 	enum mtasts_mode sts;
+	const struct dns_answer *tlsa;	/* DANE: usable TLSA records, or NULL */
 	bool plain;		/* in: no STARTTLS (the retry after a failed handshake) */
 	bool failed;		/* out: the handshake failed where plain text may follow */
 };
@@ -272,7 +282,7 @@ static void deliver_session(struct smtpc *c, const char *host, struct queue_row 
 	struct smtpc_reply rep;
 
 	if (relay->set && relay->tls == RELAY_TLS_IMPLICIT &&
-	    smtpc_tls(c, deliver_tls_ctx, host, NULL) < 0)
+	    smtpc_tls(c, deliver_tls_ctx, host, NULL, NULL) < 0)
 		goto broken;
 	if (smtpc_reply(c, LIMIT_SMTPC_GREETING_MS, &rep) < 0)
 		goto broken;
@@ -284,6 +294,10 @@ static void deliver_session(struct smtpc *c, const char *host, struct queue_row 
 		goto broken;
 	if (rep.code / 100 != 2) {
 		str_fmt(err, errsize, "%s refused EHLO/HELO: %d %s", host, rep.code, rep.text);
+		goto quit;
+	}
+	if (t->tlsa != NULL && !(c->ext & SMTPC_EXT_STARTTLS)) {
+		str_fmt(err, errsize, "%s does not offer STARTTLS (DANE TLSA records)", host);
 		goto quit;
 	}
 	if (sts == MTASTS_ENFORCE && !(c->ext & SMTPC_EXT_STARTTLS)) {
@@ -299,16 +313,20 @@ static void deliver_session(struct smtpc *c, const char *host, struct queue_row 
 		if (smtpc_cmd(c, LIMIT_SMTPC_CMD_MS, &rep, "STARTTLS") < 0)
 			goto broken;
 		if (rep.code == 220) {
-			SSL_CTX *ctx = sts == MTASTS_ENFORCE ? deliver_tls_verify_ctx
-							     : deliver_tls_ctx;
-			if (smtpc_tls(c, ctx, host, sts != MTASTS_NONE ? host : NULL) < 0) {
-				if (sts == MTASTS_ENFORCE)
+			SSL_CTX *ctx = t->tlsa != NULL	      ? deliver_tls_dane_ctx
+				       : sts == MTASTS_ENFORCE ? deliver_tls_verify_ctx
+							       : deliver_tls_ctx;
+			if (smtpc_tls(c, ctx, host, sts != MTASTS_NONE || t->tlsa ? host : NULL,
+				      t->tlsa) < 0) {
+				if (t->tlsa != NULL)
+					str_fmt(err, errsize, "%s: %s (DANE)", host, c->error);
+				else if (sts == MTASTS_ENFORCE)
 					str_fmt(err, errsize, "%s: %s (MTA-STS policy enforce)",
 						host, c->error);
 				else
 					str_fmt(err, errsize, "%s: %s", host, c->error);
 				/* opportunistic (RFC 7435): plain text beats no mail */
-				t->failed = sts == MTASTS_NONE && !relay->set;
+				t->failed = sts == MTASTS_NONE && !relay->set && t->tlsa == NULL;
 				return;
 			}
 			if (sts == MTASTS_TESTING && SSL_get_verify_result(c->ssl) != X509_V_OK)
@@ -323,7 +341,7 @@ static void deliver_session(struct smtpc *c, const char *host, struct queue_row 
 				goto quit;
 			}
 			log_debug("queue", "%s: TLS %s", host, SSL_get_version(c->ssl));
-		} else if (relay->set || sts == MTASTS_ENFORCE) {
+		} else if (relay->set || sts == MTASTS_ENFORCE || t->tlsa != NULL) {
 			str_fmt(err, errsize, "%s refused STARTTLS: %d %s", host, rep.code, rep.text);
 			goto quit;
 		}
@@ -396,6 +414,34 @@ static size_t deliver_addrs(const char *host, int port, struct sockaddr_storage 
 	return n;
 }
 
+/* DANE (RFC 7672 2.2): TLSA records of _port._tcp.host. 0 with *tlsa_r
+ * set to a DNSSEC-secure answer holding records (DANE applies) or NULL
+ * (no records, or an insecure answer: opportunistic TLS); -1 when the
+ * lookup failed or was bogus (the host is not used). */
+static int deliver_tlsa(const char *host, int port, struct dns_answer **tlsa_r, char *err,
+			size_t errsize)
+{
+	char name[DNS_NAME_MAX + 1];
+	struct dns_answer *a = NULL;
+
+	*tlsa_r = NULL;
+	if (str_fmt(name, sizeof(name), "_%d._tcp.%s", port, host) < 0)
+		return 0;
+	enum dns_result r = dns_lookup(name, DNS_T_TLSA, &a);
+	if (r == DNS_TEMPFAIL) {
+		str_fmt(err, errsize, "%s: TLSA lookup failed (%s)", host, a->why);
+		dns_answer_free(&a);
+		return -1;
+	}
+	if (r == DNS_OK && a->sec == DNS_SEC_SECURE) {
+		log_debug("queue", "%s: %zu TLSA record(s): DANE", host, a->n);
+		*tlsa_r = a;
+		return 0;
+	}
+	dns_answer_free(&a);
+	return 0;
+}
+
 static bool deliver_loop(struct queue_row *rows, struct queue_msg *m)
 {
 	struct mail_received_counter rc;
@@ -449,6 +495,7 @@ void queue_deliver(struct db *db, struct queue_row *rows, struct queue_msg *msgs
 	size_t n_hosts = 0, open = 0;
 	struct relay relay;
 	struct mtasts_policy sts = { .mode = MTASTS_NONE };
+	bool mx_secure = false;
 	int port = cfg->port;
 
 	for (size_t m = 0; m < n_msgs; m++) {
@@ -472,7 +519,11 @@ void queue_deliver(struct db *db, struct queue_row *rows, struct queue_msg *msgs
 	}
 	/* XXX: address-literal recipients ([192.0.2.1]) are routed as names */
 	struct dns_answer *mx = NULL;
-	switch (dns_lookup(domain, DNS_T_MX, &mx)) {
+	enum dns_result mr = dns_lookup(domain, DNS_T_MX, &mx);
+	/* XXX: DANE for an implicit MX (no MX records) needs the secure
+	 * NODATA proof and secure address records; not used for now */
+	mx_secure = mr == DNS_OK && mx->sec == DNS_SEC_SECURE;
+	switch (mr) {
 	case DNS_OK:
 		if (mx->n == 1 && mx->rr[0].u.mx.host[0] == '\0') {
 			rows_pending(rows, 0, n_rows, 5, "5.1.10", "",
@@ -518,9 +569,12 @@ void queue_deliver(struct db *db, struct queue_row *rows, struct queue_msg *msgs
 send:
 	for (size_t h = 0; h < n_hosts && (open = rows_open(rows, 0, n_rows)) > 0; h++) {
 		struct sockaddr_storage sa[8];
+		struct dns_answer *tlsa = NULL;
+		if (!relay.set && mx_secure && deliver_tlsa(hosts[h], port, &tlsa, err, sizeof(err)) < 0)
+			continue;	/* RFC 7672 2.2: a failed TLSA lookup skips the host */
 		size_t na = deliver_addrs(hosts[h], port, sa, 8, err, sizeof(err));
 		for (size_t a = 0; a < na && rows_open(rows, 0, n_rows) > 0; a++) {
-			struct deliver_tls t = { .relay = &relay, .sts = sts.mode };
+			struct deliver_tls t = { .relay = &relay, .sts = sts.mode, .tlsa = tlsa };
 			socklen_t len = sa[a].ss_family == AF_INET ? sizeof(struct sockaddr_in)
 								   : sizeof(struct sockaddr_in6);
 			do {
@@ -539,6 +593,7 @@ send:
 				smtpc_close(&c);
 			} while (t.failed && !t.plain);
 		}
+		dns_answer_free(&tlsa);
 	}
 	rows_pending(rows, 0, n_rows, 4, "4.4.1", "", err[0] ? err : "no host to try");
 	relay_clear_secret(&relay);

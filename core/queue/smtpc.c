@@ -16,6 +16,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "dns/dns.h"
 #include "lib/str.h"
 #include "lib/strnum.h"
 
@@ -311,7 +312,8 @@ int smtpc_ehlo(struct smtpc *c, const char *name, struct smtpc_reply *r)
 	return smtpc_cmd(c, LIMIT_SMTPC_CMD_MS, r, line);
 }
 
-int smtpc_tls(struct smtpc *c, SSL_CTX *ctx, const char *sni, const char *verify_name)
+int smtpc_tls(struct smtpc *c, SSL_CTX *ctx, const char *sni, const char *verify_name,
+	      const struct dns_answer *tlsa)
 {
 	long long deadline = smtpc_now_ms() + LIMIT_SMTPC_CMD_MS;
 
@@ -322,7 +324,24 @@ int smtpc_tls(struct smtpc *c, SSL_CTX *ctx, const char *sni, const char *verify
 		return smtpc_fail(c, "TLS set-up failed");
 	if (sni != NULL)
 		(void)SSL_set_tlsext_host_name(c->ssl, sni);
-	if (verify_name != NULL) {
+	if (tlsa != NULL) {
+		size_t usable = 0;
+		if (SSL_dane_enable(c->ssl, verify_name) <= 0)
+			return smtpc_fail(c, "TLS set-up failed (DANE)");
+		/* RFC 7672 3.1.1: no name checks with DANE-EE */
+		SSL_dane_set_flags(c->ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+		for (size_t i = 0; i < tlsa->n; i++) {
+			const struct dns_rr *r = &tlsa->rr[i];
+			if (r->u.tlsa.usage < 2)
+				continue;	/* PKIX-TA/PKIX-EE unusable for SMTP (3.1.3) */
+			if (SSL_dane_tlsa_add(c->ssl, r->u.tlsa.usage, r->u.tlsa.selector,
+					      r->u.tlsa.mtype, r->u.tlsa.data, r->u.tlsa.len) > 0)
+				usable++;
+		}
+		if (usable == 0)
+			return smtpc_fail(c, "no usable TLSA record");
+		SSL_set_verify(c->ssl, SSL_VERIFY_PEER, NULL);
+	} else if (verify_name != NULL) {
 		SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		if (SSL_set1_host(c->ssl, verify_name) != 1)
 			return smtpc_fail(c, "TLS set-up failed (host name)");

@@ -54,11 +54,17 @@ int smtpc_write(struct smtpc *c, const void *p, size_t n);
 int smtpc_cmd(struct smtpc *c, int timeout_ms, struct smtpc_reply *r, const char *line);
 /* EHLO name (HELO when EHLO is refused with 5xx); fills c->ext. */
 int smtpc_ehlo(struct smtpc *c, const char *name, struct smtpc_reply *r);
+struct dns_answer;
+
 /* TLS handshake on the connection (after the 220 to STARTTLS). ctx's
  * verification settings apply; sni may be NULL; verify_name non-NULL: the
  * certificate must name it (a failure fails the handshake when ctx
- * verifies the peer, else it is only recorded: SSL_get_verify_result). */
-int smtpc_tls(struct smtpc *c, SSL_CTX *ctx, const char *sni, const char *verify_name);
+ * verifies the peer, else it is only recorded: SSL_get_verify_result).
+ * tlsa non-NULL (RFC 7672, DANE-TA(2) and DANE-EE(3) records of a
+ * DNSSEC-secure answer; ctx made with SSL_CTX_dane_enable): the peer must
+ * match one of them, verify_name being the TLSA base domain. */
+int smtpc_tls(struct smtpc *c, SSL_CTX *ctx, const char *sni, const char *verify_name,
+	      const struct dns_answer *tlsa);
 /* Message data for DATA: dot-stuffed, CRLF-terminated, then ".\r\n". */
 int smtpc_data(struct smtpc *c, const unsigned char *p, size_t n);
 /* The enhanced status code at the start of r->text ("5.1.1"), or one made

@@ -50,6 +50,11 @@ ROUTES.update({
     "stsmx.test": ("mx.stsmx.test", "127.0.0.14", "ok"),
     "badtls.test": ("mx.badtls.test", "127.0.0.15", "badtls"),
 })
+# DANE (RFC 7672): dane.test is a DNSSEC-signed zone (dnssec_zone.py) whose
+# DNSKEY is posternd's trust anchor; good.dane.test publishes the SHA-256
+# of its MX certificate's key (DANE-EE), bad.dane.test a wrong one.
+DANE = {"good.dane.test": ("mx.good.dane.test", "127.0.0.16"),
+        "bad.dane.test": ("mx.bad.dane.test", "127.0.0.17")}
 RELAY_IP = "127.0.0.9"
 RELAY_USER, RELAY_PASSWORD = "relayuser", "relay-Secret-1"
 LIFETIME = 25		# POSTERN_QUEUE_LIFETIME for this module, seconds
@@ -292,6 +297,26 @@ class PolicyServer:
         self.httpd.server_close()
 
 
+def dane_zone(cert, mx_port, zone_port):
+    """The signed zone dane.test with DANE-EE records, served on zone_port."""
+    import hashlib
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    import dnssec_zone
+    spki = x509.load_pem_x509_certificate(Path(cert).read_bytes()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    good = hashlib.sha256(spki).hexdigest()
+    records = []
+    for domain, (host, ip) in DANE.items():
+        label, mxlabel = domain[:-len(".dane.test")], host[:-len(".dane.test")]
+        digest = good if domain.startswith("good.") else "00" * 32
+        records += [(label, "MX", f"10 {host}."), (mxlabel, "A", ip),
+                    (f"_{mx_port}._tcp.{mxlabel}", "TLSA", f"3 1 1 {digest}")]
+    zone = dnssec_zone.SignedZone("dane.test.", records)
+    return zone, dnssec_zone.serve(zone, "127.0.0.1", zone_port)
+
+
 # --------------------------------------------------------------------------
 # Postfix from Debian as a remote MX
 
@@ -370,7 +395,7 @@ def world(site):
     """dnsmasq, TLS material, the remote servers, posternd with delivery on."""
     base = site.base / "outbound"
     base.mkdir()
-    dns_port, mx_port, sts_port = util.free_ports(3)
+    dns_port, mx_port, sts_port, zone_port = util.free_ports(4)
     cert, key = base / "mx.crt", base / "mx.key"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                     "-subj", "/CN=mx.remote", "-keyout", str(key), "-out", str(cert)],
@@ -387,7 +412,10 @@ def world(site):
     sts_cert = ca_cert(base, ca, ca_key, "sts", [f"mta-sts.{d}" for d in STS])
     mx_ca_cert = ca_cert(base, ca, ca_key, "mxca", ["mx.stsok.test"])
     policy = PolicyServer(STS_IP, sts_port, *sts_cert, STS)
+    conf += [f"server=/dane.test/127.0.0.1#{zone_port}"]
     (base / "dnsmasq.conf").write_text("\n".join(conf) + "\n")
+    zone, zone_servers = dane_zone(cert, mx_port, zone_port)
+    (base / "dane.anchor").write_text(zone.anchor_text() + "\n")
     dnsmasq = subprocess.Popen(["dnsmasq", "-k", "-C", str(base / "dnsmasq.conf"),
                                 f"--pid-file={base}/dnsmasq.pid", "--log-facility=-"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -397,6 +425,8 @@ def world(site):
             servers[domain] = MX(ip, mx_port, cert, key, behaviour)
         elif behaviour == "ca":
             servers[domain] = MX(ip, mx_port, *mx_ca_cert, "ok")
+    for domain, (host, ip) in DANE.items():
+        servers[domain] = MX(ip, mx_port, cert, key, "ok")
     pf = ROUTES["pf.test"]
     postfix = Postfix(base / "postfix", "pf.test", pf[0], pf[1], mx_port, cert, key)
     d = Daemon(site.pg.conninfo, site.data_dir, site.logs, site.ports)
@@ -409,6 +439,7 @@ def world(site):
         "POSTERN_QUEUE_DELAY_NOTICE": str(DELAY_NOTICE),
         "POSTERN_MTA_STS_PORT": str(sts_port),
         "POSTERN_TLS_CA_FILE": str(ca),
+        "POSTERN_DNS_TRUST_ANCHOR": str(base / "dane.anchor"),
     }
     w = type("World", (), {})()
     w.base, w.mx_port, w.cert, w.key, w.servers, w.daemon = base, mx_port, cert, key, servers, d
@@ -426,6 +457,9 @@ def world(site):
             s.close()
         postfix.stop()
         policy.close()
+        for z in zone_servers:
+            z.shutdown()
+            z.server_close()
         dnsmasq.terminate()
         dnsmasq.wait(10)
         report = d.sanitizer_report()
@@ -774,6 +808,32 @@ def test_mta_sts_testing_delivers_anyway(world, site, ctl):
     wait_gone(ctl, rcpt)
     assert any(rcpt in t["rcpts"] and t["tls"] for t in world.servers["ststest.test"].transactions)
     assert "MTA-STS policy testing" in world.daemon.log_text()
+
+
+def test_dane_ee_match_delivers(world, site, ctl):
+    """A DNSSEC-secure MX with a DANE-EE(3) SPKI SHA-256 TLSA record that
+    matches the server's key: delivered over TLS checked by DANE."""
+    user = sender(site)
+    rcpt = f"{util.token('dn')}@good.dane.test"
+    submit(site, user, [rcpt])
+    wait_gone(ctl, rcpt)
+    t = [t for t in world.servers["good.dane.test"].transactions if rcpt in t["rcpts"]]
+    assert len(t) == 1 and t[0]["tls"]
+    assert "mx.good.dane.test: 1 TLSA record(s): DANE" in world.daemon.log_text()
+
+
+def test_dane_mismatch_refuses(world, site, ctl):
+    """The same server behind a TLSA record that does not match: nothing
+    is sent (no plain-text fallback), the entry waits with the DANE error."""
+    user = sender(site)
+    rcpt = f"{util.token('dn')}@bad.dane.test"
+    submit(site, user, [rcpt])
+    row = util.wait_for(lambda: [r for r in queue_rows(ctl, rcpt) if r[6]], 15, interval=0.2,
+                        what="an error recorded")[0]
+    assert "no matching DANE TLSA records" in row[6], row
+    time.sleep(1.5)
+    assert not any(rcpt in t["rcpts"] for t in world.servers["bad.dane.test"].transactions)
+    assert ctl.ok("queue", "drop", row[0]).strip() == "1"
 
 
 def test_relay_smarthost(world, site, ctl):
