@@ -166,8 +166,12 @@ static void runner_fates(struct db *db, struct queue_row *rows, size_t lo, size_
 			r->notify_delay = !r->delay_notified && r->age >= queue_cfg.delay_notice_s;
 		}
 	}
-	if (body == NULL)
+	if (body == NULL) {
+		for (size_t i = lo; i < hi; i++)	/* no DSN without the message: later */
+			if (rows[i].fate == QUEUE_FATE_BOUNCE)
+				rows[i].fate = QUEUE_FATE_DEFER;
 		return;
+	}
 	if (runner_dsn(db, rows, lo, hi, DSN_FAILED, body, len) < 0) {
 		for (size_t i = lo; i < hi; i++)	/* bounce later rather than lose it */
 			if (rows[i].fate == QUEUE_FATE_BOUNCE)
@@ -262,7 +266,7 @@ static void *runner_main(void *arg)
 	while (!runner_stopping()) {
 		if (db == NULL || !db_ok(db)) {
 			const char *err = NULL;
-			enum db_status st;
+			enum db_status st = DB_ERROR;
 			db_close(&db);
 			db = db_open(queue_conninfo, &err);
 			if (db != NULL)
