@@ -482,6 +482,27 @@ def queue_rows(ctl, rcpt):
     return [r for r in ctl.queue() if r[2] == rcpt]
 
 
+def error_row(ctl, rcpt):
+    """The queue row of rcpt once an attempt has recorded its error."""
+    return util.wait_for(lambda: [r for r in queue_rows(ctl, rcpt) if r[6]], 15, interval=0.2,
+                         what=f"an error recorded for {rcpt}")[0]
+
+
+def assert_refused(world, site, ctl, domain, *expect):
+    """A message to domain is not sent: the entry waits with an error
+    naming every string of expect, a second attempt (1 s back-off) sends
+    nothing either; the entry is then dropped. Returns its row."""
+    user = sender(site)
+    rcpt = f"{util.token('no')}@{domain}"
+    submit(site, user, [rcpt])
+    row = error_row(ctl, rcpt)
+    assert all(e in row[6] for e in expect), row
+    time.sleep(1.5)
+    assert not any(rcpt in t["rcpts"] for t in world.servers[domain].transactions)
+    assert ctl.ok("queue", "drop", row[0]).strip() == "1"
+    return row
+
+
 def wait_gone(ctl, rcpt, timeout=30):
     util.wait_for(lambda: not queue_rows(ctl, rcpt), timeout, interval=0.3,
                   what=f"queue entry for {rcpt} to leave")
@@ -706,8 +727,7 @@ def test_down_then_retry_and_queue_commands(world, site, ctl):
     ip = ROUTES["late.test"][1]
     rcpt = f"{util.token('d')}@late.test"
     msgid, _ = submit(site, user, [rcpt])
-    row = util.wait_for(lambda: [r for r in queue_rows(ctl, rcpt) if r[6]], 15, interval=0.2,
-                        what="a connect error recorded")[0]
+    row = error_row(ctl, rcpt)
     assert "connect" in row[6] and row[3] in ("queued", "delivering"), row
     qid = row[0]
     util.wait_for(lambda: ctl.run("queue", "hold", qid).returncode == 0, 10, interval=0.2,
@@ -777,27 +797,12 @@ def test_mta_sts_enforce_valid_certificate(world, site, ctl):
 def test_mta_sts_enforce_refuses_bad_certificate(world, site, ctl):
     """enforce + a self-signed MX certificate: nothing is sent, the entry
     waits with the verification error (no fallback to unchecked TLS)."""
-    mx = world.servers["stsbad.test"]
-    user = sender(site)
-    rcpt = f"{util.token('bad')}@stsbad.test"
-    submit(site, user, [rcpt])
-    row = util.wait_for(lambda: [r for r in queue_rows(ctl, rcpt) if r[6]], 15, interval=0.2,
-                        what="an error recorded")[0]
-    assert "self-signed certificate" in row[6] and "MTA-STS" in row[6], row
-    time.sleep(1.5)		# another attempt (1 s back-off) fails the same way
-    assert not any(rcpt in t["rcpts"] for t in mx.transactions)
-    assert ctl.ok("queue", "drop", row[0]).strip() == "1"
+    assert_refused(world, site, ctl, "stsbad.test", "self-signed certificate", "MTA-STS")
 
 
 def test_mta_sts_mx_not_in_policy(world, site, ctl):
-    user = sender(site)
-    rcpt = f"{util.token('mx')}@stsmx.test"
-    submit(site, user, [rcpt])
-    row = util.wait_for(lambda: [r for r in queue_rows(ctl, rcpt) if r[6]], 15, interval=0.2,
-                        what="an error recorded")[0]
-    assert "MTA-STS" in row[6] and row[6].startswith("4.7.5"), row
-    assert not any(rcpt in t["rcpts"] for t in world.servers["stsmx.test"].transactions)
-    assert ctl.ok("queue", "drop", row[0]).strip() == "1"
+    row = assert_refused(world, site, ctl, "stsmx.test", "MTA-STS")
+    assert row[6].startswith("4.7.5"), row
 
 
 def test_mta_sts_testing_delivers_anyway(world, site, ctl):
@@ -825,15 +830,7 @@ def test_dane_ee_match_delivers(world, site, ctl):
 def test_dane_mismatch_refuses(world, site, ctl):
     """The same server behind a TLSA record that does not match: nothing
     is sent (no plain-text fallback), the entry waits with the DANE error."""
-    user = sender(site)
-    rcpt = f"{util.token('dn')}@bad.dane.test"
-    submit(site, user, [rcpt])
-    row = util.wait_for(lambda: [r for r in queue_rows(ctl, rcpt) if r[6]], 15, interval=0.2,
-                        what="an error recorded")[0]
-    assert "no matching DANE TLSA records" in row[6], row
-    time.sleep(1.5)
-    assert not any(rcpt in t["rcpts"] for t in world.servers["bad.dane.test"].transactions)
-    assert ctl.ok("queue", "drop", row[0]).strip() == "1"
+    assert_refused(world, site, ctl, "bad.dane.test", "no matching DANE TLSA records")
 
 
 def test_relay_smarthost(world, site, ctl):
