@@ -639,6 +639,37 @@ def test_failed_handshake_falls_back_to_plain_text(world, site, ctl):
     assert "TLS handshake failed; again in plain text" in world.daemon.log_text()
 
 
+def test_two_nodes_share_the_queue(world, site, ctl):
+    """A second posternd on the same database (its runners on; its mail
+    listeners may or may not bind): four runners on two nodes, 20
+    messages in a burst, every recipient gets exactly one copy."""
+    ports = dict(site.ports)
+    ports["admin"] = util.free_port()
+    node2 = Daemon(site.pg.conninfo, site.data_dir, site.logs, ports)
+    node2.extra_env = dict(world.daemon.extra_env)
+    node2.start(wait=False)
+    try:
+        util.wait_for(lambda: "queue runner(s)" in node2.log_text() or not node2.alive(), 30,
+                      what="node 2's queue runners")
+        assert node2.alive(), node2.log_tail()
+        mx = world.servers["ok.test"]
+        user = sender(site)
+        rcpts = [f"{util.token('n2')}@ok.test" for _ in range(20)]
+        threads = [threading.Thread(target=submit, args=(site, user, [r])) for r in rcpts]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for r in rcpts:
+            wait_gone(ctl, r)
+        got = [r for t in mx.transactions for r in t["rcpts"]]
+        assert all(got.count(r) == 1 for r in rcpts), [r for r in rcpts if got.count(r) != 1]
+    finally:
+        node2.stop()
+        report = node2.sanitizer_report()
+        assert report is None, report
+
+
 def test_implicit_mx_and_dot_lines(world, site, ctl):
     """No MX record: the domain's own address (RFC 5321 5.1). A body with
     lines starting with a dot survives byte-exact."""
