@@ -25,6 +25,7 @@
 #include "db/db.h"
 #include "db/relay.h"
 #include "lib/base64.h"
+#include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
@@ -166,16 +167,18 @@ static int deliver_msg(struct smtpc *c, const char *mta, struct queue_row *rows,
 	bool pipe = (c->ext & SMTPC_EXT_PIPELINING) != 0;
 	if (pipe) {
 		/* RFC 2920: MAIL and every RCPT in one write, replies in order */
-		if (smtpc_write(c, line, strlen(line)) < 0 || smtpc_write(c, "\r\n", 2) < 0)
-			return -1;
-		for (size_t i = m->lo; i < m->hi; i++) {
-			if (rows[i].result != 0)
-				continue;
-			str_fmt(line, sizeof(line), "RCPT TO:<%s>\r\n", rows[i].rcpt);
-			if (smtpc_write(c, line, strlen(line)) < 0)
-				return -1;
-		}
-		if (smtpc_reply(c, LIMIT_SMTPC_CMD_MS, &rep) < 0)
+		struct buf cmds;
+		int rc = 0;
+		buf_init(&cmds, (size_t)(m->hi - m->lo + 1) * (LIMIT_ADDRESS + 128));
+		rc |= buf_printf(&cmds, "%s\r\n", line);
+		for (size_t i = m->lo; i < m->hi; i++)
+			if (rows[i].result == 0)
+				rc |= buf_printf(&cmds, "RCPT TO:<%s>\r\n", rows[i].rcpt);
+		if (rc != 0)
+			abort();	/* sized above */
+		rc = smtpc_write(c, buf_data(&cmds), buf_len(&cmds));
+		buf_free(&cmds);
+		if (rc < 0 || smtpc_reply(c, LIMIT_SMTPC_CMD_MS, &rep) < 0)
 			return -1;
 	} else if (smtpc_cmd(c, LIMIT_SMTPC_CMD_MS, &rep, line) < 0) {
 		return -1;

@@ -8,6 +8,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
 #include <time.h>
@@ -70,6 +72,10 @@ int smtpc_connect(struct smtpc *c, const struct sockaddr *sa, socklen_t salen, i
 	c->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		return smtpc_fail(c, "socket failed");
+	/* commands are written whole (a pipelined group in one write): no
+	 * Nagle delay waiting for the peer's delayed ACK */
+	int one = 1;
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(c->fd, sa, salen) < 0) {
 		if (errno != EINPROGRESS) {
 			str_fmt(c->error, sizeof(c->error), "connect: %s", strerror(errno));
@@ -244,8 +250,17 @@ int smtpc_write(struct smtpc *c, const void *p, size_t n)
 
 int smtpc_cmd(struct smtpc *c, int timeout_ms, struct smtpc_reply *r, const char *line)
 {
-	if (smtpc_write(c, line, strlen(line)) < 0 || smtpc_write(c, "\r\n", 2) < 0)
+	char buf[1024];
+	size_t n = strlen(line);
+
+	if (n + 2 <= sizeof(buf)) {	/* one write, one TLS record */
+		memcpy(buf, line, n);
+		memcpy(buf + n, "\r\n", 2);
+		if (smtpc_write(c, buf, n + 2) < 0)
+			return -1;
+	} else if (smtpc_write(c, line, n) < 0 || smtpc_write(c, "\r\n", 2) < 0) {
 		return -1;
+	}
 	return smtpc_reply(c, timeout_ms, r);
 }
 

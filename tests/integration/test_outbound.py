@@ -98,6 +98,7 @@ class MX:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             threading.Thread(target=self._session, args=(conn,), daemon=True).start()
 
     def _session(self, conn):
@@ -668,6 +669,31 @@ def test_two_nodes_share_the_queue(world, site, ctl):
         node2.stop()
         report = node2.sanitizer_report()
         assert report is None, report
+
+
+def test_throughput_figure(world, site, ctl):
+    """200 distinct messages put in the queue at once (one statement, as a
+    burst of submissions would) to one domain: all delivered, each once;
+    the rate is printed (pytest -s) as a figure, not judged."""
+    mx = world.servers["ok.test"]
+    tag = util.token("tp")
+    n = 200
+    t0 = time.monotonic()
+    site.pg.psql(
+        "WITH b AS (INSERT INTO blobs (sha256, size, body) SELECT"
+        f" sha256(convert_to('{tag}' || g, 'UTF8')), 60, convert_to('Subject: {tag} ' || g ||"
+        " E'\\r\\n\\r\\nthroughput body\\r\\n', 'UTF8')"
+        f" FROM generate_series(1, {n}) g RETURNING id, body)"
+        " INSERT INTO queue (blob_id, sender, recipient) SELECT id, 'tp@example.test',"
+        f" '{tag}-' || id || '@ok.test' FROM b")
+    util.wait_for(lambda: site.pg.psql(
+        f"SELECT count(*) FROM queue WHERE recipient LIKE '{tag}-%'").strip() == "0", 120,
+        interval=0.2, what="the queue to drain")
+    dt = time.monotonic() - t0
+    got = [r for t in mx.transactions for r in t["rcpts"] if r.startswith(tag)]
+    assert len(got) == n and len(set(got)) == n
+    print(f"\noutbound: {n} messages delivered over STARTTLS in {dt:.2f} s "
+          f"({n / dt:.0f} messages/s, 2 runners, {util.POSTERND})")
 
 
 def test_implicit_mx_and_dot_lines(world, site, ctl):
