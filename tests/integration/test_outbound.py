@@ -743,6 +743,22 @@ def test_bounce_on_5xx(world, site, ctl):
     assert len(hdrs) == 1 and msgid in hdrs[0].get_payload()
 
 
+def test_per_recipient_results(world, site, ctl):
+    """One message, two recipients at one MX: the accepted one is delivered,
+    the refused one (550 on its RCPT) bounces alone in the DSN."""
+    mx = world.servers["ok.test"]
+    user = sender(site)
+    good, bad = f"{util.token('g')}@ok.test", f"nobody-{util.token('n')}@ok.test"
+    msgid, _ = submit(site, user, [good, bad])
+    wait_gone(ctl, good)
+    wait_gone(ctl, bad)
+    t = [t for t in mx.transactions if good in t["rcpts"]]
+    assert len(t) == 1 and t[0]["rcpts"] == [good]
+    got = util.wait_for(lambda: dsns(site, user, msgid), 15, what="DSN")
+    fields = dsn_fields(got[0])
+    assert [(f[0], f[1], f[2]) for f in fields] == [(f"rfc822; {bad}", "failed", "5.1.1")]
+
+
 def test_null_mx_bounces_at_once(world, site, ctl):
     user = sender(site)
     rcpt = f"{util.token('n')}@nullmx.test"
