@@ -56,6 +56,7 @@ ROUTES.update({
 DANE = {"good.dane.test": ("mx.good.dane.test", "127.0.0.16"),
         "bad.dane.test": ("mx.bad.dane.test", "127.0.0.17")}
 RELAY_IP = "127.0.0.9"
+RELAY2_IP = "127.0.0.18"
 RELAY_USER, RELAY_PASSWORD = "relayuser", "relay-Secret-1"
 LIFETIME = 25		# POSTERN_QUEUE_LIFETIME for this module, seconds
 DELAY_NOTICE = 6	# POSTERN_QUEUE_DELAY_NOTICE
@@ -149,6 +150,9 @@ class _Session:
 
     def run(self):
         mx = self.mx
+        if mx.behaviour == "implicit":	# TLS from the first byte (port 465 style)
+            self.conn = mx.ctx.wrap_socket(self.conn, server_side=True)
+            self.tls = True
         self.send("220 mx.remote ESMTP test server")
         tx = None
         while True:
@@ -937,6 +941,17 @@ def test_relay_smarthost(world, site, ctl):
         ctl.ok("relay", "clear")
         relay.close()
     assert ctl.rows("relay", "show") == []
+    # implicit TLS, no AUTH
+    relay = MX(RELAY2_IP, world.mx_port, world.cert, world.key, "implicit")
+    try:
+        ctl.ok("relay", "set", RELAY2_IP, "--port", world.mx_port, "--tls", "implicit")
+        rcpt = f"{util.token('s')}@late.test"
+        submit(site, user, [rcpt])
+        wait_gone(ctl, rcpt)
+        assert [t["tls"] for t in relay.transactions if rcpt in t["rcpts"]] == [True]
+    finally:
+        ctl.ok("relay", "clear")
+        relay.close()
     rcpt = f"{util.token('s')}@ok.test"
     submit(site, user, [rcpt])
     wait_gone(ctl, rcpt)
