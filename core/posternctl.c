@@ -28,6 +28,8 @@
 #include "db/admin_mailauth.h"
 #include "db/db.h"
 #include "db/embedded.h"
+#include "db/relay.h"
+#include "auth/seal.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -50,11 +52,12 @@ enum {
 	OPT_PORT = 1 << 1,
 	OPT_TLS = 1 << 2,
 	OPT_ENABLE = 1 << 3,	/* --enable and --disable */
-	OPT_CHALLENGE = 1 << 8,	/* --challenge http-01|tls-alpn-01 (cert acme) */
+	OPT_CHALLENGE = 1 << 9,	/* --challenge http-01|tls-alpn-01 (cert acme) */
 	OPT_SELECTOR = 1 << 4,
 	OPT_TYPE = 1 << 5,
 	OPT_PER_HOUR = 1 << 6,
 	OPT_RCPTS = 1 << 7,
+	OPT_USER = 1 << 8,	/* --user NAME (relay set) */
 };
 
 #define CTL_MAX_ARGS 2
@@ -74,6 +77,8 @@ struct ctl {
 	const char *tls;
 	int enable;		/* -1 unchanged */
 	const char *challenge;	/* cert acme */
+	const char *user;
+	char *data_dir;		/* for the seal key (relay set --user) */
 	const char *selector;	/* dkim generate */
 	const char *type;
 	long per_hour, rcpts;	/* user limits: -2 unchanged, -1 default */
@@ -365,6 +370,124 @@ static enum admin_status cmd_cert_acme_status(struct ctl *c)
 	return st == DB_OK ? ADMIN_OK : ctl_db_fail(c, st, "cannot list the ACME orders");
 }
 
+/* queue retry|drop|hold|release [ID]: ID missing = every row (retry only) */
+static enum admin_status queue_op(struct ctl *c, enum admin_queue_op op)
+{
+	uint64_t id = 0;
+	long long n = 0;
+
+	if (c->nargs > 0 && strnum_parse(c->args[0], INT64_MAX, &id) < 0) {
+		str_fmt(c->err.msg, sizeof(c->err.msg), "the queue id must be a number");
+		return ADMIN_FAIL;
+	}
+	enum admin_status st = admin_queue_op(c->db, c->actor, op, c->nargs > 0 ? (int64_t)id : -1,
+					      &n, &c->err);
+	if (st == ADMIN_OK)
+		printf("%lld\n", n);
+	return st;
+}
+
+static enum admin_status cmd_queue_retry(struct ctl *c)
+{
+	return queue_op(c, ADMIN_QUEUE_RETRY);
+}
+
+static enum admin_status cmd_queue_drop(struct ctl *c)
+{
+	return queue_op(c, ADMIN_QUEUE_DROP);
+}
+
+static enum admin_status cmd_queue_hold(struct ctl *c)
+{
+	return queue_op(c, ADMIN_QUEUE_HOLD);
+}
+
+static enum admin_status cmd_queue_release(struct ctl *c)
+{
+	return queue_op(c, ADMIN_QUEUE_RELEASE);
+}
+
+/* relay set HOST [--port N] [--tls MODE] [--user NAME]: the password of
+ * --user comes from stdin and is sealed under the data directory's key. */
+static enum admin_status cmd_relay_set(struct ctl *c)
+{
+	struct relay r = { .set = true, .port = 587, .tls = RELAY_TLS_STARTTLS };
+	const char *err = NULL;
+	char safe[64];
+
+	if (str_lcpy(r.host, c->args[0], sizeof(r.host)) >= sizeof(r.host) || r.host[0] == '\0' ||
+	    strpbrk(r.host, " \t\r\n/@") != NULL) {
+		str_fmt(c->err.msg, sizeof(c->err.msg), "bad relay host %s",
+			str_printable(safe, sizeof(safe), c->args[0], strlen(c->args[0])));
+		return ADMIN_FAIL;
+	}
+	if (c->opts_seen & OPT_PORT) {
+		if (c->port < 1 || c->port > 65535) {
+			str_fmt(c->err.msg, sizeof(c->err.msg), "the port must be from 1 to 65535");
+			return ADMIN_FAIL;
+		}
+		r.port = (int)c->port;
+	}
+	if (c->tls != NULL && relay_tls_parse(c->tls, &r.tls) < 0) {
+		str_fmt(c->err.msg, sizeof(c->err.msg), "--tls must be none, starttls or implicit");
+		return ADMIN_FAIL;
+	}
+	if (c->user != NULL) {
+		if (r.tls == RELAY_TLS_NONE) {
+			str_fmt(c->err.msg, sizeof(c->err.msg),
+				"AUTH needs TLS: use --tls starttls or implicit with --user");
+			return ADMIN_FAIL;
+		}
+		if (str_lcpy(r.user, c->user, sizeof(r.user)) >= sizeof(r.user)) {
+			str_fmt(c->err.msg, sizeof(c->err.msg), "the user name is too long");
+			return ADMIN_FAIL;
+		}
+		/* XXX: seal.key is created with posternctl's owner when posternd
+		 * never ran on this data directory */
+		if (seal_init(c->data_dir, &err) < 0) {
+			str_fmt(c->err.msg, sizeof(c->err.msg), "seal key: %s", err);
+			return ADMIN_FAIL;
+		}
+		r.password = c->password;
+	}
+	enum db_status st = relay_save(c->db, &r);
+	if (st != DB_OK) {
+		str_fmt(c->err.msg, sizeof(c->err.msg), "cannot store the relay: %s", db_error(c->db));
+		return st == DB_TEMP ? ADMIN_UNAVAILABLE : ADMIN_FAIL;
+	}
+	return ADMIN_OK;
+}
+
+static enum admin_status cmd_relay_show(struct ctl *c)
+{
+	struct relay r;
+	enum db_status st = relay_load(c->db, &r);
+
+	if (st != DB_OK) {
+		str_fmt(c->err.msg, sizeof(c->err.msg), "cannot read the relay: %s", db_error(c->db));
+		return st == DB_TEMP ? ADMIN_UNAVAILABLE : ADMIN_FAIL;
+	}
+	if (r.set) {
+		put_field(r.host, false);
+		printf("%d\t", r.port);
+		put_field(relay_tls_name(r.tls), false);
+		put_field(r.user, true);
+	}
+	relay_clear_secret(&r);
+	return ADMIN_OK;
+}
+
+static enum admin_status cmd_relay_clear(struct ctl *c)
+{
+	enum db_status st = relay_delete(c->db);
+
+	if (st != DB_OK) {
+		str_fmt(c->err.msg, sizeof(c->err.msg), "cannot clear the relay: %s", db_error(c->db));
+		return st == DB_TEMP ? ADMIN_UNAVAILABLE : ADMIN_FAIL;
+	}
+	return ADMIN_OK;
+}
+
 /* --- mailauth --- */
 
 static void print_dkim(void *arg, const struct admin_dkim_key *k)
@@ -617,6 +740,20 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "posternd issues it; waits and prints HOSTNAME, valid, NOT_AFTER" },
 	{ "cert", "acme-status", 0, 0, 0, false, cmd_cert_acme_status, "cert acme-status",
 	  "ID HOSTNAME CHALLENGE STATE STEP NOT_AFTER UPDATED ERROR, newest first" },
+	{ "queue", "list", 0, 0, 0, false, cmd_queue_list, "queue list",
+	  "id, sender, recipient, state, attempts, next attempt, last error" },
+	{ "queue", "retry", 0, 1, 0, false, cmd_queue_retry, "queue retry [ID]",
+	  "due now; no ID: every waiting entry" },
+	{ "queue", "drop", 1, 1, 0, false, cmd_queue_drop, "queue drop ID", "no DSN is sent" },
+	{ "queue", "hold", 1, 1, 0, false, cmd_queue_hold, "queue hold ID", NULL },
+	{ "queue", "release", 1, 1, 0, false, cmd_queue_release, "queue release ID", NULL },
+	{ "relay", "set", 1, 1, OPT_PORT | OPT_TLS | OPT_USER, false, cmd_relay_set,
+	  "relay set HOST [--port N] [--tls starttls|implicit|none] [--user NAME]",
+	  "smarthost for all outbound mail; --user: password on stdin" },
+	{ "relay", "show", 0, 0, 0, false, cmd_relay_show, "relay show",
+	  "host, port, tls, user (the password is never shown)" },
+	{ "relay", "clear", 0, 0, 0, false, cmd_relay_clear, "relay clear",
+	  "deliver to the recipients' MX hosts again" },
 	{ "dkim", "generate", 1, 1, OPT_SELECTOR | OPT_TYPE, false, cmd_dkim_generate,
 	  "dkim generate DOMAIN [--selector S] [--type rsa|ed25519|both]",
 	  "prints the TXT record(s) to publish" },
@@ -767,6 +904,13 @@ static int parse_args(struct ctl *c, const struct ctl_cmd *cmd, int argc, char *
 					return usage_error("--challenge needs http-01 or tls-alpn-01");
 				c->challenge = v;
 				c->opts_seen |= OPT_CHALLENGE;
+			} else if ((cmd->opts & OPT_USER) && (strcmp(a, "--user") == 0 ||
+								strncmp(a, "--user=", 7) == 0)) {
+				v = opt_value(argc, argv, &i, a, 6);
+				if (v == NULL || *v == '\0')
+					return usage_error("--user needs a name");
+				c->user = v;
+				c->opts_seen |= OPT_USER;
 			} else if ((cmd->opts & OPT_SELECTOR) &&
 				   (strcmp(a, "--selector") == 0 || strncmp(a, "--selector=", 11) == 0)) {
 				c->selector = opt_value(argc, argv, &i, a, 10);
@@ -889,6 +1033,7 @@ static int connect_db(struct ctl *c, bool migrate, bool start_embedded)
 		return EXIT_FAILED;
 	}
 	c->cfg_loaded = true;
+	c->data_dir = xstrdup(c->cfg.data_dir);
 	embedded = c->cfg.database_url == NULL;
 	if (embedded && start_embedded) {
 		if (pg_embedded_start(c->cfg.data_dir, c->cfg.pg_bindir, &c->conninfo, &error) < 0) {
@@ -1059,7 +1204,8 @@ int main(int argc, char **argv)
 			return EXIT_FAILED;
 		}
 	}
-	if (cmd->password && (rc = read_password(&c)) != EXIT_OK)
+	if ((cmd->password || (cmd->run == cmd_relay_set && c.user != NULL)) &&
+	    (rc = read_password(&c)) != EXIT_OK)
 		return rc;
 	set_actor(&c);
 	rc = connect_db(&c, true, false);
@@ -1071,6 +1217,7 @@ int main(int argc, char **argv)
 	st = cmd->run(&c);
 	sodium_memzero(c.password, sizeof(c.password));
 	disconnect_db(&c);
+	free(c.data_dir);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "%s: cannot write the output\n", ctl_prog);
 		return EXIT_FAILED;

@@ -45,6 +45,7 @@
 #include "net/tls.h"
 #include "pop3/pop3.h"
 #include "smtp/rcpt_cache.h"
+#include "queue/queue.h"
 #include "smtp/smtp.h"
 #include "web/server.h"
 #include "work/work.h"
@@ -456,6 +457,20 @@ int main(int argc, char **argv)
 		log_error("posternd", "cannot start the worker threads");
 		goto fail;
 	}
+	struct queue_settings qs = {
+		.runners = main_cfg.queue_runners,
+		.port = main_cfg.smtp_out_port,
+		.retry_s = main_cfg.queue_retry_s,
+		.lifetime_s = main_cfg.queue_lifetime_s,
+		.delay_notice_s = main_cfg.queue_delay_notice_s,
+		.hostname = main_cfg.hostname,
+		.mta_sts_port = main_cfg.mta_sts_port,
+		.ca_file = main_cfg.tls_ca_file,
+	};
+	if (queue_start(main_conninfo, &qs) < 0) {
+		log_error("posternd", "cannot start the queue runners");
+		goto fail;
+	}
 	if (auth_login_init() < 0) {
 		log_error("posternd", "cannot initialise logins");
 		goto fail;
@@ -486,6 +501,7 @@ int main(int argc, char **argv)
 	loop_timer_cancel(&main_acme_timer);
 	loop_timer_cancel(&main_shutdown_timer);
 	loop_timer_cancel(&main_poll_timer);
+	queue_stop();
 	work_shutdown();
 	dns_shutdown();
 	db_listen_stop();
@@ -500,6 +516,7 @@ int main(int argc, char **argv)
 
 fail:
 	free(specs);
+	queue_stop();
 	work_shutdown();
 	pg_embedded_stop();
 	free(main_conninfo);

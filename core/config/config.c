@@ -21,6 +21,24 @@
 
 static const struct config *config_current;
 
+/* A whole number from the environment within [min, max]; def when unset. */
+static int config_env_int(const char *name, int def, int min, int max, int *out, char *err,
+			  size_t errsize)
+{
+	const char *v = getenv(name);
+	uint64_t n;
+
+	*out = def;
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	if (strnum_parse(v, (uint64_t)max, &n) < 0 || n < (uint64_t)min) {
+		str_fmt(err, errsize, "%s must be a number from %d to %d", name, min, max);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
 static char *config_env(const char *name, const char *def)
 {
 	const char *v = getenv(name);
@@ -218,6 +236,22 @@ int config_load(struct config *cfg, const char **error_r)
 		goto fail;
 	cfg->dns_server = config_env("POSTERN_DNS_SERVER", NULL);
 	cfg->dns_trust_anchor = config_env("POSTERN_DNS_TRUST_ANCHOR", NULL);
+	cfg->tls_ca_file = config_env("POSTERN_TLS_CA_FILE", NULL);
+	if (config_env_int("POSTERN_QUEUE_RUNNERS", LIMIT_QUEUE_RUNNERS, 0, LIMIT_QUEUE_RUNNERS_MAX,
+			   &cfg->queue_runners, err, sizeof(err)) < 0 ||
+	    config_env_int("POSTERN_SMTP_OUT_PORT", 25, 1, 65535, &cfg->smtp_out_port, err,
+			   sizeof(err)) < 0 ||
+	    config_env_int("POSTERN_QUEUE_RETRY", LIMIT_QUEUE_RETRY_S, 1, 86400, &cfg->queue_retry_s,
+			   err, sizeof(err)) < 0 ||
+	    config_env_int("POSTERN_QUEUE_LIFETIME", LIMIT_QUEUE_LIFETIME_S, 1, 60 * 86400,
+			   &cfg->queue_lifetime_s, err, sizeof(err)) < 0 ||
+	    config_env_int("POSTERN_QUEUE_DELAY_NOTICE", LIMIT_QUEUE_DELAY_NOTICE_S, 1, 60 * 86400,
+			   &cfg->queue_delay_notice_s, err, sizeof(err)) < 0 ||
+	    config_env_int("POSTERN_MTA_STS_PORT", 443, 1, 65535, &cfg->mta_sts_port, err,
+			   sizeof(err)) < 0) {
+		*error_r = err;
+		goto fail;
+	}
 	return 0;
 fail:
 	config_free(cfg);
@@ -230,6 +264,7 @@ void config_free(struct config *cfg)
 	xfree(cfg->data_dir);
 	xfree(cfg->dns_server);
 	xfree(cfg->dns_trust_anchor);
+	xfree(cfg->tls_ca_file);
 	xfree(cfg->hostname);
 	xfree(cfg->listen_address);
 	xfree(cfg->admin_listen);

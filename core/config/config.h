@@ -27,6 +27,15 @@ struct config {
 	char *dns_server;	/* POSTERN_DNS_SERVER "ip[@port]", NULL = /etc/resolv.conf */
 	char *dns_trust_anchor;	/* POSTERN_DNS_TRUST_ANCHOR, DNSSEC anchor file; NULL = the
 				 * root key of dns-root-data when present */
+	/* outbound (core/queue/) */
+	int queue_runners;	/* POSTERN_QUEUE_RUNNERS, runner threads, 0 = no delivery */
+	int smtp_out_port;	/* POSTERN_SMTP_OUT_PORT, remote MX port, default 25 (tests) */
+	int queue_retry_s;	/* POSTERN_QUEUE_RETRY, first retry delay in seconds */
+	int queue_lifetime_s;	/* POSTERN_QUEUE_LIFETIME, seconds until a message bounces */
+	int queue_delay_notice_s;	/* POSTERN_QUEUE_DELAY_NOTICE, seconds until the delay DSN */
+	int mta_sts_port;	/* POSTERN_MTA_STS_PORT, HTTPS port of policy hosts, default 443 (tests) */
+	char *tls_ca_file;	/* POSTERN_TLS_CA_FILE, CAs for MTA-STS (policy host and MX
+				 * certificates), NULL = the system's */
 };
 
 /* Fills cfg from the environment; returns 0 or -1 with *error_r set. */

@@ -141,6 +141,29 @@
 #define LIMIT_DNS_TIMEOUT_MS		10000	/* one lookup waits at most this long; then a temporary failure */
 #define LIMIT_DNS_TXT			8192	/* octets of one TXT record (strings joined) or TLSA data; longer: skipped */
 
+/* outbound */
+#define LIMIT_QUEUE_RUNNERS		2	/* queue runner threads per node (POSTERN_QUEUE_RUNNERS, 0 = none) */
+#define LIMIT_QUEUE_RUNNERS_MAX		64	/* highest POSTERN_QUEUE_RUNNERS accepted; start-up error above */
+#define LIMIT_QUEUE_BATCH		100	/* queue rows (recipients) of one domain claimed and sent over one connection */
+#define LIMIT_QUEUE_LEASE_S		(30 * 60)	/* a claimed row returns to the queue after this if its runner vanished without its database session ending */
+#define LIMIT_QUEUE_IDLE_MS		(30 * 1000)	/* longest sleep of an idle runner between queue checks (NOTIFY wakes it earlier) */
+#define LIMIT_QUEUE_RETRY_S		300	/* first retry delay, doubled per attempt (POSTERN_QUEUE_RETRY) */
+#define LIMIT_QUEUE_BACKOFF_MAX_S	4000	/* longest delay between two attempts (Postfix maximal_backoff_time) */
+#define LIMIT_QUEUE_LIFETIME_S		(5 * 24 * 3600)	/* a message not delivered by then bounces (POSTERN_QUEUE_LIFETIME) */
+#define LIMIT_QUEUE_DELAY_NOTICE_S	(4 * 3600)	/* a "delayed" DSN to the sender once after this (POSTERN_QUEUE_DELAY_NOTICE) */
+#define LIMIT_QUEUE_BOUNCE_HEADERS	(64 * 1024)	/* original header octets quoted in a DSN; the rest is cut */
+#define LIMIT_SMTPC_CONNECT_MS		(30 * 1000)	/* TCP connect to a remote MX; then the next address */
+#define LIMIT_SMTPC_GREETING_MS		(5 * 60 * 1000)	/* RFC 5321 4.5.3.2.1 initial 220 */
+#define LIMIT_SMTPC_CMD_MS		(5 * 60 * 1000)	/* RFC 5321 4.5.3.2.2-3 EHLO, STARTTLS, MAIL, RCPT, RSET, QUIT replies */
+#define LIMIT_SMTPC_DATA_INIT_MS	(2 * 60 * 1000)	/* RFC 5321 4.5.3.2.4 the 354 after DATA */
+#define LIMIT_SMTPC_DATA_BLOCK_MS	(3 * 60 * 1000)	/* RFC 5321 4.5.3.2.5 each write of message data */
+#define LIMIT_SMTPC_DATA_END_MS		(10 * 60 * 1000)	/* RFC 5321 4.5.3.2.6 the reply after the final dot or BDAT LAST */
+#define LIMIT_SMTPC_REPLY_LINE		2048	/* octets of one reply line from a remote server (RFC 5321: 512); longer: connection dropped, temporary failure */
+#define LIMIT_MTASTS_POLICY		(64 * 1024)	/* RFC 8461 3.3: octets of a policy file; longer: no policy (fetch failed) */
+#define LIMIT_MTASTS_MX			32	/* mx patterns kept from one policy; the rest are ignored */
+#define LIMIT_MTASTS_FETCH_MS		(60 * 1000)	/* whole HTTPS policy fetch; then treated as failed */
+#define LIMIT_MTASTS_MAX_AGE_S		31557600	/* RFC 8461 3.2: largest max_age honoured (one year) */
+#define LIMIT_SMTPC_REPLY_LINES		200	/* lines of one multi-line reply; more: connection dropped, temporary failure */
 /* mailauth */
 /* --- DKIM (core/mail/dkim*.c) --- */
 #define LIMIT_DKIM_KEY_CACHE		64	/* domains whose unsealed signing keys are cached; the oldest is dropped */

@@ -877,3 +877,45 @@ enum admin_status admin_queue_list(struct db *db, admin_queue_fn *fn, void *arg,
 	PQclear(res);
 	return st == DB_OK ? ADMIN_OK : admin_db_fail(db, st, err);
 }
+
+/* ---------- queue operations (outbound) ---------- */
+
+enum admin_status admin_queue_op(struct db *db, const char *actor, enum admin_queue_op op,
+				 int64_t id, long long *count_r, struct admin_err *err)
+{
+	static const enum db_stmt stmts[] = { STMT_QUEUE_RETRY, STMT_QUEUE_DROP, STMT_QUEUE_HOLD,
+					      STMT_QUEUE_RELEASE };
+	static const char *const names[] = { "queue retry", "queue drop", "queue hold",
+					     "queue release" };
+	char idt[24], detail[64];
+	enum db_status st = db_begin(db);
+	long long n = 0;
+
+	*count_r = 0;
+	if (st != DB_OK)
+		return admin_db_fail(db, st, err);
+	i64_text(idt, sizeof(idt), id);
+	const char *p[1] = { id >= 0 ? idt : NULL };
+	PGresult *res = db_exec(db, stmts[op], 1, p, NULL, NULL, &st);
+	if (st == DB_OK && (op == ADMIN_QUEUE_RETRY || op == ADMIN_QUEUE_RELEASE))
+		n = PQntuples(res) == 1 ? col_i64(res, 0, 0) : 0;
+	else if (st == DB_OK)
+		n = PQntuples(res);
+	if (st == DB_OK && op == ADMIN_QUEUE_DROP && n > 0) {
+		char arr[48];
+		(void)str_fmt(arr, sizeof(arr), "{%s}", PQgetvalue(res, 0, 0));
+		st = db_blob_gc(db, arr);
+	}
+	PQclear(res);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	if (n == 0 && id >= 0) {
+		admin_fail(err, "no queue entry %lld%s", (long long)id,
+			   op == ADMIN_QUEUE_RELEASE ? " is held" :
+			   op == ADMIN_QUEUE_RETRY ? " is waiting for a retry" : "");
+		return admin_refuse(db);
+	}
+	*count_r = n;
+	(void)str_fmt(detail, sizeof(detail), "%s (%lld row(s))", id >= 0 ? idt : "all", n);
+	return admin_finish(db, actor, names[op], detail, err);
+}

@@ -151,4 +151,18 @@ typedef void admin_queue_fn(void *arg, const struct admin_queue_item *q);
 enum admin_status admin_queue_list(struct db *db, admin_queue_fn *fn, void *arg,
 				   struct admin_err *err);
 
+/* --- queue operations (outbound) --- */
+
+enum admin_queue_op {
+	ADMIN_QUEUE_RETRY,	/* due now (a queued row; id < 0: every queued row) */
+	ADMIN_QUEUE_DROP,	/* removed without a DSN */
+	ADMIN_QUEUE_HOLD,	/* kept but not delivered until released */
+	ADMIN_QUEUE_RELEASE,	/* a held row becomes due now */
+};
+
+/* Applies op to queue row id, audited. ADMIN_FAIL when no row in a state
+ * that allows it (err->msg says so); *count_r rows changed. */
+enum admin_status admin_queue_op(struct db *db, const char *actor, enum admin_queue_op op,
+				 int64_t id, long long *count_r, struct admin_err *err);
+
 #endif

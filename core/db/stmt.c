@@ -5,6 +5,13 @@
  * Parameters are text unless the caller passes formats (bytea bodies). */
 #include "db/stmt.h"
 
+/* outbound: a queue row q a runner may claim */
+#define QUEUE_DUE \
+	"((q.state = 'queued' AND q.next_attempt <= now())" \
+	" OR (q.state = 'delivering' AND (q.lease_until < now() OR NOT EXISTS" \
+	" (SELECT 1 FROM pg_stat_activity a WHERE a.pid = q.owner_pid" \
+	" AND a.backend_start = q.owner_start))))"
+
 #define S(id, nm, np, text) [id] = { .name = nm, .sql = text, .nparams = np }
 
 const struct db_stmt_def db_stmts[STMT__COUNT] = {
@@ -513,6 +520,84 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	S(STMT_ACME_CERT_INSERT, "acme_cert_insert", 4,
 	  "INSERT INTO certificates (hostnames, cert_pem, key_pem_sealed, not_after)"
 	  " VALUES (ARRAY[lower($1)], $2, $3, to_timestamp($4::bigint)) RETURNING id"),
+	/* --- outbound --- */
+	S(STMT_QUEUE_LISTEN, "queue_listen", 0, "LISTEN queue_changed"),
+	/* Claims up to $1 due rows of ONE destination domain (the oldest due
+	 * row picks it) for $2 seconds: due = queued and next_attempt passed,
+	 * or delivering with the lease run out or the claiming database
+	 * session gone (its node died). One statement, so the claim commits
+	 * at once; SKIP LOCKED lets runners of every node claim side by side.
+	 * -> id, blob, sender, recipient, attempts (this one included), age
+	 * in seconds, delay notice sent. The due test sits in each locking
+	 * query itself: a row another runner claimed meanwhile is re-checked
+	 * on its new version (READ COMMITTED) and skipped, never claimed twice. */
+	S(STMT_QUEUE_CLAIM, "queue_claim", 2,
+	  "WITH pick AS (SELECT q.domain FROM queue q WHERE " QUEUE_DUE
+	  " ORDER BY q.next_attempt LIMIT 1 FOR UPDATE SKIP LOCKED),"
+	  " take AS (SELECT q.id FROM queue q"
+	  " WHERE q.domain IS NOT DISTINCT FROM (SELECT domain FROM pick) AND " QUEUE_DUE
+	  " ORDER BY q.blob_id, q.id LIMIT $1::int FOR UPDATE SKIP LOCKED),"
+	  " me AS (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid())"
+	  " UPDATE queue q SET state = 'delivering', attempts = q.attempts + 1,"
+	  " lease_until = now() + make_interval(secs => $2::int), owner_pid = pg_backend_pid(),"
+	  " owner_start = (SELECT backend_start FROM me) FROM take WHERE q.id = take.id"
+	  " RETURNING q.id, q.blob_id, q.sender, q.recipient, q.attempts,"
+	  " extract(epoch FROM now() - q.created_at)::bigint, q.delay_notified"),
+	/* Delivered or bounced: $1 id -> blob id (for db_blob_gc). Only while
+	 * this session still owns the row (held meanwhile counts). */
+	S(STMT_QUEUE_DONE, "queue_done", 1,
+	  "DELETE FROM queue WHERE id = $1 AND owner_pid = pg_backend_pid()"
+	  " AND state IN ('delivering', 'held') RETURNING blob_id"),
+	/* Temporary failure: $1 id, $2 delay seconds, $3 error, $4 delay
+	 * notice sent now. A row held meanwhile stays held. */
+	S(STMT_QUEUE_DEFER, "queue_defer", 4,
+	  "UPDATE queue SET state = CASE WHEN state = 'held' THEN 'held' ELSE 'queued' END,"
+	  " next_attempt = now() + make_interval(secs => $2::int), last_error = $3,"
+	  " lease_until = NULL, delay_notified = delay_notified OR $4::bool"
+	  " WHERE id = $1 AND owner_pid = pg_backend_pid() AND state IN ('delivering', 'held')"),
+	/* Seconds until the next row falls due (lease ends included), or NULL */
+	S(STMT_QUEUE_NEXT_DUE, "queue_next_due", 0,
+	  "SELECT greatest(0, ceil(extract(epoch FROM min(CASE WHEN state = 'queued'"
+	  " THEN next_attempt ELSE lease_until END) - now())))::bigint FROM queue"
+	  " WHERE state IN ('queued', 'delivering')"),
+	/* binary result: $1 blob id -> body */
+	S(STMT_QUEUE_BLOB, "queue_blob", 1, "SELECT body FROM blobs WHERE id = $1"),
+	/* $1 id or NULL = every queued row: due now -> count */
+	S(STMT_QUEUE_RETRY, "queue_retry", 1,
+	  "WITH u AS (UPDATE queue SET next_attempt = now()"
+	  " WHERE ($1::bigint IS NULL OR id = $1::bigint) AND state = 'queued' RETURNING id)"
+	  " SELECT count(*), pg_notify('queue_changed', '') FROM u"),
+	/* $1 id -> blob id (a row being delivered is dropped too: the runner's
+	 * result then finds nothing) */
+	S(STMT_QUEUE_DROP, "queue_drop", 1, "DELETE FROM queue WHERE id = $1 RETURNING blob_id"),
+	S(STMT_QUEUE_HOLD, "queue_hold", 1,
+	  "UPDATE queue SET state = 'held' WHERE id = $1 AND state IN ('queued', 'delivering')"
+	  " RETURNING id"),
+	S(STMT_QUEUE_RELEASE, "queue_release", 1,
+	  "WITH u AS (UPDATE queue SET state = 'queued', next_attempt = now()"
+	  " WHERE id = $1 AND state = 'held' RETURNING id)"
+	  " SELECT count(*), pg_notify('queue_changed', '') FROM u"),
+	/* outbound_settings: $1 name -> value */
+	S(STMT_OUTBOUND_GET, "outbound_get", 1, "SELECT value FROM outbound_settings WHERE name = $1"),
+	S(STMT_OUTBOUND_SET, "outbound_set", 2,
+	  "INSERT INTO outbound_settings (name, value) VALUES ($1, $2) ON CONFLICT (name)"
+	  " DO UPDATE SET value = EXCLUDED.value, updated_at = now()"),
+	/* $1 name prefix ("relay.") */
+	S(STMT_OUTBOUND_CLEAR, "outbound_clear", 1,
+	  "DELETE FROM outbound_settings WHERE starts_with(name, $1)"),
+	S(STMT_OUTBOUND_LIST, "outbound_list", 1,
+	  "SELECT name, value FROM outbound_settings WHERE starts_with(name, $1) ORDER BY name"),
+	/* MTA-STS cache: $1 domain -> id, mode, mx, max_age, still fresh */
+	S(STMT_MTASTS_GET, "mtasts_get", 1,
+	  "SELECT policy_id, mode, mx, max_age,"
+	  " fetched_at + make_interval(secs => max_age) > now() FROM mta_sts_policies"
+	  " WHERE domain = $1"),
+	/* $1 domain, $2 id, $3 mode, $4 mx, $5 max_age */
+	S(STMT_MTASTS_PUT, "mtasts_put", 5,
+	  "INSERT INTO mta_sts_policies (domain, policy_id, mode, mx, max_age)"
+	  " VALUES ($1, $2, $3, $4, $5::int) ON CONFLICT (domain) DO UPDATE SET"
+	  " policy_id = EXCLUDED.policy_id, mode = EXCLUDED.mode, mx = EXCLUDED.mx,"
+	  " max_age = EXCLUDED.max_age, fetched_at = now()"),
 	/* --- mailauth --- */
 	/* $1 domain name -> selector, sealed private key (active keys) */
 	S(STMT_DKIM_KEYS_FOR_DOMAIN, "dkim_keys_for_domain", 1,

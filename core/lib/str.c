@@ -108,3 +108,16 @@ int str_fmt(char *dst, size_t dstsize, const char *fmt, ...)
 		return -1;
 	return r;
 }
+
+void str_rfc5322_date(char *out, size_t outsize, time_t t)
+{
+	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	if (str_fmt(out, outsize, "%s, %d %s %d %02d:%02d:%02d +0000", days[tm.tm_wday % 7],
+		    tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+		    tm.tm_sec) < 0)
+		str_lcpy(out, "Thu, 1 Jan 1970 00:00:00 +0000", outsize);
+}

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 /* Copies at most dstsize-1 bytes and NUL-terminates; returns strlen(src)
  * (truncated when >= dstsize). */
@@ -18,5 +19,8 @@ void str_lower(char *s);
 char *str_printable(char *dst, size_t dstsize, const void *src, size_t srclen);
 /* snprintf that returns -1 on truncation or error, else the length. */
 int str_fmt(char *dst, size_t dstsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* RFC 5322 3.3 date-time of t in UTC ("Sun, 22 Nov 2026 01:00:00 +0000"),
+ * locale-independent; out of at least 32 bytes. */
+void str_rfc5322_date(char *out, size_t outsize, time_t t);
 
 #endif

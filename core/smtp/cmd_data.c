@@ -376,21 +376,6 @@ static void queue_id(char *out, size_t outsize)
 		abort();	/* outsize is fixed at 24: a broken invariant */
 }
 
-/* RFC 5322 3.3 date-time in UTC, locale-independent. */
-static void rfc5322_date(char *out, size_t outsize)
-{
-	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	if (str_fmt(out, outsize, "%s, %d %s %d %02d:%02d:%02d +0000", days[tm.tm_wday % 7],
-		    tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-		    tm.tm_sec) < 0)
-		str_lcpy(out, "Thu, 1 Jan 1970 00:00:00 +0000", outsize);
-}
-
 /* The client's address as an RFC 5321 address literal. */
 static void peer_literal(struct smtp_session *s, char *out, size_t outsize)
 {
@@ -419,7 +404,7 @@ static char *build_received(struct smtp_session *s, const char *id)
 	else
 		proto = is_tls ? "ESMTPS" : "ESMTP";
 	peer_literal(s, lit, sizeof lit);
-	rfc5322_date(date, sizeof date);
+	str_rfc5322_date(date, sizeof date, time(NULL));
 	if (is_tls) {
 		const char *v = conn_tls_version(s->c), *ci = conn_tls_cipher(s->c);
 		if (str_fmt(tls, sizeof tls, "\r\n\t(using %s with cipher %s)", v ? v : "TLS",

@@ -153,7 +153,7 @@ def daemon_env():
 def daemon(site, daemon_env):
     """posternd for the whole module; tests may stop/kill/restart it."""
     d = site.daemon()
-    d.extra_env = dict(daemon_env)
+    d.extra_env = {**d.extra_env, **daemon_env}
     base_env = d.env
     d.env = lambda: {**base_env(), **d.extra_env}
     d.start()

@@ -244,6 +244,10 @@ class Daemon:
         self.expect_dead = False
         self.all_logs = []
         self.checked = {}	# log path -> offset up to which reports were returned
+        # Extra environment. Outbound delivery is off unless a module turns
+        # it on (test_outbound.py, with its own DNS server and remote MX):
+        # elsewhere queued mail must stay queued for the tests to see.
+        self.extra_env = {"POSTERN_QUEUE_RUNNERS": "0"}
 
     def env(self):
         e = dict(os.environ)
@@ -259,6 +263,7 @@ class Daemon:
             "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0",
             "UBSAN_OPTIONS": "print_stacktrace=1",
         })
+        e.update(self.extra_env)
         return e
 
     def start(self, wait=True, timeout=60):
