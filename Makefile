@@ -91,7 +91,7 @@ BUILD_DEBS := gcc make pkg-config libc6-dev libssl-dev libpq-dev libsodium-dev z
 TEST_DEBS  := $(BUILD_DEBS) libcmocka-dev python3 python3-pytest swaks fetchmail curl \
               procps iproute2 dovecot-core dovecot-imapd chromium isync offlineimap3 neomutt \
               python3-dkim python3-spf python3-dnspython dnsmasq-base postfix opendkim-tools \
-              pebble shellcheck docker-compose
+              pebble shellcheck docker-compose python3-cryptography
 # node and npm for the browser tests: any install on PATH will do (a newer
 # one from elsewhere must not be downgraded), else Debian's.
 NODE_DEBS  := nodejs npm

@@ -21,7 +21,7 @@
 /* ---------- helpers ---------- */
 
 /* A JSON string of database or client text; escaped when not UTF-8. */
-static json_t *web_jstr(const char *s)
+json_t *web_jstr(const char *s)
 {
 	char safe[LIMIT_ADDRESS * 4 + 8];
 	json_t *j = json_string(s);
@@ -41,7 +41,7 @@ static json_t *web_jnum(const char *s)
 
 /* Maps an admin.c result to the reply: ok_status with ok (consumed) on
  * success, else the sentence next to field. */
-static void web_admin_reply(struct web_reply *rep, enum admin_status as,
+void web_admin_reply(struct web_reply *rep, enum admin_status as,
 			    const struct admin_err *err, const char *field, unsigned ok_status,
 			    json_t *ok)
 {
@@ -61,7 +61,7 @@ static void web_admin_reply(struct web_reply *rep, enum admin_status as,
 
 /* A string field of the body: 1 present (into *out_r), 0 absent (and not
  * required), -1 with rep set. */
-static int web_body_str(struct web_req *req, struct web_reply *rep, const char *key,
+int web_body_str(struct web_req *req, struct web_reply *rep, const char *key,
 			bool required, size_t max, const char **out_r)
 {
 	json_t *j = json_object_get(req->body, key);
@@ -91,7 +91,7 @@ static int web_body_str(struct web_req *req, struct web_reply *rep, const char *
 }
 
 /* A non-negative integer field: 1 present, 0 absent, -1 with rep set. */
-static int web_body_int(struct web_req *req, struct web_reply *rep, const char *key,
+int web_body_int(struct web_req *req, struct web_reply *rep, const char *key,
 			json_int_t min, json_int_t max, json_int_t *out_r)
 {
 	json_t *j = json_object_get(req->body, key);
@@ -112,7 +112,7 @@ static int web_body_int(struct web_req *req, struct web_reply *rep, const char *
 }
 
 /* A boolean field: 1 present, 0 absent, -1 with rep set. */
-static int web_body_bool(struct web_req *req, struct web_reply *rep, const char *key, bool *out_r)
+int web_body_bool(struct web_req *req, struct web_reply *rep, const char *key, bool *out_r)
 {
 	json_t *j = json_object_get(req->body, key);
 
@@ -161,7 +161,7 @@ static int web_arg_domain(struct web_req *req, struct web_reply *rep, char *buf,
 	return 0;
 }
 
-static void web_db_down(struct web_reply *rep)
+void web_db_down(struct web_reply *rep)
 {
 	web_reply_error(rep, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
 			"the database is unavailable; try again shortly");

@@ -26,6 +26,11 @@ static const struct web_route web_routes[] = {
 	{ "PATCH", "/api/v1/listeners/", WEB_AUTH | WEB_PARAM, web_api_listeners_patch },
 	{ "GET", "/api/v1/queue", WEB_AUTH, web_api_queue_get },
 	{ "GET", "/api/v1/audit", WEB_AUTH, web_api_audit_get },
+	{ "GET", "/api/v1/certificates", WEB_AUTH, web_api_certs_get },
+	{ "POST", "/api/v1/certificates", WEB_AUTH, web_api_certs_post },
+	{ "POST", "/api/v1/certificates/generate", WEB_AUTH, web_api_certs_generate },
+	{ "PATCH", "/api/v1/certificates/", WEB_AUTH | WEB_PARAM, web_api_certs_patch },
+	{ "DELETE", "/api/v1/certificates/", WEB_AUTH | WEB_PARAM, web_api_certs_delete },
 };
 
 /* Matches path against one route; *param_r set for WEB_PARAM. */

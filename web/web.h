@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "config/limits.h"
+#include "db/admin.h"
 #include "db/db.h"
 
 #define WEB_COOKIE_NAME "postern_session"
@@ -93,11 +94,34 @@ void web_throttle_fail(const char *key, time_t now);
 void web_throttle_reset(const char *key);
 void web_throttle_clear(void);
 
+/* api.c: helpers shared by the handler files */
+/* A JSON string of database or client text; escaped when not UTF-8. */
+json_t *web_jstr(const char *s);
+/* Maps an admin.c result to the reply: ok_status with ok (consumed) on
+ * success, else the sentence next to field (409 for "already exists"). */
+void web_admin_reply(struct web_reply *rep, enum admin_status as, const struct admin_err *err,
+		     const char *field, unsigned ok_status, json_t *ok);
+/* Body fields: 1 present (into *out_r), 0 absent, -1 with rep set (400
+ * naming the field). */
+int web_body_str(struct web_req *req, struct web_reply *rep, const char *key, bool required,
+		 size_t max, const char **out_r);
+int web_body_int(struct web_req *req, struct web_reply *rep, const char *key, json_int_t min,
+		 json_int_t max, json_int_t *out_r);
+int web_body_bool(struct web_req *req, struct web_reply *rep, const char *key, bool *out_r);
+/* 503 "the database is unavailable". */
+void web_db_down(struct web_reply *rep);
+
 /* api.c */
 web_handler_fn web_api_dashboard, web_api_domains_get, web_api_domains_post,
 	web_api_domains_delete, web_api_accounts_get, web_api_accounts_post,
 	web_api_accounts_patch, web_api_accounts_delete, web_api_aliases_get,
 	web_api_aliases_post, web_api_aliases_delete, web_api_listeners_get,
 	web_api_listeners_patch, web_api_queue_get, web_api_audit_get;
+
+/* api_cert.c */
+/* The JSON object of one certificate (names, expiry, days_left at now). */
+json_t *web_cert_json(const struct admin_cert *c, time_t now);
+web_handler_fn web_api_certs_get, web_api_certs_post, web_api_certs_generate,
+	web_api_certs_patch, web_api_certs_delete;
 
 #endif
