@@ -244,6 +244,49 @@ const loaders = {
     }
   },
 
+  async certificates() {
+    const r = await api("GET", "/certificates");
+    if (!r.ok) return;
+    const tb = $("cert-list");
+    clear(tb);
+    $("certs-error").textContent = "";
+    const failed = (x) => { $("certs-error").textContent = x.ok ? "" : ((x.data && x.data.error) || "request failed"); };
+    for (const c of r.data.certificates) {
+      const expires = el("span", c.not_after.slice(0, 10) + " (" + c.days_left + " days)",
+                         c.days_left < 21 ? "warn" : "");
+      const actions = el("div");
+      const names = el("button", "Hostnames");
+      names.type = "button";
+      names.addEventListener("click", async () => {
+        const v = window.prompt("Hostnames certificate " + c.id + " serves (comma-separated)", c.hostnames.join(", "));
+        if (v === null) return;
+        const list = v.split(",").map((h) => h.trim()).filter(Boolean);
+        const x = await api("PATCH", "/certificates/" + c.id, { hostnames: list });
+        failed(x);
+        if (x.ok) { notice("Certificate " + c.id + " now serves " + list.join(", ") + "."); loaders.certificates(); }
+      });
+      const def = el("button", "Make default");
+      def.type = "button";
+      def.disabled = c.default;
+      def.addEventListener("click", async () => {
+        const x = await api("PATCH", "/certificates/" + c.id, { default: true });
+        failed(x);
+        if (x.ok) loaders.certificates();
+      });
+      const del = el("button", "Delete", "danger");
+      del.type = "button";
+      del.addEventListener("click", async () => {
+        if (!confirmDelete("certificate " + c.id + " (" + c.names.join(", ") + ")")) return;
+        const x = await api("DELETE", "/certificates/" + c.id);
+        failed(x);
+        if (x.ok) loaders.certificates();
+      });
+      actions.append(names, " ", def, " ", del);
+      tb.appendChild(row([c.id, c.hostnames.join(", ") || "(none)", c.names.join(", "),
+                          c.self_signed ? "self-signed" : c.issuer, expires, c.default ? "yes" : "", actions]));
+    }
+  },
+
   async queue() {
     const r = await api("GET", "/queue");
     if (!r.ok) return;
@@ -329,8 +372,37 @@ function bind() {
   });
 }
 
+function bindCertificates() {
+  $("cert-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const body = { cert_pem: f.elements.cert_pem.value, key_pem: f.elements.key_pem.value,
+                   default: f.elements.default.checked };
+    const hosts = f.elements.hostnames.value.split(",").map((h) => h.trim()).filter(Boolean);
+    if (hosts.length) body.hostnames = hosts;
+    const r = await api("POST", "/certificates", body);
+    formErrors(f, r);
+    if (r.ok) {
+      f.reset();
+      notice("Certificate " + r.data.id + " for " + r.data.hostnames.join(", ") + " uploaded; it is in use now.");
+      loaders.certificates();
+    }
+  });
+
+  $("cert-generate").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const days = Number(f.elements.days.value || 365);
+    const r = await api("POST", "/certificates/generate", { hostname: f.elements.hostname.value.trim(),
+                                                            days: Number.isInteger(days) ? days : -1 });
+    formErrors(f, r);
+    if (r.ok) { f.reset(); notice("Self-signed certificate " + r.data.id + " generated."); loaders.certificates(); }
+  });
+}
+
 async function start() {
   bind();
+  bindCertificates();
   const r = await api("GET", "/me");
   if (r.ok) {
     state.csrf = r.data.csrf;

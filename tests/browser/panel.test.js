@@ -31,6 +31,9 @@ const SMTP_PORT = Number(need("POSTERN_SMTP_PORT"));
 const POP3_PORT = Number(need("POSTERN_POP3_PORT"));
 const POP3S_PORT = Number(need("POSTERN_POP3S_PORT"));
 const NEW_POP3_PORT = Number(need("POSTERN_NEW_POP3_PORT"));
+const CERT_FILE = need("POSTERN_CERT_FILE");	/* a CA-signed chain made by test_browser.py */
+const KEY_FILE = need("POSTERN_KEY_FILE");
+const CERT_NAME = need("POSTERN_CERT_NAME");
 const ARTIFACTS = process.env.POSTERN_ARTIFACTS || path.join(__dirname, "artifacts");
 const CHROMIUM = process.env.POSTERN_CHROMIUM || "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -44,6 +47,7 @@ const PASSWORD = `Web-pw-${tag}-9`;
 
 let profile, context, page;
 const pageErrors = [];
+let expectBadUpload = false;	/* the certificate step sends a bad key on purpose */
 let shotNo = 0;
 
 async function shot(name) {
@@ -241,7 +245,8 @@ before(async () => {
   page.on("response", (r) => {
     const u = new URL(r.url());
     const expected = (u.pathname === "/api/v1/me" && r.status() === 401) ||	// before login
-                     (u.pathname === "/favicon.ico" && r.status() === 404);	// not served
+                     (u.pathname === "/favicon.ico" && r.status() === 404) ||	// not served
+                     (u.pathname === "/api/v1/certificates" && r.status() === 400 && expectBadUpload);
     if (r.status() >= 400 && !expected) pageErrors.push(`${r.request().method()} ${u.pathname}: ${r.status()}`);
   });
   page.on("dialog", (d) => d.dismiss());
@@ -267,7 +272,7 @@ test("log in as admin", async () => {
 });
 
 test("every page renders", async () => {
-  for (const name of ["dashboard", "domains", "accounts", "aliases", "ports", "queue", "audit"])
+  for (const name of ["dashboard", "domains", "accounts", "aliases", "ports", "certificates", "queue", "audit"])
     await gotoPage(name);
   const listeners = await page.$$eval("#port-list tr", (rows) => rows.map((r) => r.cells[0].textContent));
   assert.ok(listeners.includes("pop3") && listeners.includes("smtp"), JSON.stringify(listeners));
@@ -349,6 +354,29 @@ test("move the POP3 port on the Ports page", async () => {
     await setPop3Port(POP3_PORT);
   }
   await waitFor(() => pop3Greets(POP3_PORT), 30000, `POP3 back on ${POP3_PORT}`);
+});
+
+test("upload a certificate on the Certificates page", async () => {
+  await gotoPage("certificates", "certificates-before");
+  // a mismatched key first: the sentence appears next to the key field
+  const other = fs.readFileSync(CERT_FILE, "utf8");
+  await page.fill('#cert-form textarea[name="cert_pem"]', other);
+  await page.fill('#cert-form textarea[name="key_pem"]', "not a key");
+  expectBadUpload = true;
+  await page.click('#cert-form button[type="submit"]');
+  await page.waitForSelector('#cert-form .error[data-error="key_pem"]:not(:empty)');
+  expectBadUpload = false;
+  assert.match(await page.textContent('#cert-form .error[data-error="key_pem"]'), /no private key found/);
+  await shot("certificate-bad-key");
+  await page.fill('#cert-form textarea[name="key_pem"]', fs.readFileSync(KEY_FILE, "utf8"));
+  await page.click('#cert-form button[type="submit"]');
+  await waitFor(() => page.$$eval("#cert-list tr", (rows, want) =>
+    rows.some((r) => r.cells[1].textContent.split(", ").includes(want)), CERT_NAME), 10000,
+    `${CERT_NAME} in the certificate list`);
+  const errors = await page.$$eval("#cert-form .error", (ps) => ps.map((p) => p.textContent).filter(Boolean));
+  assert.deepEqual(errors, []);
+  assert.equal(await page.inputValue('#cert-form textarea[name="cert_pem"]'), "");
+  await shot("certificate-uploaded");
 });
 
 test("the audit log shows the changes", async () => {
