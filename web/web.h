@@ -29,8 +29,11 @@ struct web_req {
 	const char *path;
 	const char *param;	/* the path segment after a WEB_PARAM route, else NULL */
 	json_t *body;		/* the JSON object of POST/PATCH (empty object when no body) */
+	const unsigned char *raw_body;	/* WEB_RAW_BODY routes: the body, at most LIMIT_WEB_BODY */
+	size_t raw_len;
 	struct db *db;
 	char ip[64];		/* client address as text */
+	bool https;		/* arrived on the HTTPS daemon */
 	/* the session, once web_session_check() accepted it */
 	int64_t admin_id;
 	char admin[LIMIT_WEB_USERNAME + 1];
@@ -42,6 +45,10 @@ struct web_reply {
 	json_t *json;		/* owned; NULL = {} */
 	char cookie[192];	/* Set-Cookie value, "" = none */
 	unsigned retry_after;	/* seconds, 0 = no header */
+	char *raw;		/* owned; when set, sent instead of json with raw_type */
+	size_t raw_len;
+	const char *raw_type;
+	char attachment[96];	/* Content-Disposition filename, "" = none */
 };
 
 typedef void web_handler_fn(struct web_req *req, struct web_reply *rep);
@@ -50,6 +57,7 @@ enum {
 	WEB_AUTH = 1 << 0,	/* needs a session (else 401); state-changing methods need CSRF (else 403) */
 	WEB_HASH = 1 << 1,	/* runs argon2id: waits for one of LIMIT_WEB_HASHERS slots */
 	WEB_PARAM = 1 << 2,	/* path is a prefix ending in '/', followed by one segment */
+	WEB_RAW_BODY = 1 << 3,	/* the body is not JSON: handed over as bytes (raw_body) */
 };
 
 struct web_route {
@@ -72,6 +80,10 @@ void web_reply_error(struct web_reply *rep, unsigned status, const char *field,
 		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* A query-string argument of the request, NULL when absent. */
 const char *web_req_arg(struct web_req *req, const char *name);
+/* A non-JSON reply (XML, plist, Prometheus text): data is malloc'd and
+ * taken over; type is a static string. */
+void web_reply_raw(struct web_reply *rep, unsigned status, const char *type, char *data,
+		   size_t len);
 /* A request header, NULL when absent. */
 const char *web_req_header(struct web_req *req, const char *name);
 

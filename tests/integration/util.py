@@ -255,6 +255,7 @@ class Daemon:
             "POSTERN_LOG_LEVEL": "debug",
             "POSTERN_SQL_DIR": str(ROOT / "sql"),
             "POSTERN_ADMIN_LISTEN": f"{HOST}:{self.ports['admin']}",
+            "POSTERN_ADMIN_TLS_LISTEN": f"{HOST}:{self.ports['admin_tls']}",
             "POSTERN_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0",
             "UBSAN_OPTIONS": "print_stacktrace=1",
