@@ -130,6 +130,28 @@ web_handler_fn web_api_dashboard, web_api_domains_get, web_api_domains_post,
 	web_api_aliases_post, web_api_aliases_delete, web_api_listeners_get,
 	web_api_listeners_patch, web_api_queue_get, web_api_audit_get;
 
+/* setup.c: client settings from the listeners table */
+#define WEB_SETUP_MAX 32
+struct web_setup_entry {
+	char protocol[8];	/* imap, pop3, smtp (submission only) */
+	char listener[65];
+	int port;
+	bool implicit;		/* else STARTTLS */
+};
+struct web_setup {
+	char hostname[256];	/* POSTERN_HOSTNAME: the server name clients use */
+	struct web_setup_entry entries[WEB_SETUP_MAX];	/* by protocol, implicit TLS first, then port */
+	size_t n;
+};
+/* Enabled TLS listeners for clients (the MX listener "smtp" left out). */
+enum admin_status web_setup_load(struct db *db, struct web_setup *s, struct admin_err *err);
+/* The preferred entry of protocol, NULL when none. */
+const struct web_setup_entry *web_setup_best(const struct web_setup *s, const char *protocol);
+web_handler_fn web_api_setup_get, web_autoconfig, web_autodiscover, web_mobileconfig;
+
+/* dns.c: the records to publish; the MTA-STS policy file */
+web_handler_fn web_api_dns_get, web_mta_sts;
+
 /* api_cert.c */
 /* The JSON object of one certificate (names, expiry, days_left at now). */
 json_t *web_cert_json(const struct admin_cert *c, time_t now);

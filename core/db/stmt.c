@@ -438,4 +438,8 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  "UPDATE certificates SET is_default = (id = $1) WHERE is_default OR id = $1"),
 	S(STMT_PANEL_CERT_DELETE, "panel_cert_delete", 1,
 	  "DELETE FROM certificates WHERE id = $1 RETURNING is_default"),
+	/* $1 domain: its active DKIM selectors and public keys (p= values) */
+	S(STMT_PANEL_DKIM_LIST, "panel_dkim_list", 1,
+	  "SELECT k.selector, k.public_key FROM dkim_keys k JOIN domains d ON d.id = k.domain_id"
+	  " WHERE d.name = lower($1) AND k.active ORDER BY k.selector LIMIT 16"),
 };
