@@ -287,6 +287,54 @@ const loaders = {
     }
   },
 
+  async setup() {
+    const d = await fillDomains($("setup-domain"));
+    if (!d) return;
+    const f = $("setup-form");
+    const r = await api("GET", "/client-setup?domain=" + encodeURIComponent(d));
+    formErrors(f, r);
+    const tb = $("setup-list");
+    clear(tb);
+    const auto = $("setup-auto");
+    clear(auto);
+    if (!r.ok) return;
+    for (const s of r.data.settings)
+      tb.appendChild(row([s.direction, s.protocol.toUpperCase(), s.server, s.port, s.security]));
+    const tbUrl = "/mail/config-v1.1.xml?emailaddress=" + encodeURIComponent("user@" + d);
+    const li1 = el("li", "Thunderbird: publishes itself at autoconfig." + d + " — ");
+    const a1 = el("a", "preview");
+    a1.href = tbUrl;
+    li1.appendChild(a1);
+    auto.appendChild(li1);
+    auto.appendChild(el("li", "Outlook: POX autodiscover at autodiscover." + d + "/autodiscover/autodiscover.xml"));
+    auto.appendChild(el("li", "Apple Mail, iPhone, iPad: download a profile below and open it on the device."));
+  },
+
+  async dns() {
+    const d = await fillDomains($("dns-domain"));
+    if (!d) return;
+    const f = $("dns-form");
+    const r = await api("GET", "/dns-records?domain=" + encodeURIComponent(d));
+    formErrors(f, r);
+    const tb = $("dns-list");
+    clear(tb);
+    if (!r.ok) return;
+    for (const rec of r.data.records) {
+      const copy = el("button", "Copy");
+      copy.type = "button";
+      copy.addEventListener("click", async () => {
+        const text = rec.name + " IN " + rec.type + " " + rec.value;
+        try {
+          await navigator.clipboard.writeText(text);
+          notice("Copied: " + text);
+        } catch (e) {
+          window.prompt("Copy this record", text);
+        }
+      });
+      tb.appendChild(row([rec.type, rec.name, rec.value, rec.note, copy]));
+    }
+  },
+
   async queue() {
     const r = await api("GET", "/queue");
     if (!r.ok) return;
@@ -372,6 +420,33 @@ function bind() {
   });
 }
 
+/* Fills a domain <select> (keeping its choice) and returns the chosen domain, or "". */
+async function fillDomains(sel) {
+  const r = await api("GET", "/domains");
+  if (!r.ok) return "";
+  const keep = sel.value;
+  clear(sel);
+  for (const d of r.data.domains) {
+    const o = el("option", d.name);
+    o.value = d.name;
+    sel.appendChild(o);
+  }
+  if (keep && r.data.domains.some((d) => d.name === keep)) sel.value = keep;
+  return sel.value;
+}
+
+function bindSetup() {
+  $("setup-domain").addEventListener("change", () => loaders.setup());
+  $("dns-domain").addEventListener("change", () => loaders.dns());
+  $("setup-form").addEventListener("submit", (ev) => { ev.preventDefault(); loaders.setup(); });
+  $("dns-form").addEventListener("submit", (ev) => { ev.preventDefault(); loaders.dns(); });
+  $("setup-apple").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const email = ev.target.elements.email.value.trim();
+    if (email) window.location.assign("/apple/mobileconfig?email=" + encodeURIComponent(email));
+  });
+}
+
 function bindCertificates() {
   $("cert-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -403,6 +478,7 @@ function bindCertificates() {
 async function start() {
   bind();
   bindCertificates();
+  bindSetup();
   const r = await api("GET", "/me");
   if (r.ok) {
     state.csrf = r.data.csrf;

@@ -272,7 +272,8 @@ test("log in as admin", async () => {
 });
 
 test("every page renders", async () => {
-  for (const name of ["dashboard", "domains", "accounts", "aliases", "ports", "certificates", "queue", "audit"])
+  for (const name of ["dashboard", "domains", "accounts", "aliases", "ports", "certificates", "setup", "dns",
+                      "queue", "audit"])
     await gotoPage(name);
   const listeners = await page.$$eval("#port-list tr", (rows) => rows.map((r) => r.cells[0].textContent));
   assert.ok(listeners.includes("pop3") && listeners.includes("smtp"), JSON.stringify(listeners));
@@ -377,6 +378,27 @@ test("upload a certificate on the Certificates page", async () => {
   assert.deepEqual(errors, []);
   assert.equal(await page.inputValue('#cert-form textarea[name="cert_pem"]'), "");
   await shot("certificate-uploaded");
+});
+
+test("client setup and DNS records of the new domain", async () => {
+  await gotoPage("setup", "setup-first-domain");
+  await page.selectOption("#setup-domain", DOMAIN);
+  await waitFor(() => page.$$eval("#setup-list tr", (rows) => rows.length > 0), 10000, "settings rows");
+  await page.waitForLoadState("networkidle");
+  const rows = await page.$$eval("#setup-list tr", (rs) => rs.map((r) => [...r.cells].map((c) => c.textContent)));
+  assert.deepEqual(rows[0].slice(0, 3), ["incoming", "IMAP", "mail.example.test"]);
+  assert.equal(rows[0][4], "SSL/TLS");
+  assert.ok(rows.some((r) => r[0] === "outgoing" && r[4] === "SSL/TLS"), JSON.stringify(rows));
+  await shot("client-setup");
+  await gotoPage("dns", "dns-first-domain");
+  await page.selectOption("#dns-domain", DOMAIN);
+  await waitFor(() => page.$$eval("#dns-list tr", (rs, d) =>
+    rs.some((r) => r.cells[0].textContent === "MX" && r.cells[1].textContent === d + "."), DOMAIN),
+    10000, "the MX record of the new domain");
+  const srv = await page.$$eval("#dns-list tr", (rs) =>
+    rs.filter((r) => r.cells[0].textContent === "SRV").map((r) => r.cells[1].textContent.split(".")[0]));
+  assert.deepEqual(srv, ["_submissions", "_imaps", "_pop3s", "_submission", "_imap", "_pop3"]);
+  await shot("dns-records");
 });
 
 test("the audit log shows the changes", async () => {
