@@ -111,10 +111,27 @@ const loaders = {
       c.appendChild(el("div", labels[k], "l"));
       counts.appendChild(c);
     }
+    const warn = $("cert-warnings");
+    clear(warn);
+    for (const c of r.data.cert_warnings || []) {
+      const text = c.days_left < 0
+        ? "Certificate " + c.id + " (" + c.names.join(", ") + ") expired on " + c.not_after.slice(0, 10) + "."
+        : "Certificate " + c.id + " (" + c.names.join(", ") + ") expires in " + c.days_left + " days (" + c.not_after.slice(0, 10) + ").";
+      warn.appendChild(el("p", text, "notice warn"));
+    }
     const tb = $("dash-listeners");
     clear(tb);
-    for (const l of r.data.listeners)
-      tb.appendChild(row([l.name, l.protocol, l.port, l.tls, el("span", l.enabled ? "on" : "off", l.enabled ? "up" : "off")]));
+    for (const l of r.data.listeners) {
+      let state;
+      if (l.state === "up") state = el("span", l.error ? "up (" + l.error + ")" : "up", "up");
+      else if (l.state === "off") state = el("span", "off", "off");
+      else state = el("span", "error: " + (l.error || "not bound"), "warn");
+      tb.appendChild(row([l.name, l.protocol, l.live_port && l.live_port !== l.port ? l.port + " (serving " + l.live_port + ")" : l.port,
+                          l.tls, state, l.state === "up" ? l.connections : ""]));
+    }
+    const fb = $("dash-failures");
+    clear(fb);
+    for (const f of r.data.auth_failures || []) fb.appendChild(row([f.at, f.user, f.peer, f.listener]));
   },
 
   async domains() {

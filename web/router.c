@@ -41,6 +41,8 @@ static const struct web_route web_routes[] = {
 	{ "POST", "/Autodiscover/Autodiscover.xml", WEB_RAW_BODY, web_autodiscover },
 	{ "GET", "/apple/mobileconfig", 0, web_mobileconfig },
 	{ "GET", "/.well-known/mta-sts.txt", 0, web_mta_sts },
+	/* its own check: an admin session or POSTERN_METRICS_TOKEN (metrics.c) */
+	{ "GET", "/metrics", 0, web_metrics },
 };
 
 /* Matches path against one route; *param_r set for WEB_PARAM. */

@@ -147,6 +147,18 @@ static void web_pool_put(int slot)
 	pthread_mutex_unlock(&web_pool_mu);
 }
 
+void web_pool_use(int *busy_r, int *size_r)
+{
+	int busy = 0;
+
+	pthread_mutex_lock(&web_pool_mu);
+	for (int i = 0; i < LIMIT_WEB_DB_CONNS; i++)
+		busy += web_pool_busy[i] ? 1 : 0;
+	pthread_mutex_unlock(&web_pool_mu);
+	*busy_r = busy;
+	*size_r = LIMIT_WEB_DB_CONNS;
+}
+
 /* ---------- replies ---------- */
 
 void web_reply_json(struct web_reply *rep, unsigned status, json_t *json)

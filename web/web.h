@@ -84,6 +84,8 @@ const char *web_req_arg(struct web_req *req, const char *name);
  * taken over; type is a static string. */
 void web_reply_raw(struct web_reply *rep, unsigned status, const char *type, char *data,
 		   size_t len);
+/* The panel's database pool: connections in use, and its size. */
+void web_pool_use(int *busy_r, int *size_r);
 /* A request header, NULL when absent. */
 const char *web_req_header(struct web_req *req, const char *name);
 
@@ -148,6 +150,9 @@ enum admin_status web_setup_load(struct db *db, struct web_setup *s, struct admi
 /* The preferred entry of protocol, NULL when none. */
 const struct web_setup_entry *web_setup_best(const struct web_setup *s, const char *protocol);
 web_handler_fn web_api_setup_get, web_autoconfig, web_autodiscover, web_mobileconfig;
+
+/* metrics.c: Prometheus text; a session or the bearer token */
+web_handler_fn web_metrics;
 
 /* dns.c: the records to publish; the MTA-STS policy file */
 web_handler_fn web_api_dns_get, web_mta_sts;

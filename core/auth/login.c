@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/failures.h"
 #include "auth/password.h"
 #include "lib/mem.h"
 #include "lib/str.h"
@@ -152,6 +153,9 @@ static void verify_done(struct job *base)
 		cache_put(j);
 		j->cb(j->base.conn_id, AUTH_OK, &j->acc);
 	} else {
+		struct conn *c = conn_find(j->base.conn_id);
+		auth_failure_record(j->user, c != NULL ? conn_peer_addr(c) : NULL,
+				    c != NULL ? conn_listener_name(c) : NULL);
 		j->cb(j->base.conn_id, AUTH_FAIL, NULL);
 	}
 	job_free(j);

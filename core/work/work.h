@@ -48,7 +48,7 @@ int work_init(const char *conninfo, int db_workers, int auth_workers);
  * answers a temporary failure and frees the job. */
 int work_submit_db(struct job *j);
 int work_submit_auth(struct job *j);
-/* Jobs queued or running (for shutdown and metrics). */
+/* Jobs queued or running (for shutdown and metrics); any thread. */
 unsigned work_pending(void);
 /* Stops the threads after the queued jobs ran; completions still pending
  * are run with done(). */
