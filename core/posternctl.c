@@ -242,6 +242,23 @@ static enum admin_status cmd_queue_list(struct ctl *c)
 	return admin_queue_list(c->db, print_queue, NULL, &c->err);
 }
 
+/* ---------- panel admins ---------- */
+
+static enum admin_status cmd_admin_add(struct ctl *c)
+{
+	return admin_admin_add(c->db, c->actor, c->args[0], c->password, c->passlen, &c->err);
+}
+
+static enum admin_status cmd_admin_passwd(struct ctl *c)
+{
+	return admin_admin_passwd(c->db, c->actor, c->args[0], c->password, c->passlen, &c->err);
+}
+
+static enum admin_status cmd_admin_totp_reset(struct ctl *c)
+{
+	return admin_admin_totp_reset(c->db, c->actor, c->args[0], &c->err);
+}
+
 /* ---------- certificates ---------- */
 
 static void print_cert(void *arg, const struct admin_cert *c)
@@ -403,6 +420,12 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "cert", "set", 1, 1, OPT_HOSTNAMES | OPT_DEFAULT, false, cmd_cert_set,
 	  "cert set ID [--hostnames A,B] [--default]", "the names it serves (SNI)" },
 	{ "cert", "del", 1, 1, 0, false, cmd_cert_del, "cert del ID", NULL },
+	{ "admin", "add", 1, 1, 0, true, cmd_admin_add, "admin add NAME",
+	  "panel admin; password: first line of stdin" },
+	{ "admin", "passwd", 1, 1, 0, true, cmd_admin_passwd, "admin passwd NAME",
+	  "password: first line of stdin; ends the admin's sessions" },
+	{ "admin", "totp-reset", 1, 1, 0, false, cmd_admin_totp_reset, "admin totp-reset NAME",
+	  "removes the second factor (lost authenticator)" },
 };
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))

@@ -335,6 +335,19 @@ void web_api_login(struct web_req *req, struct web_reply *rep)
 		web_reply_error(rep, MHD_HTTP_UNAUTHORIZED, "password", "wrong user name or password");
 		return;
 	}
+	{
+		bool failed = false;
+		if (web_totp_login(req, rep, idtext, &failed) < 0) {
+			if (failed) {
+				web_throttle_fail(ukey, now);
+				web_throttle_fail(ikey, now);
+				log_warn("web", "wrong TOTP code for \"%s\" from %s",
+					 str_printable(safe, sizeof(safe), user, strlen(user)),
+					 req->ip);
+			}
+			return;
+		}
+	}
 	web_throttle_reset(ukey);
 	web_throttle_reset(ikey);
 

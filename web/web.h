@@ -151,6 +151,16 @@ enum admin_status web_setup_load(struct db *db, struct web_setup *s, struct admi
 const struct web_setup_entry *web_setup_best(const struct web_setup *s, const char *protocol);
 web_handler_fn web_api_setup_get, web_autoconfig, web_autodiscover, web_mobileconfig;
 
+/* totp.c: the admins' optional second factor */
+/* At login, after the password matched: 0 when the admin has no TOTP or
+ * the body's "totp" code is right (and now used); else -1 with rep set
+ * (401 field "totp", "totp_required": true) and *failed_r true when a
+ * code was given and wrong. */
+int web_totp_login(struct web_req *req, struct web_reply *rep, const char *idtext,
+		   bool *failed_r);
+web_handler_fn web_api_totp_get, web_api_totp_enroll, web_api_totp_confirm,
+	web_api_totp_disable;
+
 /* metrics.c: Prometheus text; a session or the bearer token */
 web_handler_fn web_metrics;
 

@@ -1163,3 +1163,113 @@ enum admin_status admin_cert_del(struct db *db, const char *actor, int64_t id,
 	(void)str_fmt(detail, sizeof(detail), "id=%s %s", idtext, info.names[0]);
 	return admin_finish(db, actor, "cert del", detail, err);
 }
+
+/* ---------- panel admins ---------- */
+
+bool admin_admin_name_check(const char *name, struct admin_err *err)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > LIMIT_WEB_USERNAME) {
+		admin_fail(err, "an admin name has 1 to %d characters", LIMIT_WEB_USERNAME);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-' || c == '@')) {
+			admin_fail(err, "an admin name has only letters, digits and . _ - @");
+			return false;
+		}
+	}
+	return true;
+}
+
+enum admin_status admin_admin_add(struct db *db, const char *actor, const char *name,
+				  const char *password, size_t passlen, struct admin_err *err)
+{
+	char hash[crypto_pwhash_STRBYTES];
+	const char *params[2] = { name, hash };
+	int64_t id = 0;
+	enum db_status st;
+
+	if (!admin_admin_name_check(name, err) ||
+	    !admin_hash(password, passlen, hash, sizeof(hash), err))
+		return ADMIN_FAIL;
+	st = db_begin(db);
+	if (st == DB_OK)
+		st = one_id(db, STMT_PANEL_ADMIN_ADD, 2, params, &id);
+	sodium_memzero(hash, sizeof(hash));
+	if (st == DB_CONFLICT) {
+		admin_fail(err, "admin %s already exists", name);
+		return admin_refuse(db);
+	}
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	return admin_finish(db, actor, "admin add", name, err);
+}
+
+/* Runs stmt (name -> id) and drops the admin's sessions; refuses an
+ * unknown name. In a transaction begun by the caller. */
+static enum admin_status admin_admin_change(struct db *db, enum db_stmt stmt, int n,
+					    const char *const *params, const char *name,
+					    struct admin_err *err)
+{
+	char idtext[24];
+	const char *sp[1] = { idtext };
+	int64_t id = 0;
+	enum db_status st = one_id(db, stmt, n, params, &id);
+
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	if (id == 0) {
+		admin_fail(err, "admin %s does not exist", name);
+		return admin_refuse(db);
+	}
+	i64_text(idtext, sizeof(idtext), id);
+	st = run(db, STMT_PANEL_ADMIN_SESSIONS_DROP, 1, sp);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	return ADMIN_OK;
+}
+
+enum admin_status admin_admin_passwd(struct db *db, const char *actor, const char *name,
+				     const char *password, size_t passlen, struct admin_err *err)
+{
+	char hash[crypto_pwhash_STRBYTES];
+	const char *params[2] = { name, hash };
+	enum admin_status as;
+	enum db_status st;
+
+	if (!admin_admin_name_check(name, err) ||
+	    !admin_hash(password, passlen, hash, sizeof(hash), err))
+		return ADMIN_FAIL;
+	st = db_begin(db);
+	if (st != DB_OK) {
+		sodium_memzero(hash, sizeof(hash));
+		return admin_abort(db, st, err);
+	}
+	as = admin_admin_change(db, STMT_PANEL_ADMIN_PASSWD, 2, params, name, err);
+	sodium_memzero(hash, sizeof(hash));
+	if (as != ADMIN_OK)
+		return as;
+	return admin_finish(db, actor, "admin passwd", name, err);
+}
+
+enum admin_status admin_admin_totp_reset(struct db *db, const char *actor, const char *name,
+					 struct admin_err *err)
+{
+	const char *params[1] = { name };
+	enum admin_status as;
+	enum db_status st;
+
+	if (!admin_admin_name_check(name, err))
+		return ADMIN_FAIL;
+	st = db_begin(db);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	as = admin_admin_change(db, STMT_PANEL_ADMIN_TOTP_RESET, 1, params, name, err);
+	if (as != ADMIN_OK)
+		return as;
+	return admin_finish(db, actor, "admin totp-reset", name, err);
+}

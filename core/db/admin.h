@@ -190,4 +190,19 @@ enum admin_status admin_cert_set(struct db *db, const char *actor, int64_t id,
 enum admin_status admin_cert_del(struct db *db, const char *actor, int64_t id,
 				 struct admin_err *err);
 
+/* --- panel admins --- */
+
+/* 1..LIMIT_WEB_USERNAME of letters, digits, . _ - @. */
+bool admin_admin_name_check(const char *name, struct admin_err *err);
+/* A new admin (password checked with password_weakness(), argon2id). */
+enum admin_status admin_admin_add(struct db *db, const char *actor, const char *name,
+				  const char *password, size_t passlen, struct admin_err *err);
+/* A new password; the admin's sessions end (logged out everywhere). */
+enum admin_status admin_admin_passwd(struct db *db, const char *actor, const char *name,
+				     const char *password, size_t passlen, struct admin_err *err);
+/* Removes the admin's TOTP second factor (a lost authenticator); the
+ * admin's sessions end. */
+enum admin_status admin_admin_totp_reset(struct db *db, const char *actor, const char *name,
+					 struct admin_err *err);
+
 #endif

@@ -442,4 +442,26 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	S(STMT_PANEL_DKIM_LIST, "panel_dkim_list", 1,
 	  "SELECT k.selector, k.public_key FROM dkim_keys k JOIN domains d ON d.id = k.domain_id"
 	  " WHERE d.name = lower($1) AND k.active ORDER BY k.selector LIMIT 16"),
+	/* $1 user name, $2 argon2id hash */
+	S(STMT_PANEL_ADMIN_ADD, "panel_admin_add", 2,
+	  "INSERT INTO admins (username, password_hash) VALUES ($1, $2) RETURNING id"),
+	S(STMT_PANEL_ADMIN_PASSWD, "panel_admin_passwd", 2,
+	  "UPDATE admins SET password_hash = $2 WHERE username = $1 RETURNING id"),
+	S(STMT_PANEL_ADMIN_SESSIONS_DROP, "panel_admin_sessions_drop", 1,
+	  "DELETE FROM admin_sessions WHERE admin_id = $1"),
+	S(STMT_PANEL_ADMIN_TOTP_RESET, "panel_admin_totp_reset", 1,
+	  "UPDATE admins SET totp_secret_sealed = NULL, totp_pending_sealed = NULL"
+	  " WHERE username = $1 RETURNING id"),
+	S(STMT_PANEL_TOTP_GET, "panel_totp_get", 1,
+	  "SELECT totp_secret_sealed, totp_pending_sealed, totp_last_step FROM admins WHERE id = $1"),
+	/* $2 sealed secret awaiting its first code, NULL to cancel */
+	S(STMT_PANEL_TOTP_PENDING, "panel_totp_pending", 2,
+	  "UPDATE admins SET totp_pending_sealed = $2 WHERE id = $1"),
+	/* $2 the step of the code that confirmed it */
+	S(STMT_PANEL_TOTP_ACTIVATE, "panel_totp_activate", 2,
+	  "UPDATE admins SET totp_secret_sealed = totp_pending_sealed, totp_pending_sealed = NULL,"
+	  " totp_last_step = $2 WHERE id = $1 AND totp_pending_sealed IS NOT NULL RETURNING id"),
+	/* a code is used once: no row when its step is not newer */
+	S(STMT_PANEL_TOTP_USE, "panel_totp_use", 2,
+	  "UPDATE admins SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2 RETURNING id"),
 };
