@@ -352,6 +352,17 @@ const loaders = {
     }
   },
 
+  async security() {
+    const r = await api("GET", "/totp");
+    if (!r.ok) return;
+    $("totp-state").textContent = r.data.enabled ? "Two-factor login is on: every login asks for a code."
+      : "Two-factor login is off: a password alone logs in.";
+    $("totp-enroll").hidden = r.data.enabled;
+    $("totp-disable").hidden = !r.data.enabled;
+    $("totp-confirm").hidden = r.data.enabled || !r.data.pending || $("totp-setup").hidden;
+    if (r.data.enabled) $("totp-setup").hidden = true;
+  },
+
   async queue() {
     const r = await api("GET", "/queue");
     if (!r.ok) return;
@@ -379,10 +390,17 @@ function bind() {
   $("login-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = ev.target;
-    const r = await api("POST", "/login", { username: f.elements.username.value, password: f.elements.password.value });
+    const body = { username: f.elements.username.value, password: f.elements.password.value };
+    if (f.elements.totp.value.trim()) body.totp = f.elements.totp.value.trim();
+    const r = await api("POST", "/login", body);
     formErrors(f, r);
-    if (!r.ok) return;
+    if (!r.ok) {
+      if (r.data && r.data.totp_required) { $("login-totp").hidden = false; f.elements.totp.value = ""; f.elements.totp.focus(); }
+      return;
+    }
     f.elements.password.value = "";
+    f.elements.totp.value = "";
+    $("login-totp").hidden = true;
     state.csrf = r.data.csrf;
     state.user = r.data.username;
     showApp();
@@ -452,6 +470,41 @@ async function fillDomains(sel) {
   return sel.value;
 }
 
+function bindSecurity() {
+  $("totp-enroll").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const r = await api("POST", "/totp/enroll");
+    formErrors(ev.target, r);
+    if (!r.ok) return;
+    $("totp-secret").textContent = r.data.secret;
+    $("totp-uri").href = r.data.uri;
+    $("totp-setup").hidden = false;
+    $("totp-confirm").hidden = false;
+  });
+  $("totp-confirm").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const r = await api("POST", "/totp/confirm", { code: f.elements.code.value.trim() });
+    formErrors(f, r);
+    if (!r.ok) return;
+    f.reset();
+    $("totp-secret").textContent = "";
+    $("totp-setup").hidden = true;
+    notice("Two-factor login is on.");
+    loaders.security();
+  });
+  $("totp-disable").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const r = await api("POST", "/totp/disable", { code: f.elements.code.value.trim() });
+    formErrors(f, r);
+    if (!r.ok) return;
+    f.reset();
+    notice("Two-factor login is off.");
+    loaders.security();
+  });
+}
+
 function bindSetup() {
   $("setup-domain").addEventListener("change", () => loaders.setup());
   $("dns-domain").addEventListener("change", () => loaders.dns());
@@ -496,6 +549,7 @@ async function start() {
   bind();
   bindCertificates();
   bindSetup();
+  bindSecurity();
   const r = await api("GET", "/me");
   if (r.ok) {
     state.csrf = r.data.csrf;

@@ -48,6 +48,21 @@ const PASSWORD = `Web-pw-${tag}-9`;
 let profile, context, page;
 const pageErrors = [];
 let expectBadUpload = false;	/* the certificate step sends a bad key on purpose */
+let expectTotpPrompt = false;	/* the login without a code is a 401 on purpose */
+
+/* RFC 6238 TOTP (HMAC-SHA1, 30 s, 6 digits) of a base32 secret at a step. */
+function totp(secret, step) {
+  const alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const ch of secret.toUpperCase()) bits += alpha.indexOf(ch).toString(2).padStart(5, "0");
+  const key = Buffer.alloc(Math.floor(bits.length / 8));
+  for (let i = 0; i < key.length; i++) key[i] = parseInt(bits.slice(i * 8, i * 8 + 8), 2);
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(step));
+  const mac = crypto.createHmac("sha1", key).update(msg).digest();
+  const off = mac[19] & 0x0f;
+  return String((mac.readUInt32BE(off) & 0x7fffffff) % 1000000).padStart(6, "0");
+}
 let shotNo = 0;
 
 async function shot(name) {
@@ -246,7 +261,8 @@ before(async () => {
     const u = new URL(r.url());
     const expected = (u.pathname === "/api/v1/me" && r.status() === 401) ||	// before login
                      (u.pathname === "/favicon.ico" && r.status() === 404) ||	// not served
-                     (u.pathname === "/api/v1/certificates" && r.status() === 400 && expectBadUpload);
+                     (u.pathname === "/api/v1/certificates" && r.status() === 400 && expectBadUpload) ||
+                     (u.pathname === "/api/v1/login" && r.status() === 401 && expectTotpPrompt);
     if (r.status() >= 400 && !expected) pageErrors.push(`${r.request().method()} ${u.pathname}: ${r.status()}`);
   });
   page.on("dialog", (d) => d.dismiss());
@@ -273,7 +289,7 @@ test("log in as admin", async () => {
 
 test("every page renders", async () => {
   for (const name of ["dashboard", "domains", "accounts", "aliases", "ports", "certificates", "setup", "dns",
-                      "queue", "audit"])
+                      "queue", "audit", "security"])
     await gotoPage(name);
   const listeners = await page.$$eval("#port-list tr", (rows) => rows.map((r) => r.cells[0].textContent));
   assert.ok(listeners.includes("pop3") && listeners.includes("smtp"), JSON.stringify(listeners));
@@ -406,6 +422,34 @@ test("the audit log shows the changes", async () => {
   const text = await page.textContent("#audit-list");
   assert.ok(text.includes(DOMAIN), "the new domain is not in the audit log");
   assert.ok(text.includes(ADDRESS), "the new account is not in the audit log");
+});
+
+test("turn on two-factor login, log in again with a code", async () => {
+  await gotoPage("security", "security-before");
+  await page.click('#totp-enroll button[type="submit"]');
+  await page.waitForSelector("#totp-setup:not([hidden])");
+  const secret = (await page.textContent("#totp-secret")).trim();
+  assert.match(secret, /^[A-Z2-7]{32}$/);
+  await shot("security-enrol");
+  const step = Math.floor(Date.now() / 30000);
+  await page.fill('#totp-confirm input[name="code"]', totp(secret, step));
+  await page.click('#totp-confirm button[type="submit"]');
+  await page.waitForSelector("#totp-disable:not([hidden])");
+  assert.match(await page.textContent("#totp-state"), /is on/);
+  await shot("security-on");
+  await page.click("#logout");
+  await page.waitForSelector("#page-login:not([hidden])");
+  await page.fill('#login-form input[name="username"]', ADMIN_USER);
+  await page.fill('#login-form input[name="password"]', ADMIN_PASSWORD);
+  expectTotpPrompt = true;
+  await page.click('#login-form button[type="submit"]');
+  await page.waitForSelector("#login-totp:not([hidden])");
+  expectTotpPrompt = false;
+  await shot("login-totp");
+  await page.fill('#login-form input[name="totp"]', totp(secret, step + 1));
+  await page.click('#login-form button[type="submit"]');
+  await page.waitForSelector("#nav:not([hidden])");
+  // test_browser.py removes the second factor again with posternctl admin totp-reset
 });
 
 test("log out", async () => {
