@@ -929,7 +929,10 @@ static enum admin_status cert_names(const struct tls_check_info *info, const cha
 
 /* In a transaction holding the certificate lock: certificate idtext
  * serves names (taken from the others; stored when set_names), maybe
- * becomes the default; NOTIFY. */
+ * becomes the default; NOTIFY.
+ * XXX: a certificate left with no names at all still answers, in the core,
+ * for the names it holds (net/tls.c falls back to its subjectAltName list
+ * for rows without hostnames), so SNI may pick it when it loads first. */
 static enum db_status cert_apply(struct db *db, const char *idtext, const char *names,
 				 bool set_names, bool make_default)
 {
