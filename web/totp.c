@@ -16,11 +16,13 @@
 
 #include "auth/seal.h"
 #include "auth/totp.h"
+#include "lib/log.h"
 #include "lib/str.h"
 #include "lib/strnum.h"
 
 struct web_totp_row {
 	char *secret;		/* unsealed base32, or NULL */
+	bool stored;		/* a secret is stored (even one that cannot be unsealed) */
 	bool pending;
 	int64_t last_step;
 };
@@ -50,7 +52,8 @@ static int web_totp_load(struct db *db, const char *idtext, bool pending, struct
 		return st != DB_OK ? -1 : 0;
 	}
 	r->pending = !PQgetisnull(res, 0, 1);
-	if (!PQgetisnull(res, 0, col))
+	r->stored = !PQgetisnull(res, 0, col);
+	if (r->stored)
 		r->secret = seal_open(PQgetvalue(res, 0, col));
 	(void)strnum_parse(PQgetvalue(res, 0, 2), INT64_MAX, &last);
 	r->last_step = (int64_t)last;
@@ -98,8 +101,17 @@ int web_totp_login(struct web_req *req, struct web_reply *rep, const char *idtex
 		web_db_down(rep);
 		return -1;
 	}
-	if (r.secret == NULL)
+	if (!r.stored)
 		return 0;	/* not enrolled */
+	if (r.secret == NULL) {
+		/* never fall back to the password alone */
+		log_warn("web", "admin id %s: the TOTP secret cannot be unsealed (seal.key "
+			 "changed?); reset it with posternctl admin totp-reset", idtext);
+		web_reply_error(rep, MHD_HTTP_SERVICE_UNAVAILABLE, "totp",
+				"the second factor cannot be checked; an operator must reset it "
+				"(posternctl admin totp-reset)");
+		return -1;
+	}
 	if (!json_is_string(jc) || json_string_length(jc) == 0) {
 		web_totp_row_free(&r);
 		web_reply_error(rep, MHD_HTTP_UNAUTHORIZED, "totp",
@@ -134,7 +146,7 @@ void web_api_totp_get(struct web_req *req, struct web_reply *rep)
 		web_db_down(rep);
 		return;
 	}
-	web_reply_json(rep, MHD_HTTP_OK, json_pack("{s:b,s:b}", "enabled", r.secret != NULL,
+	web_reply_json(rep, MHD_HTTP_OK, json_pack("{s:b,s:b}", "enabled", r.stored,
 						   "pending", r.pending));
 	web_totp_row_free(&r);
 }
@@ -154,7 +166,7 @@ void web_api_totp_enroll(struct web_req *req, struct web_reply *rep)
 		web_db_down(rep);
 		return;
 	}
-	if (r.secret != NULL) {
+	if (r.stored) {
 		web_totp_row_free(&r);
 		web_reply_error(rep, MHD_HTTP_CONFLICT, NULL,
 				"two-factor login is already on; turn it off first");
@@ -268,7 +280,9 @@ void web_api_totp_disable(struct web_req *req, struct web_reply *rep)
 		return;
 	}
 	if (r.secret == NULL) {
-		web_reply_error(rep, MHD_HTTP_BAD_REQUEST, NULL, "two-factor login is not on");
+		web_reply_error(rep, MHD_HTTP_BAD_REQUEST, NULL, "%s", r.stored ?
+				"the second factor cannot be checked; an operator must reset it "
+				"(posternctl admin totp-reset)" : "two-factor login is not on");
 		return;
 	}
 	step = web_totp_match(r.secret, code, r.last_step);

@@ -103,3 +103,18 @@ def test_totp_enrol_login_replay_disable(port, ctl):
     audit = c3.get("/audit?limit=50").json["entries"]
     actions = [e["action"] for e in audit]
     assert "totp on" in actions and "totp off" in actions and "admin totp-reset" in actions
+
+
+def test_unreadable_secret_never_falls_back_to_password(port, ctl, site):
+    ctl.ok("admin", "add", "ops.sealed", input="Ops-sealed-pw-1\n")
+    c, r = login(port, "ops.sealed", "Ops-sealed-pw-1")
+    secret = c.post("/totp/enroll").json["secret"]
+    assert c.post("/totp/confirm", {"code": hotp(secret, now_step())}).status == 200
+    # a secret sealed under another key (seal.key replaced) cannot be opened
+    site.pg.psql("UPDATE admins SET totp_secret_sealed = 'AAAA' WHERE username = 'ops.sealed'")
+    _, r = login(port, "ops.sealed", "Ops-sealed-pw-1")
+    assert r.status == 503 and r.json["field"] == "totp", r
+    _, r = login(port, "ops.sealed", "Ops-sealed-pw-1", totp=hotp(secret, now_step() + 1))
+    assert r.status == 503, r
+    ctl.ok("admin", "totp-reset", "ops.sealed")
+    assert login(port, "ops.sealed", "Ops-sealed-pw-1")[1].status == 200
