@@ -438,14 +438,14 @@ void web_mobileconfig(struct web_req *req, struct web_reply *rep)
 	web_plist_key(&b, "IncomingMailServerAuthentication", "string", "EmailAuthPassword");
 	web_plist_key(&b, "IncomingMailServerHostName", "string", s.hostname);
 	web_plist_key(&b, "IncomingMailServerPortNumber", "integer", port_in);
-	web_plist_key(&b, "IncomingMailServerUseSSL", in->implicit ? "true" : "false", NULL);
+	web_plist_key(&b, "IncomingMailServerUseSSL", in->implicit ? "true" : "false", "");
 	web_plist_key(&b, "IncomingMailServerUsername", "string", email);
 	web_plist_key(&b, "OutgoingMailServerAuthentication", "string", "EmailAuthPassword");
 	web_plist_key(&b, "OutgoingMailServerHostName", "string", s.hostname);
 	web_plist_key(&b, "OutgoingMailServerPortNumber", "integer", port_out);
-	web_plist_key(&b, "OutgoingMailServerUseSSL", out->implicit ? "true" : "false", NULL);
+	web_plist_key(&b, "OutgoingMailServerUseSSL", out->implicit ? "true" : "false", "");
 	web_plist_key(&b, "OutgoingMailServerUsername", "string", email);
-	web_plist_key(&b, "OutgoingPasswordSameAsIncomingPassword", "true", NULL);
+	web_plist_key(&b, "OutgoingPasswordSameAsIncomingPassword", "true", "");
 	web_plist_key(&b, "PayloadDescription", "string", "Email account");
 	web_plist_key(&b, "PayloadDisplayName", "string", email);
 	(void)buf_append_str(&b, "      <key>PayloadIdentifier</key>\n      <string>");
@@ -458,7 +458,7 @@ void web_mobileconfig(struct web_req *req, struct web_reply *rep)
 	/* the outer dictionary is indented like the inner one: same helper */
 	web_plist_key(&b, "PayloadDisplayName", "string", domain);
 	web_plist_key(&b, "PayloadIdentifier", "string", ident);
-	web_plist_key(&b, "PayloadRemovalDisallowed", "false", NULL);
+	web_plist_key(&b, "PayloadRemovalDisallowed", "false", "");
 	web_plist_key(&b, "PayloadType", "string", "Configuration");
 	web_plist_key(&b, "PayloadUUID", "string", uuid1);
 	web_plist_key(&b, "PayloadVersion", "integer", "1");
