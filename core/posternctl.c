@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "auth/seal.h"
 #include "config/limits.h"
+#include "db/acme.h"
 #include "db/admin.h"
 #include "db/db.h"
 #include "db/embedded.h"
@@ -45,12 +46,14 @@ enum {
 	OPT_PORT = 1 << 1,
 	OPT_TLS = 1 << 2,
 	OPT_ENABLE = 1 << 3,	/* --enable and --disable */
-	OPT_DAYS = 1 << 4,
-	OPT_HOSTNAMES = 1 << 5,	/* --hostnames a,b,c */
-	OPT_DEFAULT = 1 << 6,
+	OPT_CHALLENGE = 1 << 4,	/* --challenge http-01|tls-alpn-01 (cert acme) */
+	OPT_DAYS = 1 << 5,
+	OPT_HOSTNAMES = 1 << 6,	/* --hostnames a,b,c */
+	OPT_DEFAULT = 1 << 7,
 };
 
 #define CTL_MAX_ARGS 2
+#define CTL_ACME_HINT_MS 10000	/* cert acme: say so when no posternd took the order by then */
 
 struct ctl {
 	struct db *db;
@@ -65,6 +68,7 @@ struct ctl {
 	long days;
 	char *hostnames;	/* --hostnames, split in place at commas */
 	bool make_default;
+	const char *challenge;	/* cert acme */
 	char password[LIMIT_PASSWORD_MAX + 2];
 	size_t passlen;
 	struct admin_err err;
@@ -391,6 +395,107 @@ static enum admin_status cmd_cert_set(struct ctl *c)
 			      c->make_default, &field, &c->err);
 }
 
+/* --- cert acme: queue an order for posternd's ACME thread and wait --- */
+
+struct acme_seen {
+	char state[16];
+	char step[128];
+	char error[LIMIT_ACME_ERROR];
+	char not_after[32];
+	char hostname[LIMIT_DOMAIN + 1];
+};
+
+static void acme_seen_copy(void *arg, const struct db_acme_order *o)
+{
+	struct acme_seen *s = arg;
+
+	str_lcpy(s->state, o->state, sizeof(s->state));
+	str_lcpy(s->step, o->step, sizeof(s->step));
+	str_lcpy(s->error, o->error, sizeof(s->error));
+	str_lcpy(s->not_after, o->not_after, sizeof(s->not_after));
+	str_lcpy(s->hostname, o->hostname, sizeof(s->hostname));
+}
+
+static enum admin_status ctl_db_fail(struct ctl *c, enum db_status st, const char *what)
+{
+	(void)str_fmt(c->err.msg, sizeof(c->err.msg), "%s: %s", what,
+		      st == DB_TEMP ? "the database is unreachable" : db_error(c->db));
+	return st == DB_TEMP ? ADMIN_UNAVAILABLE : ADMIN_FAIL;
+}
+
+static enum admin_status cmd_cert_acme(struct ctl *c)
+{
+	char host[LIMIT_DOMAIN + 1];
+	const char *challenge = c->challenge ? c->challenge : "http-01";
+	struct acme_seen seen;
+	char last_step[128] = "";
+	struct timespec tick = { 0, 250 * 1000000L };
+	int64_t id = 0;
+	enum db_status st;
+
+	memset(&seen, 0, sizeof(seen));
+	if (!admin_domain_check(c->args[0], host, sizeof(host), &c->err))
+		return ADMIN_FAIL;
+	if (strcmp(challenge, "http-01") != 0 && strcmp(challenge, "tls-alpn-01") != 0) {
+		str_lcpy(c->err.msg, "--challenge must be http-01 or tls-alpn-01", sizeof(c->err.msg));
+		return ADMIN_FAIL;
+	}
+	st = db_acme_order_request(c->db, host, challenge, &id);
+	if (st != DB_OK)
+		return ctl_db_fail(c, st, "cannot queue the ACME order");
+	fprintf(stderr, "%s: ACME order %lld for %s queued (%s); waiting for posternd\n", ctl_prog,
+		(long long)id, host, challenge);
+	for (long waited = 0; waited < LIMIT_ACME_WAIT_S * 1000L; waited += 250) {
+		st = db_acme_order_get(c->db, id, acme_seen_copy, &seen);
+		if (st != DB_OK)
+			return ctl_db_fail(c, st, "cannot read the ACME order");
+		if (seen.step[0] != '\0' && strcmp(seen.step, last_step) != 0) {
+			fprintf(stderr, "%s: %s\n", ctl_prog, seen.step);
+			str_lcpy(last_step, seen.step, sizeof(last_step));
+		}
+		if (strcmp(seen.state, "valid") == 0) {
+			put_field(seen.hostname, false);
+			put_field("valid", false);
+			put_field(seen.not_after, true);
+			return ADMIN_OK;
+		}
+		if (strcmp(seen.state, "failed") == 0) {
+			char safe[sizeof(c->err.msg)];
+			str_printable(safe, sizeof(safe), seen.error, strlen(seen.error));
+			(void)str_fmt(c->err.msg, sizeof(c->err.msg), "ACME order %lld for %s failed: %s",
+				      (long long)id, host, safe);
+			return ADMIN_FAIL;
+		}
+		if (waited == CTL_ACME_HINT_MS && strcmp(seen.state, "requested") == 0)
+			fprintf(stderr, "%s: no posternd has taken the order yet (is posternd "
+				"running on this database?)\n", ctl_prog);
+		nanosleep(&tick, NULL);
+	}
+	(void)str_fmt(c->err.msg, sizeof(c->err.msg),
+		      "ACME order %lld for %s still %s after %d s (see cert acme-status)",
+		      (long long)id, host, seen.state, LIMIT_ACME_WAIT_S);
+	return ADMIN_FAIL;
+}
+
+static void print_acme_order(void *arg, const struct db_acme_order *o)
+{
+	(void)arg;
+	printf("%lld\t", (long long)o->id);
+	put_field(o->hostname, false);
+	put_field(o->challenge, false);
+	put_field(o->state, false);
+	put_field(o->step, false);
+	put_field(o->not_after, false);
+	put_field(o->updated_at, false);
+	put_field(o->error, true);
+}
+
+static enum admin_status cmd_cert_acme_status(struct ctl *c)
+{
+	enum db_status st = db_acme_order_list(c->db, LIMIT_ACME_STATUS_ROWS, print_acme_order, NULL);
+	return st == DB_OK ? ADMIN_OK : ctl_db_fail(c, st, "cannot list the ACME orders");
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "domain", "add", 1, 1, 0, false, cmd_domain_add, "domain add NAME", NULL },
 	{ "domain", "list", 0, 0, 0, false, cmd_domain_list, "domain list", NULL },
@@ -426,6 +531,11 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "password: first line of stdin; ends the admin's sessions" },
 	{ "admin", "totp-reset", 1, 1, 0, false, cmd_admin_totp_reset, "admin totp-reset NAME",
 	  "removes the second factor (lost authenticator)" },
+	{ "cert", "acme", 1, 1, OPT_CHALLENGE, false, cmd_cert_acme,
+	  "cert acme HOSTNAME [--challenge http-01|tls-alpn-01]",
+	  "posternd issues it; waits and prints HOSTNAME, valid, NOT_AFTER" },
+	{ "cert", "acme-status", 0, 0, 0, false, cmd_cert_acme_status, "cert acme-status",
+	  "ID HOSTNAME CHALLENGE STATE STEP NOT_AFTER UPDATED ERROR, newest first" },
 };
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
@@ -534,6 +644,14 @@ static int parse_args(struct ctl *c, const struct ctl_cmd *cmd, int argc, char *
 			} else if ((cmd->opts & OPT_DEFAULT) && strcmp(a, "--default") == 0) {
 				c->make_default = true;
 				c->opts_seen |= OPT_DEFAULT;
+			} else if ((cmd->opts & OPT_CHALLENGE) &&
+				   (strcmp(a, "--challenge") == 0 ||
+				    strncmp(a, "--challenge=", 12) == 0)) {
+				v = opt_value(argc, argv, &i, a, 11);
+				if (v == NULL)
+					return usage_error("--challenge needs http-01 or tls-alpn-01");
+				c->challenge = v;
+				c->opts_seen |= OPT_CHALLENGE;
 			} else if ((cmd->opts & OPT_ENABLE) &&
 				   (strcmp(a, "--enable") == 0 || strcmp(a, "--disable") == 0)) {
 				int want = strcmp(a, "--enable") == 0;

@@ -4,9 +4,10 @@
  * loop: SIGTERM/SIGINT shut down gracefully (listeners closed, sessions say
  * goodbye, exit once no conn and no job is left, or after LIMIT_SHUTDOWN_MS),
  * SIGHUP and NOTIFY config_changed reload listeners and certificates from
- * the database through a DB job, SIGCHLD notices an embedded PostgreSQL that
- * died. Start-up is the only place where the loop thread talks to libpq
- * synchronously (nothing is served yet). */
+ * the database through a DB job (SIGHUP also wakes the ACME thread, as do
+ * NOTIFY acme_requested and an hourly renewal timer), SIGCHLD notices an
+ * embedded PostgreSQL that died. Start-up is the only place where the loop
+ * thread talks to libpq synchronously (nothing is served yet). */
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -22,6 +23,7 @@
 
 #include <openssl/crypto.h>
 
+#include "acme/service.h"
 #include "auth/login.h"
 #include "auth/seal.h"
 #include "config/config.h"
@@ -41,6 +43,7 @@
 #include "net/loop.h"
 #include "net/tls.h"
 #include "pop3/pop3.h"
+#include "smtp/rcpt_cache.h"
 #include "smtp/smtp.h"
 #include "web/server.h"
 #include "work/work.h"
@@ -59,6 +62,7 @@ static int main_sigfd = -1;
 static struct loop_timer *main_shutdown_timer;
 static struct loop_timer *main_poll_timer;
 static bool main_reload_running, main_reload_again;
+static struct loop_timer *main_acme_timer;
 
 /* --- listener state on stderr --- */
 
@@ -172,12 +176,32 @@ static void main_on_notify(const char *channel, const char *payload)
 		imap_notify_mailbox(payload);
 		return;
 	}
-	if (strcmp(channel, "reconnected") == 0)
+	if (strcmp(channel, "directory_changed") == 0) {
+		rcpt_cache_flush();
+		return;
+	}
+	if (strcmp(channel, "lost") == 0) {
+		rcpt_cache_enable(false);	/* changes would go unheard */
+		return;
+	}
+	if (strcmp(channel, "reconnected") == 0) {
+		rcpt_cache_enable(true);
 		imap_notify_all();
+	}
+	if (strcmp(channel, "acme_requested") == 0 || strcmp(channel, "reconnected") == 0)
+		acme_service_kick();
 	if (strcmp(channel, "config_changed") == 0 || strcmp(channel, "reconnected") == 0) {
 		log_debug("posternd", "%s: reloading listeners and certificates", channel);
 		main_reload();
 	}
+}
+
+/* --- ACME renewals: the timer only wakes the ACME thread --- */
+
+static void main_acme_tick(void *arg)
+{
+	main_acme_timer = loop_timer_add(LIMIT_ACME_RENEW_CHECK_MS, main_acme_tick, NULL);
+	acme_service_kick();
 }
 
 /* --- shutdown --- */
@@ -254,6 +278,7 @@ static void main_on_signal(void *arg, uint32_t events)
 		case SIGHUP:
 			log_info("posternd", "SIGHUP: reloading listeners and certificates");
 			main_reload();
+			acme_service_kick(); /* and look for ACME renewals now */
 			break;
 		case SIGCHLD:
 			main_check_child();
@@ -446,11 +471,16 @@ int main(int argc, char **argv)
 	/* the panel is optional: mail keeps flowing when it cannot start */
 	if (web_server_start(main_cfg.admin_listen, main_conninfo, &err) < 0)
 		log_warn("posternd", "admin panel not started (%s): %s", main_cfg.admin_listen, err);
+	if (acme_service_start(main_conninfo, &main_cfg) < 0)
+		log_warn("posternd", "ACME thread not started: no certificates from ACME");
+	main_acme_tick(NULL); /* orders queued while posternd was down, and renewals */
 
 	loop_run();
 
 	web_server_stop();
+	acme_service_stop();
 	listener_close_all();
+	loop_timer_cancel(&main_acme_timer);
 	loop_timer_cancel(&main_shutdown_timer);
 	loop_timer_cancel(&main_poll_timer);
 	work_shutdown();

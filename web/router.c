@@ -47,6 +47,9 @@ static const struct web_route web_routes[] = {
 	{ "GET", "/.well-known/mta-sts.txt", 0, web_mta_sts },
 	/* its own check: an admin session or POSTERN_METRICS_TOKEN (metrics.c) */
 	{ "GET", "/metrics", 0, web_metrics },
+	/* acme (api_acme.c) */
+	{ "GET", "/api/v1/certificates/acme", WEB_AUTH, web_api_acme_get },
+	{ "POST", "/api/v1/certificates/acme", WEB_AUTH, web_api_acme_post },
 };
 
 /* Matches path against one route; *param_r set for WEB_PARAM. */

@@ -131,6 +131,8 @@ web_handler_fn web_api_dashboard, web_api_domains_get, web_api_domains_post,
 	web_api_accounts_patch, web_api_accounts_delete, web_api_aliases_get,
 	web_api_aliases_post, web_api_aliases_delete, web_api_listeners_get,
 	web_api_listeners_patch, web_api_queue_get, web_api_audit_get;
+/* acme (api_acme.c) */
+web_handler_fn web_api_acme_get, web_api_acme_post;
 
 /* setup.c: client settings from the listeners table */
 #define WEB_SETUP_MAX 32

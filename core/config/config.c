@@ -117,6 +117,25 @@ static bool config_hostname_ok(const char *h)
 	return true;
 }
 
+/* A TCP port from the environment (1..65535), def when unset. */
+static int config_port(const char *name, int def, int *port_r, const char **error_r)
+{
+	static char err[128];
+	const char *v = getenv(name);
+	uint64_t p;
+
+	*port_r = def;
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	if (strnum_parse(v, 65535, &p) < 0 || p == 0) {
+		str_fmt(err, sizeof(err), "%s must be a port number from 1 to 65535", name);
+		*error_r = err;
+		return -1;
+	}
+	*port_r = (int)p;
+	return 0;
+}
+
 int config_load(struct config *cfg, const char **error_r)
 {
 	static char err[256];
@@ -192,6 +211,15 @@ int config_load(struct config *cfg, const char **error_r)
 		}
 		cfg->db_workers = (int)v;
 	}
+
+	/* acme */
+	cfg->acme_directory = config_env("POSTERN_ACME_DIRECTORY",
+					 "https://acme-v02.api.letsencrypt.org/directory");
+	cfg->acme_ca_file = config_env("POSTERN_ACME_CA_FILE", NULL);
+	cfg->acme_email = config_env("POSTERN_ACME_EMAIL", NULL);
+	if (config_port("POSTERN_ACME_HTTP_PORT", 80, &cfg->acme_http_port, error_r) < 0 ||
+	    config_port("POSTERN_ACME_TLS_PORT", 443, &cfg->acme_tls_port, error_r) < 0)
+		goto fail;
 	return 0;
 fail:
 	config_free(cfg);
@@ -218,6 +246,9 @@ void config_free(struct config *cfg)
 	xfree(cfg->user);
 	xfree(cfg->pg_bindir);
 	xfree(cfg->sql_dir);
+	xfree(cfg->acme_directory);
+	xfree(cfg->acme_ca_file);
+	xfree(cfg->acme_email);
 }
 
 void config_set(const struct config *cfg)

@@ -20,6 +20,12 @@ struct config {
 	int db_workers;		/* POSTERN_DB_WORKERS */
 	char *metrics_token;	/* POSTERN_METRICS_TOKEN: bearer token for /metrics, NULL = session only */
 	char *admin_tls_listen;	/* POSTERN_ADMIN_TLS_LISTEN, default 127.0.0.1:8443, "off" = none */
+	/* acme */
+	char *acme_directory;	/* POSTERN_ACME_DIRECTORY, default Let's Encrypt production */
+	char *acme_ca_file;	/* POSTERN_ACME_CA_FILE, extra CA bundle for the directory's HTTPS, or NULL */
+	char *acme_email;	/* POSTERN_ACME_EMAIL, account contact, or NULL */
+	int acme_http_port;	/* POSTERN_ACME_HTTP_PORT, HTTP-01 responder, default 80 */
+	int acme_tls_port;	/* POSTERN_ACME_TLS_PORT, TLS-ALPN-01 responder, default 443 */
 };
 
 /* Fills cfg from the environment; returns 0 or -1 with *error_r set. */

@@ -61,6 +61,8 @@
 #define LIMIT_MIGRATION_FILE		(1024 * 1024)	/* bytes of one sql/NNN_*.sql file */
 #define LIMIT_DB_CONNECT_TIMEOUT_MS	(10 * 1000)	/* LISTEN connection attempt, then back-off */
 #define LIMIT_DB_RECONNECT_MIN_MS	100	/* first reconnect delay (doubles up to _MAX_MS) */
+#define LIMIT_RCPT_CACHE		4096	/* recipient answers the loop keeps (core/smtp/rcpt_cache.c); a colliding one replaces the older */
+#define LIMIT_RCPT_CACHE_TTL_MS		(60 * 1000)	/* a kept answer is asked again after this, NOTIFY or not */
 #define LIMIT_DELIVER_RETRIES		3	/* db_deliver on serialization failure/deadlock */
 #define LIMIT_DELIVER_BATCH		32	/* deliveries sharing one transaction (group commit); keep <= 64 (savepoints) */
 #define LIMIT_DELIVER_BATCH_BYTES	(8 * 1024 * 1024)	/* message bytes one batch transaction holds in memory (at least one message) */
@@ -129,5 +131,17 @@
 #define LIMIT_CERT_HOSTNAMES		100	/* hostnames one certificate serves (SNI); more: 400 */
 #define LIMIT_CERT_DAYS			825	/* longest self-signed certificate generated (CA/B forum ceiling) */
 #define LIMIT_CERT_WARN_DAYS		21	/* the dashboard warns about certificates expiring this soon */
+/* acme */
+#define LIMIT_ACME_HTTP_TIMEOUT_S	30	/* one request to the CA (connect included); the order fails */
+#define LIMIT_ACME_RESPONSE_MAX		(256 * 1024)	/* a CA response body (certificate chain included); the order fails */
+#define LIMIT_ACME_NONCE_RETRIES	3	/* badNonce answers retried per request; then the order fails */
+#define LIMIT_ACME_POLL_MS		1000	/* between polls of an authorization or an order (when the CA sends no Retry-After) */
+#define LIMIT_ACME_POLL_TRIES		120	/* polls per authorization or finalization; then the order fails */
+#define LIMIT_ACME_RENEW_DAYS		30	/* a certificate is renewed this many days before it expires */
+#define LIMIT_ACME_RENEW_CHECK_MS	(60 * 60 * 1000)	/* posternd looks for certificates to renew this often */
+#define LIMIT_ACME_ERROR		1024	/* octets of the CA's error kept with the order */
+#define LIMIT_ACME_RESPONDER_CONNS	16	/* HTTP-01 responder connections at once; more are refused */
+#define LIMIT_ACME_WAIT_S		300	/* `posternctl cert acme` waits this long for the order */
+#define LIMIT_ACME_STATUS_ROWS		100	/* orders `posternctl cert acme-status` shows */
 
 #endif

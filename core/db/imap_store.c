@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
 
 #include "db/imap_store.h"
 #include "db/store.h"
+#include "lib/digest.h"
 #include "lib/buf.h"
 #include "lib/mem.h"
 #include "lib/strnum.h"
@@ -693,7 +693,7 @@ static enum db_status append_once(struct db *db, int64_t account_id, const char 
 				  bool *over_quota_r, int64_t *uidvalidity_r, uint32_t *uid_r)
 {
 	char acc[24], mb[24], size[24], blob[24], fl[16], date[24];
-	unsigned char hash[crypto_hash_sha256_BYTES];
+	unsigned char hash[DIGEST_SHA256_BYTES];
 	const char *pl[2] = { acc, name };
 	enum db_status st;
 	PGresult *res;
@@ -723,7 +723,7 @@ static enum db_status append_once(struct db *db, int64_t account_id, const char 
 		return st;
 	}
 
-	crypto_hash_sha256(hash, a->msg, a->len);
+	digest_sha256(hash, a->msg, a->len);
 	const char *pb[3] = { (const char *)hash, size, (const char *)a->msg };
 	const int lb[3] = { (int)sizeof(hash), 0, (int)a->len };
 	const int fb[3] = { 1, 0, 1 };

@@ -1,11 +1,12 @@
 /* listen.c - the one asynchronous libpq connection, owned by the loop
  * thread: PQconnectStartParams/PQconnectPoll driven by epoll readiness,
- * then LISTEN mailbox_changed and config_changed, and every notification
- * handed to the callback. On any failure the connection is dropped and
+ * then LISTEN mailbox_changed, config_changed, acme_requested,
+ * directory_changed, and every notification handed to the callback. On any failure the connection is dropped and
  * retried after LIMIT_DB_RECONNECT_MIN_MS, doubling up to
  * LIMIT_DB_RECONNECT_MAX_MS; a connection attempt is bounded by
  * LIMIT_DB_CONNECT_TIMEOUT_MS. After each successful LISTEN the callback
- * gets channel "reconnected": notifications may have been missed, reload.
+ * gets channel "reconnected": notifications may have been missed, reload;
+ * when a ready connection is lost it gets "lost" (nothing is heard now).
  * TCP keepalives notice a peer that vanished while we only listen. */
 #include "db/listen.h"
 
@@ -84,9 +85,12 @@ static void listen_fail(const char *why)
 	while (len > 0 && msg[len - 1] == ' ')
 		len--;
 	msg[len] = '\0';
+	bool was_ready = lst.state == LISTEN_READY;
 	listen_close();
 	if (!lst.running)
 		return;
+	if (was_ready && lst.fn != NULL)
+		lst.fn("lost", "");
 	log_warn("db", "LISTEN connection: %s; retrying in %llu ms", msg,
 		 (unsigned long long)lst.backoff_ms);
 	loop_timer_cancel(&lst.retry);
@@ -154,7 +158,8 @@ static void listen_subscribe(void)
 
 	loop_timer_cancel(&lst.deadline);
 	if (PQsetnonblocking(lst.pg, 1) != 0 ||
-	    !PQsendQuery(lst.pg, "LISTEN mailbox_changed; LISTEN config_changed")) {
+	    !PQsendQuery(lst.pg, "LISTEN mailbox_changed; LISTEN config_changed;"
+				 " LISTEN acme_requested; LISTEN directory_changed")) {
 		listen_fail(PQerrorMessage(lst.pg));
 		return;
 	}

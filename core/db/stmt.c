@@ -43,6 +43,12 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	S(STMT_RCPT_ACCOUNT, "rcpt_account", 2,
 	  "SELECT id, active, quota_bytes, used_bytes FROM accounts"
 	  " WHERE domain_id = $1 AND lower(local_part) = lower($2)"),
+	/* The common case in one round trip: the domain (no row = not hosted)
+	 * and, when there is one, the account. $1 domain, $2 local part. */
+	S(STMT_RCPT_DIRECT, "rcpt_direct", 2,
+	  "SELECT d.id, d.active, a.id, a.active, a.quota_bytes, a.used_bytes FROM domains d"
+	  " LEFT JOIN accounts a ON a.domain_id = d.id AND lower(a.local_part) = lower($2)"
+	  " WHERE d.name = lower($1)"),
 	/* $2 '' = the catch-all (local_part NULL); bounded like DB_RCPT_MAX_TARGETS */
 	S(STMT_RCPT_ALIASES, "rcpt_aliases", 2,
 	  "SELECT destination FROM aliases"
@@ -120,6 +126,38 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " CASE WHEN i.mailbox_id IS NOT NULL"
 	  " THEN pg_notify('mailbox_changed', i.mailbox_id::text) END"
 	  " FROM (SELECT 1) one LEFT JOIN i ON true"),
+	/* Group commit for one account, whole batch at once: locks the INBOX,
+	 * charges the batch's bytes ($3) and takes $2 UIDs and MODSEQs in one
+	 * update of each row, and leaves mailbox, first UID and MODSEQ base in
+	 * transaction-local settings for STMT_DELIVER_RESERVED. No row (over
+	 * quota for the sum, no INBOX, no account): the inserts that follow
+	 * fail, the transaction rolls back and the batch takes the per-message
+	 * path, which tells those cases apart. $1 account. */
+	S(STMT_DELIVER_RESERVE, "deliver_reserve", 3,
+	  "WITH l AS (SELECT id, account_id FROM mailboxes"
+	  " WHERE account_id = $1::bigint AND name = 'INBOX' FOR UPDATE),"
+	  " c AS (UPDATE accounts SET used_bytes = used_bytes + $3::bigint"
+	  " WHERE id = (SELECT account_id FROM l)"
+	  " AND (quota_bytes = 0 OR used_bytes + $3::bigint <= quota_bytes) RETURNING id),"
+	  " m AS (UPDATE mailboxes SET uidnext = uidnext + $2::bigint,"
+	  " highestmodseq = highestmodseq + $2::bigint"
+	  " WHERE id = (SELECT id FROM l) AND EXISTS (SELECT 1 FROM c)"
+	  " RETURNING id, uidnext - $2::bigint AS uid, highestmodseq - $2::bigint AS modseq)"
+	  " SELECT set_config('postern.mailbox', id::text, true),"
+	  " set_config('postern.uid', uid::text, true),"
+	  " set_config('postern.modseq', modseq::text, true),"
+	  " pg_notify('mailbox_changed', id::text) FROM m"),
+	/* Copy $1 (0-based) of a reserved batch: blob and message row. $2 size,
+	 * $3 sha256 (binary), $4 body (binary), $5-$8 the IMAP metadata. */
+	S(STMT_DELIVER_RESERVED, "deliver_reserved", 8,
+	  "WITH b AS (INSERT INTO blobs (sha256, size, body) VALUES ($3::bytea, $2::bigint, $4::bytea)"
+	  " ON CONFLICT (sha256) DO UPDATE SET size = EXCLUDED.size RETURNING id)"
+	  " INSERT INTO messages (mailbox_id, uid, blob_id, modseq, size, internal_date,"
+	  " envelope, bodystructure, body_simple, parts)"
+	  " SELECT current_setting('postern.mailbox')::bigint,"
+	  " current_setting('postern.uid')::bigint + $1::bigint, b.id,"
+	  " current_setting('postern.modseq')::bigint + $1::bigint + 1,"
+	  " $2::bigint, now(), $5, $6, $7, $8 FROM b"),
 	/* After a copy changed nothing: no row = the account is gone; else
 	 * whether it has an INBOX (false: make one and try again). */
 	S(STMT_ACCOUNT_EXISTS, "account_exists", 1,
@@ -464,4 +502,73 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	/* a code is used once: no row when its step is not newer */
 	S(STMT_PANEL_TOTP_USE, "panel_totp_use", 2,
 	  "UPDATE admins SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2 RETURNING id"),
+	/* --- acme --- */
+	/* $1 hostname, $2 challenge, $3 renewal -> id */
+	S(STMT_ACME_ORDER_INSERT, "acme_order_insert", 3,
+	  "INSERT INTO acme_orders (hostname, challenge, renewal) VALUES (lower($1), $2, $3)"
+	  " RETURNING id"),
+	S(STMT_ACME_NOTIFY, "acme_notify", 1, "SELECT pg_notify('acme_requested', $1)"),
+	/* one order for this node -> id, hostname, challenge: a requested one,
+	 * or a running one whose runner's session is gone (no session holds
+	 * its advisory lock (20563, id): the node died mid-order). The lock is
+	 * taken in the same statement, held by the session until
+	 * STMT_ACME_ORDER_UNLOCK, and dies with the connection. */
+	S(STMT_ACME_ORDER_CLAIM, "acme_order_claim", 0,
+	  "UPDATE acme_orders SET state = 'running', step = 'starting', updated_at = now()"
+	  " WHERE id = (SELECT o.id FROM acme_orders o WHERE o.state = 'requested'"
+	  " OR (o.state = 'running' AND NOT EXISTS (SELECT 1 FROM pg_locks l"
+	  " WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database"
+	  " WHERE datname = current_database()) AND l.classid = 20563 AND l.objid = o.id::oid"
+	  " AND l.objsubid = 2))"
+	  " ORDER BY o.id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+	  " RETURNING id, hostname, challenge, pg_advisory_lock(20563, id::int)"),
+	S(STMT_ACME_ORDER_UNLOCK, "acme_order_unlock", 1,
+	  "SELECT pg_advisory_unlock(20563, $1::int)"),
+	S(STMT_ACME_ORDER_STEP, "acme_order_step", 2,
+	  "UPDATE acme_orders SET step = $2, updated_at = now() WHERE id = $1"),
+	S(STMT_ACME_ORDER_FAIL, "acme_order_fail", 2,
+	  "UPDATE acme_orders SET state = 'failed', error = $2, updated_at = now() WHERE id = $1"),
+	/* $1 order, $2 certificate id, $3 not_after (unix time) */
+	S(STMT_ACME_ORDER_DONE, "acme_order_done", 3,
+	  "UPDATE acme_orders SET state = 'valid', step = 'certificate installed', error = '',"
+	  " certificate_id = $2, not_after = to_timestamp($3::bigint), updated_at = now()"
+	  " WHERE id = $1"),
+	/* -> hostname, challenge, state, step, error, not_after (ISO 8601 or '') */
+	S(STMT_ACME_ORDER_GET, "acme_order_get", 1,
+	  "SELECT hostname, challenge, state, step, error,"
+	  " coalesce(to_char(not_after AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''),"
+	  " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), id"
+	  " FROM acme_orders WHERE id = $1"),
+	/* the same columns, newest first, $1 rows at most */
+	S(STMT_ACME_ORDER_LIST, "acme_order_list", 1,
+	  "SELECT hostname, challenge, state, step, error,"
+	  " coalesce(to_char(not_after AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''),"
+	  " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), id"
+	  " FROM acme_orders ORDER BY id DESC LIMIT $1"),
+	/* $1 days: a renewal order for every hostname whose newest ACME
+	 * certificate ends within $1 days and that has no order under way
+	 * (a failed renewal is tried again after a day) -> ids */
+	S(STMT_ACME_RENEW_DUE, "acme_renew_due", 1,
+	  "INSERT INTO acme_orders (hostname, challenge, renewal)"
+	  " SELECT DISTINCT ON (o.hostname) o.hostname, o.challenge, true FROM acme_orders o"
+	  " WHERE o.state = 'valid' AND o.id = (SELECT max(id) FROM acme_orders v"
+	  " WHERE v.hostname = o.hostname AND v.state = 'valid')"
+	  " AND o.not_after < now() + make_interval(days => $1::int)"
+	  " AND NOT EXISTS (SELECT 1 FROM acme_orders p WHERE p.hostname = o.hostname"
+	  " AND (p.state IN ('requested', 'running')"
+	  " OR (p.state = 'failed' AND p.id > o.id AND p.updated_at > now() - interval '1 day')))"
+	  " RETURNING id"),
+	S(STMT_ACME_ACCOUNT_GET, "acme_account_get", 1,
+	  "SELECT key_pem_sealed, account_url FROM acme_accounts WHERE directory_url = $1"),
+	S(STMT_ACME_ACCOUNT_PUT, "acme_account_put", 3,
+	  "INSERT INTO acme_accounts (directory_url, key_pem_sealed, account_url) VALUES ($1, $2, $3)"
+	  " ON CONFLICT (directory_url) DO UPDATE SET key_pem_sealed = EXCLUDED.key_pem_sealed,"
+	  " account_url = EXCLUDED.account_url"),
+	/* the certificates a new one for exactly hostname $1 replaces */
+	S(STMT_ACME_CERT_DROP_OLD, "acme_cert_drop_old", 1,
+	  "DELETE FROM certificates WHERE hostnames = ARRAY[lower($1)]"),
+	/* $1 hostname, $2 chain PEM, $3 sealed key, $4 not_after -> id */
+	S(STMT_ACME_CERT_INSERT, "acme_cert_insert", 4,
+	  "INSERT INTO certificates (hostnames, cert_pem, key_pem_sealed, not_after)"
+	  " VALUES (ARRAY[lower($1)], $2, $3, to_timestamp($4::bigint)) RETURNING id"),
 };

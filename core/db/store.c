@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "auth/seal.h"
+#include "lib/digest.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -122,35 +123,18 @@ struct rcpt_ctx {
 static enum db_status rcpt_expand(struct rcpt_ctx *c, const char *local, const char *domain,
 				  int depth, enum db_rcpt_result *res_r);
 
-static enum db_status rcpt_domain(struct rcpt_ctx *c, const char *domain, int64_t *id_r,
-				  bool *active_r)
+/* A domain this resolution has looked up already. */
+static bool rcpt_domain_cached(const struct rcpt_ctx *c, const char *domain, int64_t *id_r,
+			       bool *active_r)
 {
-	const char *params[1] = { domain };
-	enum db_status st;
-	PGresult *res;
-
 	for (size_t i = 0; i < c->n_dom; i++) {
 		if (str_caseeq(c->dom[i].name, domain)) {
 			*id_r = c->dom[i].id;
 			*active_r = c->dom[i].active;
-			return DB_OK;
+			return true;
 		}
 	}
-	res = db_exec(c->db, STMT_DOMAIN_BY_NAME, 1, params, NULL, NULL, &st);
-	*id_r = 0;
-	*active_r = false;
-	if (st == DB_OK && PQntuples(res) == 1) {
-		*id_r = col_i64(res, 0, 0);
-		*active_r = col_bool(res, 0, 1);
-	}
-	PQclear(res);
-	if (st == DB_OK && c->n_dom < RCPT_DOMAIN_CACHE) {
-		str_lcpy(c->dom[c->n_dom].name, domain, sizeof(c->dom[0].name));
-		c->dom[c->n_dom].id = *id_r;
-		c->dom[c->n_dom].active = *active_r;
-		c->n_dom++;
-	}
-	return st;
+	return false;
 }
 
 static void rcpt_add_account(struct rcpt_ctx *c, int64_t id, int64_t quota, int64_t used)
@@ -232,44 +216,87 @@ static enum db_status rcpt_aliases(struct rcpt_ctx *c, int64_t domain_id, const 
 	return st;
 }
 
-/* An account or an alias named local in the domain. */
+/* The account in row 0 of res from column col on (id, active, quota,
+ * used); false when there is none. */
+static bool rcpt_account_row(struct rcpt_ctx *c, PGresult *res, int col, enum db_rcpt_result *res_r)
+{
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, col))
+		return false;
+	if (!col_bool(res, 0, col + 1)) {
+		*res_r = DB_RCPT_INACTIVE;
+	} else {
+		rcpt_add_account(c, col_i64(res, 0, col), col_i64(res, 0, col + 2),
+				 col_i64(res, 0, col + 3));
+		*res_r = DB_RCPT_HOSTED;
+	}
+	return true;
+}
+
+/* An account or an alias named local in the domain. *known_r: the caller
+ * already looked for the account (rcpt_direct) and found none. */
 static enum db_status rcpt_local(struct rcpt_ctx *c, int64_t domain_id, const char *local,
-				 int depth, bool *found_r, enum db_rcpt_result *res_r)
+				 int depth, bool known_absent, bool *found_r, enum db_rcpt_result *res_r)
 {
 	char idtext[24];
 	const char *params[2] = { idtext, local };
-	enum db_status st;
+	enum db_status st = DB_OK;
 	PGresult *res;
 
 	i64_text(idtext, sizeof(idtext), domain_id);
-	res = db_exec(c->db, STMT_RCPT_ACCOUNT, 2, params, NULL, NULL, &st);
-	if (st == DB_OK && PQntuples(res) == 1) {
-		*found_r = true;
-		if (!col_bool(res, 0, 1)) {
-			*res_r = DB_RCPT_INACTIVE;
-		} else {
-			rcpt_add_account(c, col_i64(res, 0, 0), col_i64(res, 0, 2), col_i64(res, 0, 3));
-			*res_r = DB_RCPT_HOSTED;
-		}
+	if (!known_absent) {
+		res = db_exec(c->db, STMT_RCPT_ACCOUNT, 2, params, NULL, NULL, &st);
+		*found_r = st == DB_OK && rcpt_account_row(c, res, 0, res_r);
 		PQclear(res);
-		return DB_OK;
+		if (st != DB_OK || *found_r)
+			return st;
+	}
+	return rcpt_aliases(c, domain_id, local, depth, found_r, res_r);
+}
+
+/* A domain not seen yet by this resolution, with the account named local
+ * in the same round trip. */
+static enum db_status rcpt_direct(struct rcpt_ctx *c, const char *local, const char *domain,
+				  int64_t *id_r, bool *active_r, bool *found_r,
+				  enum db_rcpt_result *res_r)
+{
+	const char *params[2] = { domain, local };
+	enum db_status st;
+	PGresult *res = db_exec(c->db, STMT_RCPT_DIRECT, 2, params, NULL, NULL, &st);
+
+	*id_r = 0;
+	*active_r = false;
+	*found_r = false;
+	if (st == DB_OK && PQntuples(res) == 1) {
+		*id_r = col_i64(res, 0, 0);
+		*active_r = col_bool(res, 0, 1);
+		if (*active_r)
+			*found_r = rcpt_account_row(c, res, 2, res_r);
 	}
 	PQclear(res);
-	if (st != DB_OK)
-		return st;
-	return rcpt_aliases(c, domain_id, local, depth, found_r, res_r);
+	if (st == DB_OK && c->n_dom < RCPT_DOMAIN_CACHE) {
+		str_lcpy(c->dom[c->n_dom].name, domain, sizeof(c->dom[0].name));
+		c->dom[c->n_dom].id = *id_r;
+		c->dom[c->n_dom].active = *active_r;
+		c->n_dom++;
+	}
+	return st;
 }
 
 static enum db_status rcpt_expand(struct rcpt_ctx *c, const char *local, const char *domain,
 				  int depth, enum db_rcpt_result *res_r)
 {
 	int64_t domain_id;
-	bool active, found = false;
+	bool active, found = false, looked = false;
 	const char *plus;
 	enum db_status st;
 
-	st = rcpt_domain(c, domain, &domain_id, &active);
-	if (st != DB_OK)
+	if (rcpt_domain_cached(c, domain, &domain_id, &active)) {
+		st = DB_OK;
+	} else {
+		st = rcpt_direct(c, local, domain, &domain_id, &active, &found, res_r);
+		looked = true;
+	}
+	if (st != DB_OK || found)
 		return st;
 	if (domain_id == 0) {
 		*res_r = DB_RCPT_NOT_HOSTED;
@@ -279,7 +306,7 @@ static enum db_status rcpt_expand(struct rcpt_ctx *c, const char *local, const c
 		*res_r = DB_RCPT_INACTIVE;
 		return DB_OK;
 	}
-	st = rcpt_local(c, domain_id, local, depth, &found, res_r);
+	st = rcpt_local(c, domain_id, local, depth, looked, &found, res_r);
 	if (st != DB_OK || found)
 		return st;
 	/* user+tag@domain: the same without the tag */
@@ -290,7 +317,7 @@ static enum db_status rcpt_expand(struct rcpt_ctx *c, const char *local, const c
 
 		memcpy(base, local, blen);
 		base[blen] = '\0';
-		st = rcpt_local(c, domain_id, base, depth, &found, res_r);
+		st = rcpt_local(c, domain_id, base, depth, false, &found, res_r);
 		if (st != DB_OK || found)
 			return st;
 	}
@@ -360,7 +387,7 @@ enum db_status db_sender_allowed(struct db *db, int64_t account_id, const char *
 /* Inserts (or finds) the blob of body; *id_r its id. */
 static enum db_status blob_put(struct db *db, const unsigned char *body, size_t len, int64_t *id_r)
 {
-	unsigned char hash[crypto_hash_sha256_BYTES];
+	unsigned char hash[DIGEST_SHA256_BYTES];
 	char sizetext[24];
 	const char *values[3] = { (const char *)hash, sizetext, (const char *)body };
 	int lengths[3] = { (int)sizeof(hash), 0, (int)len };
@@ -370,7 +397,7 @@ static enum db_status blob_put(struct db *db, const unsigned char *body, size_t 
 
 	if (len > (size_t)INT32_MAX)
 		return DB_ERROR;
-	crypto_hash_sha256(hash, body, len);
+	digest_sha256(hash, body, len);
 	i64_text(sizetext, sizeof(sizetext), (int64_t)len);
 	res = db_exec(db, STMT_BLOB_PUT, 3, values, lengths, formats, &st);
 	if (st == DB_OK && PQntuples(res) == 1)
@@ -694,13 +721,132 @@ static enum db_status pipe_commit_status(struct db *db, PGresult *res)
 	return DB_OK;
 }
 
+/* Reads a delivery pipeline's COMMIT (unless st is already DB_TEMP) and
+ * Sync and leaves pipeline mode; returns the transaction's status, having
+ * rolled back whatever a failed statement left open. */
+static enum db_status pipe_finish(struct db *db, enum db_status st)
+{
+	PGconn *pg = db_pg(db);
+	PGresult *res = st == DB_TEMP ? NULL : pipe_result(pg);	/* COMMIT */
+	enum db_status cst = pipe_commit_status(db, res);
+
+	PQclear(res);
+	if (st == DB_OK)
+		st = cst;
+	while ((res = PQgetResult(pg)) != NULL) {	/* the Sync */
+		ExecStatusType rs = PQresultStatus(res);
+		PQclear(res);
+		if (rs == PGRES_PIPELINE_SYNC)
+			break;
+	}
+	if (PQexitPipelineMode(pg) != 1) {
+		log_error("db", "delivery pipeline did not end: %s", PQerrorMessage(pg));
+		if (st != DB_OK)
+			st = DB_TEMP;
+	}
+	if (st != DB_OK)
+		db_rollback(db);	/* a failed statement left the block open */
+	return st;
+}
+
+/* Group commit for one account in one round trip: BEGIN, one reservation
+ * (quota for the whole batch, its UIDs and MODSEQs), one insert per copy,
+ * COMMIT. *fallback_r when it stored nothing for a reason of the data
+ * (over quota for the sum, no INBOX, one copy refused): the per-message
+ * pipeline then sorts the batch out. */
+static enum db_status batch_reserve(struct batch_ctx *b, bool *fallback_r)
+{
+	PGconn *pg = db_pg(b->db);
+	unsigned char (*hash)[DIGEST_SHA256_BYTES] = xmalloc(b->n * sizeof(*hash));
+	char (*txt)[2][24] = xmalloc(b->n * sizeof(*txt));
+	char rtxt[3][24];
+	size_t sent = 0;
+	int64_t total = 0;
+	enum db_status st;
+	PGresult *res;
+	bool sent_ok;
+
+	*fallback_r = false;
+	for (size_t i = 0; i < b->n; i++)
+		if (!b->skip[i]) {
+			i64_text(txt[sent][0], sizeof(txt[sent][0]), (int64_t)sent);
+			i64_text(txt[sent][1], sizeof(txt[sent][1]), (int64_t)b->d[i].local_len);
+			total += (int64_t)b->d[i].local_len;
+			sent++;
+		}
+	i64_text(rtxt[0], sizeof(rtxt[0]), b->all[0]);
+	i64_text(rtxt[1], sizeof(rtxt[1]), (int64_t)sent);
+	i64_text(rtxt[2], sizeof(rtxt[2]), total);
+	const char *rv[3] = { rtxt[0], rtxt[1], rtxt[2] };
+
+	if (PQenterPipelineMode(pg) != 1) {
+		st = DB_TEMP;
+		goto out;
+	}
+	sent_ok = pipe_send(pg, STMT_BEGIN, 0, NULL, NULL, NULL) &&
+		  pipe_send(pg, STMT_DELIVER_RESERVE, 3, rv, NULL, NULL);
+	for (size_t i = 0, k = 0; i < b->n && sent_ok; i++) {
+		const struct db_delivery *d = &b->d[i];
+		if (b->skip[i])
+			continue;
+		const char *v[8] = { txt[k][0], txt[k][1], (const char *)hash[k],
+				     (const char *)d->local_body, d->envelope, d->bodystructure,
+				     d->body, d->parts };
+		const int len[8] = { 0, 0, DIGEST_SHA256_BYTES, (int)d->local_len, 0, 0, 0, 0 };
+		static const int fmt[8] = { 0, 0, 1, 1, 0, 0, 0, 0 };
+
+		if (d->local_len > (size_t)INT32_MAX) {
+			sent_ok = false;
+			break;
+		}
+		digest_sha256(hash[k], d->local_body, d->local_len);
+		sent_ok = pipe_send(pg, STMT_DELIVER_RESERVED, 8, v, len, fmt);
+		k++;
+	}
+	sent_ok = sent_ok && pipe_send(pg, STMT_COMMIT, 0, NULL, NULL, NULL) &&
+		  PQpipelineSync(pg) == 1;
+	if (!sent_ok) {
+		log_warn("db", "delivery pipeline: %s", PQerrorMessage(pg));
+		(void)PQexitPipelineMode(pg);
+		st = DB_TEMP;
+		goto out;
+	}
+	res = pipe_result(pg);	/* BEGIN */
+	st = db_status_of(b->db, res);
+	PQclear(res);
+	for (size_t k = 0; k < sent + 1; k++) {	/* the reservation, then each copy */
+		res = pipe_result(pg);
+		if (res == NULL) {
+			st = DB_TEMP;
+			break;
+		}
+		if (st == DB_OK && PQresultStatus(res) != PGRES_PIPELINE_ABORTED) {
+			enum db_status rst = db_status_of(b->db, res);
+			if (rst == DB_TEMP || rst == DB_RETRY)
+				st = rst;
+			else if (rst != DB_OK || (k == 0 && PQntuples(res) != 1))
+				*fallback_r = true;
+		}
+		PQclear(res);
+	}
+	if (st == DB_OK && *fallback_r)
+		st = DB_ERROR;	/* the COMMIT rolled back; nothing stored */
+	st = pipe_finish(b->db, st);
+	if (*fallback_r)
+		st = DB_OK;
+out:
+	free(hash);
+	free(txt);
+	return st;
+}
+
 /* One transaction, one round trip. A message whose copy changed nothing
  * is looked at after the COMMIT: over quota, account gone (skipped), or
  * no INBOX (b->redo: stored again on the slow path, which makes one). */
 static enum db_status batch_pipe(struct batch_ctx *b)
 {
 	PGconn *pg = db_pg(b->db);
-	unsigned char (*hash)[crypto_hash_sha256_BYTES] = xmalloc(b->n * sizeof(*hash));
+	unsigned char (*hash)[DIGEST_SHA256_BYTES] = xmalloc(b->n * sizeof(*hash));
 	char (*txt)[2][24] = xmalloc(b->n * sizeof(*txt));
 	size_t *order = xmalloc(b->n * sizeof(*order)), sent = 0;
 	bool *check = xcalloc(b->n, sizeof(*check)), sent_ok;
@@ -717,7 +863,7 @@ static enum db_status batch_pipe(struct batch_ctx *b)
 		const char *v[8] = { txt[i][0], txt[i][1], (const char *)hash[i],
 				     (const char *)d->local_body, d->envelope, d->bodystructure,
 				     d->body, d->parts };
-		const int len[8] = { 0, 0, crypto_hash_sha256_BYTES, (int)d->local_len, 0, 0, 0, 0 };
+		const int len[8] = { 0, 0, DIGEST_SHA256_BYTES, (int)d->local_len, 0, 0, 0, 0 };
 		static const int fmt[8] = { 0, 0, 1, 1, 0, 0, 0, 0 };
 
 		if (b->skip[i])
@@ -726,7 +872,7 @@ static enum db_status batch_pipe(struct batch_ctx *b)
 			sent_ok = false;
 			break;
 		}
-		crypto_hash_sha256(hash[i], d->local_body, d->local_len);
+		digest_sha256(hash[i], d->local_body, d->local_len);
 		i64_text(txt[i][0], sizeof(txt[i][0]), b->accts[b->acct_off[i]]);
 		i64_text(txt[i][1], sizeof(txt[i][1]), (int64_t)d->local_len);
 		sent_ok = pipe_send(pg, STMT_DELIVER_NEW, 8, v, len, fmt);
@@ -764,26 +910,9 @@ static enum db_status batch_pipe(struct batch_ctx *b)
 		}
 		PQclear(res);
 	}
-	res = st == DB_TEMP ? NULL : pipe_result(pg);	/* COMMIT */
-	cst = pipe_commit_status(b->db, res);
-	PQclear(res);
-	if (st == DB_OK)
-		st = cst;
-	while ((res = PQgetResult(pg)) != NULL) {	/* the Sync */
-		ExecStatusType rs = PQresultStatus(res);
-		PQclear(res);
-		if (rs == PGRES_PIPELINE_SYNC)
-			break;
-	}
-	if (PQexitPipelineMode(pg) != 1) {
-		log_error("db", "delivery pipeline did not end: %s", PQerrorMessage(pg));
-		if (st != DB_OK)
-			st = DB_TEMP;
-	}
-	if (st != DB_OK) {
-		db_rollback(b->db);	/* a failed statement left the block open */
+	st = pipe_finish(b->db, st);
+	if (st != DB_OK)
 		goto out;
-	}
 	for (size_t i = 0; i < b->n; i++) {
 		char idtext[24];
 		const char *params[1] = { idtext };
@@ -831,6 +960,15 @@ static enum db_status batch_once(struct batch_ctx *b)
 			b->res[i].st = DB_OK;
 			b->res[i].over_quota = false;
 		}
+	}
+	size_t live = 0;
+	for (size_t i = 0; i < b->n; i++)
+		live += !b->skip[i];
+	if (live >= 2) {
+		bool fallback;
+		st = batch_reserve(b, &fallback);
+		if (st != DB_OK || !fallback)
+			return st;
 	}
 	st = batch_pipe(b);
 	for (size_t i = 0; i < b->n; i++)

@@ -14,6 +14,7 @@
 #include "lib/mem.h"
 #include "lib/str.h"
 #include "lib/strnum.h"
+#include "smtp/rcpt_cache.h"
 #include "smtp/session.h"
 #include "work/work.h"
 
@@ -188,6 +189,7 @@ void smtp_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 
 struct rcpt_job {
 	struct job base;
+	uint64_t cache_gen;
 	struct mail_address addr;
 	char local[LIMIT_LOCAL_PART + 1];
 	char domain[LIMIT_DOMAIN + 1];
@@ -238,21 +240,16 @@ static void rcpt_run(struct job *base, struct db *db)
 	}
 }
 
-static void rcpt_done(struct job *base)
+/* The reply to RCPT once the recipient is resolved (st, r). */
+static void rcpt_answer(struct smtp_session *s, enum db_status st, const struct mail_address *a,
+			const struct db_rcpt *r)
 {
-	struct rcpt_job *j = (struct rcpt_job *)base;
-	struct smtp_session *s = smtp_session_find(j->base.conn_id);
-	if (s == NULL) {
-		free(j);
-		return;
-	}
-	const struct db_rcpt *r = &j->res;
-	if (j->st != DB_OK) {
+	if (st != DB_OK) {
 		smtp_reply(s, "451 4.3.0 Error: temporary failure, try again later");
-	} else if (r->result == DB_RCPT_NOT_HOSTED && j->addr.is_postmaster) {
+	} else if (r->result == DB_RCPT_NOT_HOSTED && a->is_postmaster) {
 		smtp_reply(s, "550 5.1.1 User unknown");
 	} else if (r->result == DB_RCPT_NOT_HOSTED) {
-		rcpt_remote(s, &j->addr);
+		rcpt_remote(s, a);
 	} else if (r->result == DB_RCPT_INACTIVE) {
 		smtp_reply(s, "550 5.2.1 Mailbox disabled");
 	} else if (r->result != DB_RCPT_HOSTED || r->n_accounts + r->n_remote == 0) {
@@ -264,8 +261,22 @@ static void rcpt_done(struct job *base)
 			smtp_add_account(s, r->accounts[i]);
 		for (size_t i = 0; i < r->n_remote && i < DB_RCPT_MAX_TARGETS; i++)
 			smtp_add_remote(s, r->remote[i]);
-		rcpt_accept(s, &j->addr);
+		rcpt_accept(s, a);
 	}
+}
+
+static void rcpt_done(struct job *base)
+{
+	struct rcpt_job *j = (struct rcpt_job *)base;
+	struct smtp_session *s = smtp_session_find(j->base.conn_id);
+
+	if (j->st == DB_OK && !j->addr.is_postmaster)
+		rcpt_cache_put(j->cache_gen, j->local, j->domain, &j->res);
+	if (s == NULL) {
+		free(j);
+		return;
+	}
+	rcpt_answer(s, j->st, &j->addr, &j->res);
 	smtp_unbusy(s);
 	free(j);
 }
@@ -306,7 +317,15 @@ void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		rcpt_remote(s, &a);
 		return;
 	}
+	if (!a.is_postmaster) {
+		struct db_rcpt cached;
+		if (rcpt_cache_get(a.local, a.domain, &cached)) {
+			rcpt_answer(s, DB_OK, &a, &cached);
+			return;
+		}
+	}
 	struct rcpt_job *j = xcalloc(1, sizeof *j);
+	j->cache_gen = rcpt_cache_generation();
 	j->base.run = rcpt_run;
 	j->base.done = rcpt_done;
 	j->base.conn_id = s->conn_id;
