@@ -234,6 +234,10 @@ const loaders = {
   async ports() {
     const r = await api("GET", "/listeners");
     if (!r.ok) return;
+    /* the live state (bound, bind error, connections) comes with the dashboard */
+    const live = {};
+    const d = await api("GET", "/dashboard");
+    if (d.ok) for (const l of d.data.listeners) live[l.name] = l;
     const tb = $("port-list");
     clear(tb);
     $("ports-error").textContent = "";
@@ -255,9 +259,20 @@ const loaders = {
         const x = await api("PATCH", "/listeners/" + encodeURIComponent(l.name),
                             { port: Number(port.value), tls: tls.value, enabled: on.checked });
         $("ports-error").textContent = x.ok ? "" : l.name + ": " + ((x.data && x.data.error) || "request failed");
-        if (x.ok) { notice("Listener " + l.name + " updated."); loaders.ports(); }
+        if (x.ok) {
+          notice("Listener " + l.name + " updated.");
+          loaders.ports();
+          /* the mail core rebinds a moment later: show a bind error then */
+          setTimeout(() => { if (state.page === "ports") loaders.ports(); }, 1500);
+        }
       });
-      tb.appendChild(row([l.name, l.protocol, port, tls, on, save]));
+      const s = live[l.name];
+      let st = el("span", "");
+      if (s && s.state === "up" && !s.error) st = el("span", "up, " + s.connections + " connected", "up");
+      else if (s && s.state === "up") st = el("span", s.error, "warn");	/* "... (still on port N)" */
+      else if (s && s.state === "error") st = el("span", s.error || "not bound", "warn");
+      else if (s) st = el("span", s.state, "off");
+      tb.appendChild(row([l.name, l.protocol, port, tls, on, st, save]));
     }
   },
 

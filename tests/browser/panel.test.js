@@ -376,6 +376,28 @@ test("move the POP3 port on the Ports page", async () => {
   await waitFor(() => pop3Greets(POP3_PORT), 30000, `POP3 back on ${POP3_PORT}`);
 });
 
+test("a port that cannot be bound shows its error, the old port keeps serving", async () => {
+  const blocker = net.createServer();
+  await new Promise((r) => blocker.listen(0, HOST, r));
+  const taken = blocker.address().port;
+  try {
+    await setPop3Port(taken);
+    await page.waitForFunction(() => {
+      for (const r of document.querySelectorAll("#port-list tr"))
+        if (r.cells[0].textContent === "pop3") return r.cells[5].textContent.includes("still on port");
+      return false;
+    }, null, { timeout: 15000 });
+    const text = await page.$$eval("#port-list tr", (rows) =>
+      rows.filter((r) => r.cells[0].textContent === "pop3").map((r) => r.cells[5].textContent)[0]);
+    assert.ok(text.includes(String(POP3_PORT)), text);
+    await shot("ports-bind-error");
+    assert.ok(await pop3Greets(POP3_PORT), "the old POP3 port stopped serving");
+  } finally {
+    await setPop3Port(POP3_PORT);
+    await new Promise((r) => blocker.close(r));
+  }
+});
+
 test("upload a certificate on the Certificates page", async () => {
   await gotoPage("certificates", "certificates-before");
   // a mismatched key first: the sentence appears next to the key field
