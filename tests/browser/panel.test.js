@@ -382,11 +382,14 @@ test("a port that cannot be bound shows its error, the old port keeps serving", 
   const taken = blocker.address().port;
   try {
     await setPop3Port(taken);
-    await page.waitForFunction(() => {
-      for (const r of document.querySelectorAll("#port-list tr"))
-        if (r.cells[0].textContent === "pop3") return r.cells[5].textContent.includes("still on port");
-      return false;
-    }, null, { timeout: 15000 });
+    // the core rebinds asynchronously: reopen the page until it reports it
+    const pop3State = () => page.$$eval("#port-list tr", (rows) =>
+      rows.filter((r) => r.cells[0].textContent === "pop3").map((r) => r.cells[5].textContent)[0] || "");
+    await waitFor(async () => {
+      await page.click('nav button[data-page="ports"]');
+      await page.waitForLoadState("networkidle");
+      return (await pop3State()).includes("still on port");
+    }, 20000, "the bind error on the Ports page");
     const text = await page.$$eval("#port-list tr", (rows) =>
       rows.filter((r) => r.cells[0].textContent === "pop3").map((r) => r.cells[5].textContent)[0]);
     assert.ok(text.includes(String(POP3_PORT)), text);
