@@ -234,10 +234,6 @@ const loaders = {
   async ports() {
     const r = await api("GET", "/listeners");
     if (!r.ok) return;
-    /* the live state (bound, bind error, connections) comes with the dashboard */
-    const live = {};
-    const d = await api("GET", "/dashboard");
-    if (d.ok) for (const l of d.data.listeners) live[l.name] = l;
     const tb = $("port-list");
     clear(tb);
     $("ports-error").textContent = "";
@@ -261,19 +257,17 @@ const loaders = {
         $("ports-error").textContent = x.ok ? "" : l.name + ": " + ((x.data && x.data.error) || "request failed");
         if (x.ok) {
           notice("Listener " + l.name + " updated.");
-          loaders.ports();
-          /* the mail core rebinds a moment later: show a bind error then */
-          setTimeout(() => { if (state.page === "ports") loaders.ports(); }, 1500);
+          await loaders.ports();
+          /* the mail core rebinds a moment later: refresh the state column
+             only, so nothing being typed in the table is lost */
+          setTimeout(() => { if (state.page === "ports") portStates(); }, 1500);
         }
       });
-      const s = live[l.name];
-      let st = el("span", "");
-      if (s && s.state === "up" && !s.error) st = el("span", "up, " + s.connections + " connected", "up");
-      else if (s && s.state === "up") st = el("span", s.error, "warn");	/* "... (still on port N)" */
-      else if (s && s.state === "error") st = el("span", s.error || "not bound", "warn");
-      else if (s) st = el("span", s.state, "off");
+      const st = el("span", "");
+      st.dataset.listener = l.name;
       tb.appendChild(row([l.name, l.protocol, port, tls, on, st, save]));
     }
+    await portStates();
   },
 
   async certificates() {
@@ -468,6 +462,22 @@ function bind() {
     formErrors(f, r);
     if (r.ok) { f.reset(); loaders.aliases(); }
   });
+}
+
+/* The Ports page's "State now" column from the core's live state (bound,
+   bind error, connections), which comes with the dashboard. */
+async function portStates() {
+  const d = await api("GET", "/dashboard");
+  if (!d.ok) return;
+  for (const sp of document.querySelectorAll("#port-list span[data-listener]")) {
+    const s = d.data.listeners.find((l) => l.name === sp.dataset.listener);
+    sp.className = "";
+    if (!s) sp.textContent = "";
+    else if (s.state === "up" && !s.error) { sp.textContent = "up, " + s.connections + " connected"; sp.className = "up"; }
+    else if (s.state === "up") { sp.textContent = s.error; sp.className = "warn"; }	/* "... (still on port N)" */
+    else if (s.state === "error") { sp.textContent = s.error || "not bound"; sp.className = "warn"; }
+    else { sp.textContent = s.state; sp.className = "off"; }
+  }
 }
 
 /* Fills a domain <select> (keeping its choice) and returns the chosen domain, or "". */
