@@ -9,7 +9,7 @@
 #   make fmt      clang-format the C sources
 
 CC      ?= cc
-PKGS    := libpq libsodium openssl zlib libmicrohttpd jansson libcurl libpsl libidn2
+PKGS    := libpq libsodium openssl zlib libmicrohttpd jansson libcurl libpsl libidn2 gnutls
 # libunbound.pc requires libevent.pc, which Debian's libunbound-dev does not
 # pull in, and opendkim.pc only adds its include directory: both by hand.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I/usr/include/opendkim
@@ -92,11 +92,12 @@ unit: $(UNIT_BIN)
 # --- Debian packages (installed only when missing) ---
 BUILD_DEBS := gcc make pkg-config libc6-dev libssl-dev libpq-dev libsodium-dev zlib1g-dev \
               libmicrohttpd-dev libjansson-dev libunbound-dev libcurl4-openssl-dev libpsl-dev \
-              libidn2-dev libopendkim-dev dns-root-data postgresql openssl ca-certificates
+              libidn2-dev libopendkim-dev dns-root-data postgresql openssl ca-certificates \
+              libgnutls28-dev
 TEST_DEBS  := $(BUILD_DEBS) libcmocka-dev python3 python3-pytest swaks fetchmail curl \
               procps iproute2 dovecot-core dovecot-imapd chromium isync offlineimap3 neomutt \
               python3-dkim python3-spf python3-dnspython dnsmasq-base postfix opendkim-tools \
-              pebble shellcheck docker-compose python3-yaml
+              pebble shellcheck docker-compose python3-yaml python3-cryptography
 # node and npm for the browser tests: any install on PATH will do (a newer
 # one from elsewhere must not be downgraded), else Debian's.
 NODE_DEBS  := nodejs npm

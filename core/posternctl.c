@@ -8,6 +8,7 @@
  * from the first line of stdin (at most LIMIT_PASSWORD_MAX octets), never
  * echoed, and wiped after use. The schema is migrated first, so accounts
  * can be provisioned before posternd's first start. */
+#include <errno.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -21,6 +22,7 @@
 #include <sodium.h>
 
 #include "config/config.h"
+#include "auth/seal.h"
 #include "config/limits.h"
 #include "db/acme.h"
 #include "auth/seal.h"
@@ -37,6 +39,7 @@
 #include "lib/strnum.h"
 #include "mail/dkim.h"
 #include "ops/ops.h"
+#include "net/tls.h"
 
 enum {
 	EXIT_OK = 0,
@@ -58,6 +61,9 @@ enum {
 	OPT_PER_HOUR = 1 << 6,
 	OPT_RCPTS = 1 << 7,
 	OPT_USER = 1 << 8,	/* --user NAME (relay set) */
+	OPT_DAYS = 1 << 10,
+	OPT_HOSTNAMES = 1 << 11,	/* --hostnames a,b,c */
+	OPT_DEFAULT = 1 << 12,
 };
 
 #define CTL_MAX_ARGS 2
@@ -76,6 +82,9 @@ struct ctl {
 	long port;
 	const char *tls;
 	int enable;		/* -1 unchanged */
+	long days;
+	char *hostnames;	/* --hostnames, split in place at commas */
+	bool make_default;
 	const char *challenge;	/* cert acme */
 	const char *user;
 	char *data_dir;		/* for the seal key (relay set --user) */
@@ -267,6 +276,155 @@ static enum admin_status cmd_listener_set(struct ctl *c)
 static enum admin_status cmd_queue_list(struct ctl *c)
 {
 	return admin_queue_list(c->db, print_queue, NULL, &c->err);
+}
+
+/* ---------- panel admins ---------- */
+
+static enum admin_status cmd_admin_add(struct ctl *c)
+{
+	return admin_admin_add(c->db, c->actor, c->args[0], c->password, c->passlen, &c->err);
+}
+
+static enum admin_status cmd_admin_passwd(struct ctl *c)
+{
+	return admin_admin_passwd(c->db, c->actor, c->args[0], c->password, c->passlen, &c->err);
+}
+
+static enum admin_status cmd_admin_totp_reset(struct ctl *c)
+{
+	return admin_admin_totp_reset(c->db, c->actor, c->args[0], &c->err);
+}
+
+/* ---------- certificates ---------- */
+
+static void print_cert(void *arg, const struct admin_cert *c)
+{
+	char date[32];
+	time_t t = (time_t)c->info->not_after;
+	struct tm tm;
+
+	(void)arg;
+	if (gmtime_r(&t, &tm) == NULL || strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		str_lcpy(date, "?", sizeof(date));
+	printf("%lld\t%s\t%s\t", (long long)c->id, c->is_default ? "default" : "-", date);
+	for (size_t i = 0; i < c->n_hostnames; i++)
+		printf("%s%s", i > 0 ? "," : "", c->hostnames[i]);
+	putchar('\t');
+	for (size_t i = 0; i < c->info->n_names; i++)
+		printf("%s%s", i > 0 ? "," : "", c->info->names[i]);
+	putchar('\t');
+	put_field(c->info->self_signed ? "self-signed" : c->info->issuer, true);
+}
+
+/* A whole PEM file of at most max octets into a malloc'd string. */
+static char *read_pem(const char *path, size_t max, struct admin_err *err)
+{
+	FILE *f = fopen(path, "r");
+	char *data;
+	size_t n;
+
+	if (f == NULL) {
+		(void)str_fmt(err->msg, sizeof(err->msg), "cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	data = xmalloc(max + 2);
+	n = fread(data, 1, max + 1, f);
+	fclose(f);
+	if (n > max || memchr(data, '\0', n) != NULL) {
+		(void)str_fmt(err->msg, sizeof(err->msg), "%s is not a PEM file of at most %zu bytes",
+			      path, max);
+		free(data);
+		return NULL;
+	}
+	data[n] = '\0';
+	return data;
+}
+
+/* --hostnames split at commas into names (at most LIMIT_CERT_HOSTNAMES). */
+static size_t split_hostnames(char *list, const char **names)
+{
+	size_t n = 0;
+
+	for (char *p = list; p != NULL && *p != '\0' && n < LIMIT_CERT_HOSTNAMES;) {
+		char *comma = strchr(p, ',');
+		if (comma != NULL)
+			*comma = '\0';
+		if (*p != '\0')
+			names[n++] = p;
+		p = comma != NULL ? comma + 1 : NULL;
+	}
+	return n;
+}
+
+static enum admin_status cmd_cert_import(struct ctl *c)
+{
+	const char *names[LIMIT_CERT_HOSTNAMES];
+	size_t n = split_hostnames(c->hostnames, names);
+	const char *field = NULL;
+	char *cert = read_pem(c->args[0], LIMIT_CERT_PEM, &c->err);
+	char *key = cert != NULL ? read_pem(c->args[1], LIMIT_CERT_KEY_PEM, &c->err) : NULL;
+	int64_t id = 0;
+	enum admin_status st = ADMIN_FAIL;
+
+	if (key != NULL) {
+		st = admin_cert_import(c->db, c->actor, cert, key, names, n, c->make_default, &id,
+				       &field, &c->err);
+		sodium_memzero(key, strlen(key));
+	}
+	if (st == ADMIN_OK)
+		printf("%lld\n", (long long)id);
+	free(key);
+	free(cert);
+	return st;
+}
+
+static enum admin_status cmd_cert_generate(struct ctl *c)
+{
+	int64_t id = 0;
+	enum admin_status st = admin_cert_generate(c->db, c->actor, c->args[0],
+						   (c->opts_seen & OPT_DAYS) ? (int)c->days : 365,
+						   c->make_default, &id, &c->err);
+
+	if (st == ADMIN_OK)
+		printf("%lld\n", (long long)id);
+	return st;
+}
+
+static enum admin_status cmd_cert_list(struct ctl *c)
+{
+	return admin_cert_list(c->db, print_cert, NULL, &c->err);
+}
+
+/* The certificate id argument: > 0, or 0 with c->err set. */
+static int64_t cert_id(struct ctl *c)
+{
+	uint64_t v;
+
+	if (strnum_parse(c->args[0], INT64_MAX, &v) < 0 || v == 0) {
+		str_lcpy(c->err.msg, "a certificate ID is a number (see cert list)", sizeof(c->err.msg));
+		return 0;
+	}
+	return (int64_t)v;
+}
+
+static enum admin_status cmd_cert_del(struct ctl *c)
+{
+	int64_t id = cert_id(c);
+
+	return id > 0 ? admin_cert_del(c->db, c->actor, id, &c->err) : ADMIN_FAIL;
+}
+
+static enum admin_status cmd_cert_set(struct ctl *c)
+{
+	const char *names[LIMIT_CERT_HOSTNAMES];
+	size_t n = split_hostnames(c->hostnames, names);
+	const char *field = NULL;
+	int64_t id = cert_id(c);
+
+	if (id == 0)
+		return ADMIN_FAIL;
+	return admin_cert_set(c->db, c->actor, id, c->hostnames != NULL ? names : NULL, n,
+			      c->make_default, &field, &c->err);
 }
 
 /* --- cert acme: queue an order for posternd's ACME thread and wait --- */
@@ -735,6 +893,21 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "listener", "set", 1, 1, OPT_PORT | OPT_TLS | OPT_ENABLE, false, cmd_listener_set,
 	  "listener set NAME [--port N] [--tls none|starttls|implicit] [--enable|--disable]", NULL },
 	{ "queue", "list", 0, 0, 0, false, cmd_queue_list, "queue list", NULL },
+	{ "cert", "import", 2, 2, OPT_HOSTNAMES | OPT_DEFAULT, false, cmd_cert_import,
+	  "cert import CERT.pem KEY.pem [--hostnames A,B] [--default]",
+	  "chain (server certificate first) and unencrypted key; prints the ID" },
+	{ "cert", "generate", 1, 1, OPT_DAYS | OPT_DEFAULT, false, cmd_cert_generate,
+	  "cert generate HOSTNAME [--days N] [--default]", "self-signed; prints the ID" },
+	{ "cert", "list", 0, 0, 0, false, cmd_cert_list, "cert list", NULL },
+	{ "cert", "set", 1, 1, OPT_HOSTNAMES | OPT_DEFAULT, false, cmd_cert_set,
+	  "cert set ID [--hostnames A,B] [--default]", "the names it serves (SNI)" },
+	{ "cert", "del", 1, 1, 0, false, cmd_cert_del, "cert del ID", NULL },
+	{ "admin", "add", 1, 1, 0, true, cmd_admin_add, "admin add NAME",
+	  "panel admin; password: first line of stdin" },
+	{ "admin", "passwd", 1, 1, 0, true, cmd_admin_passwd, "admin passwd NAME",
+	  "password: first line of stdin; ends the admin's sessions" },
+	{ "admin", "totp-reset", 1, 1, 0, false, cmd_admin_totp_reset, "admin totp-reset NAME",
+	  "removes the second factor (lost authenticator)" },
 	{ "cert", "acme", 1, 1, OPT_CHALLENGE, false, cmd_cert_acme,
 	  "cert acme HOSTNAME [--challenge http-01|tls-alpn-01]",
 	  "posternd issues it; waits and prints HOSTNAME, valid, NOT_AFTER" },
@@ -896,6 +1069,27 @@ static int parse_args(struct ctl *c, const struct ctl_cmd *cmd, int argc, char *
 					return usage_error("--tls needs none, starttls or implicit");
 				c->tls = v;
 				c->opts_seen |= OPT_TLS;
+			} else if ((cmd->opts & OPT_DAYS) && (strcmp(a, "--days") == 0 ||
+								strncmp(a, "--days=", 7) == 0)) {
+				uint64_t d;
+				v = opt_value(argc, argv, &i, a, 6);
+				if (v == NULL || strnum_parse(v, LIMIT_CERT_DAYS, &d) < 0 || d == 0)
+					return usage_error("--days needs a number from 1 to %d",
+							   LIMIT_CERT_DAYS);
+				c->days = (long)d;
+				c->opts_seen |= OPT_DAYS;
+			} else if ((cmd->opts & OPT_HOSTNAMES) &&
+				   (strcmp(a, "--hostnames") == 0 ||
+				    strncmp(a, "--hostnames=", 12) == 0)) {
+				v = opt_value(argc, argv, &i, a, 11);
+				if (v == NULL || *v == '\0')
+					return usage_error("--hostnames needs names separated by commas");
+				free(c->hostnames);
+				c->hostnames = xstrdup(v);
+				c->opts_seen |= OPT_HOSTNAMES;
+			} else if ((cmd->opts & OPT_DEFAULT) && strcmp(a, "--default") == 0) {
+				c->make_default = true;
+				c->opts_seen |= OPT_DEFAULT;
 			} else if ((cmd->opts & OPT_CHALLENGE) &&
 				   (strcmp(a, "--challenge") == 0 ||
 				    strncmp(a, "--challenge=", 12) == 0)) {
@@ -958,6 +1152,8 @@ static int parse_args(struct ctl *c, const struct ctl_cmd *cmd, int argc, char *
 		return usage_error("user limits needs --per-hour or --rcpts");
 	if (cmd->run == cmd_listener_set && c->opts_seen == 0)
 		return usage_error("listener set needs --port, --tls, --enable or --disable");
+	if (cmd->run == cmd_cert_set && c->opts_seen == 0)
+		return usage_error("cert set needs --hostnames or --default");
 	return EXIT_OK;
 }
 
@@ -1022,8 +1218,9 @@ static bool is_help(const char *a)
 
 /* Connects (and, unless the command says otherwise, migrates). With
  * POSTERN_DATABASE_URL unset, the embedded cluster under POSTERN_DATA_DIR
- * is reached through its socket while posternd runs. */
-static int connect_db(struct ctl *c, bool migrate, bool start_embedded)
+ * is reached through its socket while posternd runs. seal: the command
+ * seals or unseals private keys (certificates). */
+static int connect_db(struct ctl *c, bool migrate, bool start_embedded, bool seal)
 {
 	const char *error = NULL;
 	bool embedded;
@@ -1034,6 +1231,10 @@ static int connect_db(struct ctl *c, bool migrate, bool start_embedded)
 	}
 	c->cfg_loaded = true;
 	c->data_dir = xstrdup(c->cfg.data_dir);
+	if (seal && seal_init(c->cfg.data_dir, &error) < 0) {
+		fprintf(stderr, "%s: the seal key for private keys: %s\n", ctl_prog, error);
+		return EXIT_FAILED;
+	}
 	embedded = c->cfg.database_url == NULL;
 	if (embedded && start_embedded) {
 		if (pg_embedded_start(c->cfg.data_dir, c->cfg.pg_bindir, &c->conninfo, &error) < 0) {
@@ -1100,7 +1301,7 @@ static int run_ops(struct ctl *c, const struct ctl_ops_cmd *op, int argc, char *
 	if (rc != EXIT_OK)
 		return rc;
 	set_actor(c);
-	rc = connect_db(c, !op->no_migrate, op->start_embedded);
+	rc = connect_db(c, !op->no_migrate, op->start_embedded, false);
 	if (rc == EXIT_OK)
 		rc = op->run(c);
 	sodium_memzero(c->password, sizeof(c->password));
@@ -1208,7 +1409,8 @@ int main(int argc, char **argv)
 	    (rc = read_password(&c)) != EXIT_OK)
 		return rc;
 	set_actor(&c);
-	rc = connect_db(&c, true, false);
+	/* certificate commands seal and unseal private keys */
+	rc = connect_db(&c, true, false, strcmp(cmd->noun, "cert") == 0);
 	if (rc != EXIT_OK) {
 		sodium_memzero(c.password, sizeof(c.password));
 		disconnect_db(&c);
@@ -1218,6 +1420,7 @@ int main(int argc, char **argv)
 	sodium_memzero(c.password, sizeof(c.password));
 	disconnect_db(&c);
 	free(c.data_dir);
+	free(c.hostnames);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "%s: cannot write the output\n", ctl_prog);
 		return EXIT_FAILED;

@@ -127,6 +127,8 @@ static void main_reload_done(struct job *j)
 			const char *err = NULL;
 			if (tls_load(r->certs, r->n_certs, &err) < 0)
 				log_warn("posternd", "certificates not reloaded: %s", err);
+			else
+				web_server_certs(r->certs, r->n_certs);
 		} else if (r->st_certs != DB_OK) {
 			log_warn("posternd", "reload: cannot read certificates (database status %d)",
 				 (int)r->st_certs);

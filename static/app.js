@@ -111,10 +111,27 @@ const loaders = {
       c.appendChild(el("div", labels[k], "l"));
       counts.appendChild(c);
     }
+    const warn = $("cert-warnings");
+    clear(warn);
+    for (const c of r.data.cert_warnings || []) {
+      const text = c.days_left < 0
+        ? "Certificate " + c.id + " (" + c.names.join(", ") + ") expired on " + c.not_after.slice(0, 10) + "."
+        : "Certificate " + c.id + " (" + c.names.join(", ") + ") expires in " + c.days_left + " days (" + c.not_after.slice(0, 10) + ").";
+      warn.appendChild(el("p", text, "notice warn"));
+    }
     const tb = $("dash-listeners");
     clear(tb);
-    for (const l of r.data.listeners)
-      tb.appendChild(row([l.name, l.protocol, l.port, l.tls, el("span", l.enabled ? "on" : "off", l.enabled ? "up" : "off")]));
+    for (const l of r.data.listeners) {
+      let state;
+      if (l.state === "up") state = el("span", l.error ? "up (" + l.error + ")" : "up", "up");
+      else if (l.state === "off") state = el("span", "off", "off");
+      else state = el("span", "error: " + (l.error || "not bound"), "warn");
+      tb.appendChild(row([l.name, l.protocol, l.live_port && l.live_port !== l.port ? l.port + " (serving " + l.live_port + ")" : l.port,
+                          l.tls, state, l.state === "up" ? l.connections : ""]));
+    }
+    const fb = $("dash-failures");
+    clear(fb);
+    for (const f of r.data.auth_failures || []) fb.appendChild(row([f.at, f.user, f.peer, f.listener]));
   },
 
   async domains() {
@@ -238,10 +255,121 @@ const loaders = {
         const x = await api("PATCH", "/listeners/" + encodeURIComponent(l.name),
                             { port: Number(port.value), tls: tls.value, enabled: on.checked });
         $("ports-error").textContent = x.ok ? "" : l.name + ": " + ((x.data && x.data.error) || "request failed");
-        if (x.ok) { notice("Listener " + l.name + " updated."); loaders.ports(); }
+        if (x.ok) {
+          notice("Listener " + l.name + " updated.");
+          await loaders.ports();
+          /* the mail core rebinds a moment later: refresh the state column
+             only, so nothing being typed in the table is lost */
+          setTimeout(() => { if (state.page === "ports") portStates(); }, 1500);
+        }
       });
-      tb.appendChild(row([l.name, l.protocol, port, tls, on, save]));
+      const st = el("span", "");
+      st.dataset.listener = l.name;
+      tb.appendChild(row([l.name, l.protocol, port, tls, on, st, save]));
     }
+    await portStates();
+  },
+
+  async certificates() {
+    const r = await api("GET", "/certificates");
+    if (!r.ok) return;
+    const tb = $("cert-list");
+    clear(tb);
+    $("certs-error").textContent = "";
+    const failed = (x) => { $("certs-error").textContent = x.ok ? "" : ((x.data && x.data.error) || "request failed"); };
+    for (const c of r.data.certificates) {
+      const expires = el("span", c.not_after.slice(0, 10) + " (" + c.days_left + " days)",
+                         c.days_left < 21 ? "warn" : "");
+      const actions = el("div");
+      const names = el("button", "Hostnames");
+      names.type = "button";
+      names.addEventListener("click", async () => {
+        const v = window.prompt("Hostnames certificate " + c.id + " serves (comma-separated)", c.hostnames.join(", "));
+        if (v === null) return;
+        const list = v.split(",").map((h) => h.trim()).filter(Boolean);
+        const x = await api("PATCH", "/certificates/" + c.id, { hostnames: list });
+        failed(x);
+        if (x.ok) { notice("Certificate " + c.id + " now serves " + list.join(", ") + "."); loaders.certificates(); }
+      });
+      const def = el("button", "Make default");
+      def.type = "button";
+      def.disabled = c.default;
+      def.addEventListener("click", async () => {
+        const x = await api("PATCH", "/certificates/" + c.id, { default: true });
+        failed(x);
+        if (x.ok) loaders.certificates();
+      });
+      const del = el("button", "Delete", "danger");
+      del.type = "button";
+      del.addEventListener("click", async () => {
+        if (!confirmDelete("certificate " + c.id + " (" + c.names.join(", ") + ")")) return;
+        const x = await api("DELETE", "/certificates/" + c.id);
+        failed(x);
+        if (x.ok) loaders.certificates();
+      });
+      actions.append(names, " ", def, " ", del);
+      tb.appendChild(row([c.id, c.hostnames.join(", ") || "(none)", c.names.join(", "),
+                          c.self_signed ? "self-signed" : c.issuer, expires, c.default ? "yes" : "", actions]));
+    }
+  },
+
+  async setup() {
+    const d = await fillDomains($("setup-domain"));
+    if (!d) return;
+    const f = $("setup-form");
+    const r = await api("GET", "/client-setup?domain=" + encodeURIComponent(d));
+    formErrors(f, r);
+    const tb = $("setup-list");
+    clear(tb);
+    const auto = $("setup-auto");
+    clear(auto);
+    if (!r.ok) return;
+    for (const s of r.data.settings)
+      tb.appendChild(row([s.direction, s.protocol.toUpperCase(), s.server, s.port, s.security]));
+    const tbUrl = "/mail/config-v1.1.xml?emailaddress=" + encodeURIComponent("user@" + d);
+    const li1 = el("li", "Thunderbird: publishes itself at autoconfig." + d + " — ");
+    const a1 = el("a", "preview");
+    a1.href = tbUrl;
+    li1.appendChild(a1);
+    auto.appendChild(li1);
+    auto.appendChild(el("li", "Outlook: POX autodiscover at autodiscover." + d + "/autodiscover/autodiscover.xml"));
+    auto.appendChild(el("li", "Apple Mail, iPhone, iPad: download a profile below and open it on the device."));
+  },
+
+  async dns() {
+    const d = await fillDomains($("dns-domain"));
+    if (!d) return;
+    const f = $("dns-form");
+    const r = await api("GET", "/dns-records?domain=" + encodeURIComponent(d));
+    formErrors(f, r);
+    const tb = $("dns-list");
+    clear(tb);
+    if (!r.ok) return;
+    for (const rec of r.data.records) {
+      const copy = el("button", "Copy");
+      copy.type = "button";
+      copy.addEventListener("click", async () => {
+        const text = rec.name + " IN " + rec.type + " " + rec.value;
+        try {
+          await navigator.clipboard.writeText(text);
+          notice("Copied: " + text);
+        } catch (e) {
+          window.prompt("Copy this record", text);
+        }
+      });
+      tb.appendChild(row([rec.type, rec.name, rec.value, rec.note, copy]));
+    }
+  },
+
+  async security() {
+    const r = await api("GET", "/totp");
+    if (!r.ok) return;
+    $("totp-state").textContent = r.data.enabled ? "Two-factor login is on: every login asks for a code."
+      : "Two-factor login is off: a password alone logs in.";
+    $("totp-enroll").hidden = r.data.enabled;
+    $("totp-disable").hidden = !r.data.enabled;
+    $("totp-confirm").hidden = r.data.enabled || !r.data.pending || $("totp-setup").hidden;
+    if (r.data.enabled) $("totp-setup").hidden = true;
   },
 
   async queue() {
@@ -271,10 +399,17 @@ function bind() {
   $("login-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = ev.target;
-    const r = await api("POST", "/login", { username: f.elements.username.value, password: f.elements.password.value });
+    const body = { username: f.elements.username.value, password: f.elements.password.value };
+    if (f.elements.totp.value.trim()) body.totp = f.elements.totp.value.trim();
+    const r = await api("POST", "/login", body);
     formErrors(f, r);
-    if (!r.ok) return;
+    if (!r.ok) {
+      if (r.data && r.data.totp_required) { $("login-totp").hidden = false; f.elements.totp.value = ""; f.elements.totp.focus(); }
+      return;
+    }
     f.elements.password.value = "";
+    f.elements.totp.value = "";
+    $("login-totp").hidden = true;
     state.csrf = r.data.csrf;
     state.user = r.data.username;
     showApp();
@@ -329,8 +464,117 @@ function bind() {
   });
 }
 
+/* The Ports page's "State now" column from the core's live state (bound,
+   bind error, connections), which comes with the dashboard. */
+async function portStates() {
+  const d = await api("GET", "/dashboard");
+  if (!d.ok) return;
+  for (const sp of document.querySelectorAll("#port-list span[data-listener]")) {
+    const s = d.data.listeners.find((l) => l.name === sp.dataset.listener);
+    sp.className = "";
+    if (!s) sp.textContent = "";
+    else if (s.state === "up" && !s.error) { sp.textContent = "up, " + s.connections + " connected"; sp.className = "up"; }
+    else if (s.state === "up") { sp.textContent = s.error; sp.className = "warn"; }	/* "... (still on port N)" */
+    else if (s.state === "error") { sp.textContent = s.error || "not bound"; sp.className = "warn"; }
+    else { sp.textContent = s.state; sp.className = "off"; }
+  }
+}
+
+/* Fills a domain <select> (keeping its choice) and returns the chosen domain, or "". */
+async function fillDomains(sel) {
+  const r = await api("GET", "/domains");
+  if (!r.ok) return "";
+  const keep = sel.value;
+  clear(sel);
+  for (const d of r.data.domains) {
+    const o = el("option", d.name);
+    o.value = d.name;
+    sel.appendChild(o);
+  }
+  if (keep && r.data.domains.some((d) => d.name === keep)) sel.value = keep;
+  return sel.value;
+}
+
+function bindSecurity() {
+  $("totp-enroll").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const r = await api("POST", "/totp/enroll");
+    formErrors(ev.target, r);
+    if (!r.ok) return;
+    $("totp-secret").textContent = r.data.secret;
+    $("totp-uri").href = r.data.uri;
+    $("totp-setup").hidden = false;
+    $("totp-confirm").hidden = false;
+  });
+  $("totp-confirm").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const r = await api("POST", "/totp/confirm", { code: f.elements.code.value.trim() });
+    formErrors(f, r);
+    if (!r.ok) return;
+    f.reset();
+    $("totp-secret").textContent = "";
+    $("totp-setup").hidden = true;
+    notice("Two-factor login is on.");
+    loaders.security();
+  });
+  $("totp-disable").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const r = await api("POST", "/totp/disable", { code: f.elements.code.value.trim() });
+    formErrors(f, r);
+    if (!r.ok) return;
+    f.reset();
+    notice("Two-factor login is off.");
+    loaders.security();
+  });
+}
+
+function bindSetup() {
+  $("setup-domain").addEventListener("change", () => loaders.setup());
+  $("dns-domain").addEventListener("change", () => loaders.dns());
+  $("setup-form").addEventListener("submit", (ev) => { ev.preventDefault(); loaders.setup(); });
+  $("dns-form").addEventListener("submit", (ev) => { ev.preventDefault(); loaders.dns(); });
+  $("setup-apple").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const email = ev.target.elements.email.value.trim();
+    if (email) window.location.assign("/apple/mobileconfig?email=" + encodeURIComponent(email));
+  });
+}
+
+function bindCertificates() {
+  $("cert-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const body = { cert_pem: f.elements.cert_pem.value, key_pem: f.elements.key_pem.value,
+                   default: f.elements.default.checked };
+    const hosts = f.elements.hostnames.value.split(",").map((h) => h.trim()).filter(Boolean);
+    if (hosts.length) body.hostnames = hosts;
+    const r = await api("POST", "/certificates", body);
+    formErrors(f, r);
+    if (r.ok) {
+      f.reset();
+      notice("Certificate " + r.data.id + " for " + r.data.hostnames.join(", ") + " uploaded; it is in use now.");
+      loaders.certificates();
+    }
+  });
+
+  $("cert-generate").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const days = Number(f.elements.days.value || 365);
+    const r = await api("POST", "/certificates/generate", { hostname: f.elements.hostname.value.trim(),
+                                                            days: Number.isInteger(days) ? days : -1 });
+    formErrors(f, r);
+    if (r.ok) { f.reset(); notice("Self-signed certificate " + r.data.id + " generated."); loaders.certificates(); }
+  });
+}
+
 async function start() {
   bind();
+  bindCertificates();
+  bindSetup();
+  bindSecurity();
   const r = await api("GET", "/me");
   if (r.ok) {
     state.csrf = r.data.csrf;

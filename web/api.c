@@ -10,18 +10,21 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <microhttpd.h>
 
+#include "auth/failures.h"
 #include "auth/password.h"
 #include "db/admin.h"
 #include "lib/str.h"
 #include "lib/strnum.h"
+#include "net/listener.h"
 
 /* ---------- helpers ---------- */
 
 /* A JSON string of database or client text; escaped when not UTF-8. */
-static json_t *web_jstr(const char *s)
+json_t *web_jstr(const char *s)
 {
 	char safe[LIMIT_ADDRESS * 4 + 8];
 	json_t *j = json_string(s);
@@ -41,7 +44,7 @@ static json_t *web_jnum(const char *s)
 
 /* Maps an admin.c result to the reply: ok_status with ok (consumed) on
  * success, else the sentence next to field. */
-static void web_admin_reply(struct web_reply *rep, enum admin_status as,
+void web_admin_reply(struct web_reply *rep, enum admin_status as,
 			    const struct admin_err *err, const char *field, unsigned ok_status,
 			    json_t *ok)
 {
@@ -61,7 +64,7 @@ static void web_admin_reply(struct web_reply *rep, enum admin_status as,
 
 /* A string field of the body: 1 present (into *out_r), 0 absent (and not
  * required), -1 with rep set. */
-static int web_body_str(struct web_req *req, struct web_reply *rep, const char *key,
+int web_body_str(struct web_req *req, struct web_reply *rep, const char *key,
 			bool required, size_t max, const char **out_r)
 {
 	json_t *j = json_object_get(req->body, key);
@@ -91,7 +94,7 @@ static int web_body_str(struct web_req *req, struct web_reply *rep, const char *
 }
 
 /* A non-negative integer field: 1 present, 0 absent, -1 with rep set. */
-static int web_body_int(struct web_req *req, struct web_reply *rep, const char *key,
+int web_body_int(struct web_req *req, struct web_reply *rep, const char *key,
 			json_int_t min, json_int_t max, json_int_t *out_r)
 {
 	json_t *j = json_object_get(req->body, key);
@@ -112,7 +115,7 @@ static int web_body_int(struct web_req *req, struct web_reply *rep, const char *
 }
 
 /* A boolean field: 1 present, 0 absent, -1 with rep set. */
-static int web_body_bool(struct web_req *req, struct web_reply *rep, const char *key, bool *out_r)
+int web_body_bool(struct web_req *req, struct web_reply *rep, const char *key, bool *out_r)
 {
 	json_t *j = json_object_get(req->body, key);
 
@@ -161,7 +164,7 @@ static int web_arg_domain(struct web_req *req, struct web_reply *rep, char *buf,
 	return 0;
 }
 
-static void web_db_down(struct web_reply *rep)
+void web_db_down(struct web_reply *rep)
 {
 	web_reply_error(rep, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
 			"the database is unavailable; try again shortly");
@@ -179,6 +182,73 @@ static void web_listener_add(void *arg, const struct admin_listener *l)
 	json_object_set_new(o, "tls", web_jstr(l->tls));
 	json_object_set_new(o, "enabled", json_boolean(l->enabled));
 	json_array_append_new(arg, o);
+}
+
+/* Adds each configured listener's live state from the core (same
+ * process): "state" up / off / error, "error", "connections", and
+ * "live_port" (the port actually bound, which differs while a new port
+ * could not be bound). */
+static void web_dashboard_live(json_t *listeners)
+{
+	struct listener_status st[64];
+	size_t n = listener_snapshot(st, 64), i;
+	json_t *l;
+
+	json_array_foreach(listeners, i, l) {
+		const char *name = json_string_value(json_object_get(l, "name"));
+		const struct listener_status *s = NULL;
+		for (size_t k = 0; k < n && name != NULL; k++)
+			if (strcmp(st[k].spec.name, name) == 0)
+				s = &st[k];
+		if (s == NULL) {
+			json_object_set_new(l, "state", json_string("unknown"));
+			json_object_set_new(l, "error", json_string("not loaded by the mail core yet"));
+			json_object_set_new(l, "connections", json_integer(0));
+			continue;
+		}
+		json_object_set_new(l, "state", json_string(s->up ? "up" : !s->spec.enabled ? "off"
+							      : "error"));
+		json_object_set_new(l, "error", web_jstr(s->up || s->spec.enabled ? s->error : ""));
+		json_object_set_new(l, "connections", json_integer((json_int_t)s->connections));
+		json_object_set_new(l, "live_port", json_integer(s->spec.port));
+	}
+}
+
+static void web_dashboard_cert(void *arg, const struct admin_cert *c)
+{
+	time_t now = time(NULL);
+
+	if (c->info->not_after - (long long)now < (long long)LIMIT_CERT_WARN_DAYS * 86400)
+		json_array_append_new(arg, web_cert_json(c, now));
+}
+
+/* Certificates expiring within LIMIT_CERT_WARN_DAYS (or expired). */
+static json_t *web_dashboard_certs(struct web_req *req)
+{
+	struct admin_err err;
+	json_t *list = json_array();
+
+	(void)admin_cert_list(req->db, web_dashboard_cert, list, &err);
+	return list;
+}
+
+static json_t *web_dashboard_failures(void)
+{
+	struct auth_failure f[AUTH_FAILURES_KEEP];
+	size_t n = auth_failure_recent(f, AUTH_FAILURES_KEEP);
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < n; i++) {
+		char at[32];
+		struct tm tm;
+		if (gmtime_r(&f[i].at, &tm) == NULL ||
+		    strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			str_lcpy(at, "?", sizeof(at));
+		json_array_append_new(list, json_pack("{s:s,s:o,s:s,s:s}", "at", at, "user",
+						      web_jstr(f[i].user), "peer", f[i].peer,
+						      "listener", f[i].listener));
+	}
+	return list;
 }
 
 void web_api_dashboard(struct web_req *req, struct web_reply *rep)
@@ -206,11 +276,12 @@ void web_api_dashboard(struct web_req *req, struct web_reply *rep)
 		web_reply_error(rep, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "%s", err.msg);
 		return;
 	}
+	web_dashboard_live(listeners);
 	o = json_object();
 	json_object_set_new(o, "counts", counts);
-	/* XXX: the configured listeners; their live state (bound, bind error,
-	 * connections) lives in the loop thread and is not exported yet */
 	json_object_set_new(o, "listeners", listeners);
+	json_object_set_new(o, "cert_warnings", web_dashboard_certs(req));
+	json_object_set_new(o, "auth_failures", web_dashboard_failures());
 	web_reply_json(rep, MHD_HTTP_OK, o);
 }
 

@@ -2,7 +2,8 @@
  * flags say what a route needs: a session and CSRF token, an argon2id
  * slot, a path parameter). Paths are matched exactly, or as a prefix
  * followed by exactly one non-empty segment (no '/') for WEB_PARAM routes.
- * Everything under /api/ that is not here is a 404 (or 405). */
+ * Everything under /api/ that is not here is a 404 (or 405); the few
+ * public paths outside /api/ (autoconfiguration) are here too. */
 #include "web/web.h"
 
 #include <string.h>
@@ -26,6 +27,26 @@ static const struct web_route web_routes[] = {
 	{ "PATCH", "/api/v1/listeners/", WEB_AUTH | WEB_PARAM, web_api_listeners_patch },
 	{ "GET", "/api/v1/queue", WEB_AUTH, web_api_queue_get },
 	{ "GET", "/api/v1/audit", WEB_AUTH, web_api_audit_get },
+	{ "GET", "/api/v1/totp", WEB_AUTH, web_api_totp_get },
+	{ "POST", "/api/v1/totp/enroll", WEB_AUTH, web_api_totp_enroll },
+	{ "POST", "/api/v1/totp/confirm", WEB_AUTH, web_api_totp_confirm },
+	{ "POST", "/api/v1/totp/disable", WEB_AUTH, web_api_totp_disable },
+	{ "GET", "/api/v1/client-setup", WEB_AUTH, web_api_setup_get },
+	{ "GET", "/api/v1/dns-records", WEB_AUTH, web_api_dns_get },
+	{ "GET", "/api/v1/certificates", WEB_AUTH, web_api_certs_get },
+	{ "POST", "/api/v1/certificates", WEB_AUTH, web_api_certs_post },
+	{ "POST", "/api/v1/certificates/generate", WEB_AUTH, web_api_certs_generate },
+	{ "PATCH", "/api/v1/certificates/", WEB_AUTH | WEB_PARAM, web_api_certs_patch },
+	{ "DELETE", "/api/v1/certificates/", WEB_AUTH | WEB_PARAM, web_api_certs_delete },
+	/* public client autoconfiguration (setup.c), outside /api */
+	{ "GET", "/mail/config-v1.1.xml", 0, web_autoconfig },
+	{ "GET", "/.well-known/autoconfig/mail/config-v1.1.xml", 0, web_autoconfig },
+	{ "POST", "/autodiscover/autodiscover.xml", WEB_RAW_BODY, web_autodiscover },
+	{ "POST", "/Autodiscover/Autodiscover.xml", WEB_RAW_BODY, web_autodiscover },
+	{ "GET", "/apple/mobileconfig", 0, web_mobileconfig },
+	{ "GET", "/.well-known/mta-sts.txt", 0, web_mta_sts },
+	/* its own check: an admin session or POSTERN_METRICS_TOKEN (metrics.c) */
+	{ "GET", "/metrics", 0, web_metrics },
 	/* acme (api_acme.c) */
 	{ "GET", "/api/v1/certificates/acme", WEB_AUTH, web_api_acme_get },
 	{ "POST", "/api/v1/certificates/acme", WEB_AUTH, web_api_acme_post },

@@ -6,7 +6,9 @@
  * connections guarded by a mutex, argon2id work limited to LIMIT_WEB_HASHERS
  * at once, security headers on every response, and the static UI served
  * from a fixed table loaded at start-up: no request path ever reaches the
- * file system. XXX: HTTPS (8443, GnuTLS from PEM in memory) is not done. */
+ * file system. HTTPS is a second libmicrohttpd daemon on
+ * POSTERN_ADMIN_TLS_LISTEN (GnuTLS; certificates from web/tls.c through a
+ * callback, so a new certificate applies to the next handshake). */
 #include "web/server.h"
 
 #include <errno.h>
@@ -27,11 +29,13 @@
 #include <microhttpd.h>
 
 #include "config/config.h"
+#include "db/store.h"
 #include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
 #include "lib/strnum.h"
+#include "web/tls.h"
 #include "web/web.h"
 
 /* Every response carries these (no inline script anywhere in static/). */
@@ -71,7 +75,8 @@ struct web_ctx {
 };
 
 static struct MHD_Daemon *web_daemon;
-static struct sockaddr_storage web_addr;
+static struct MHD_Daemon *web_tls_daemon;	/* HTTPS; NULL when off */
+static struct sockaddr_storage web_addr, web_tls_addr;
 
 static pthread_mutex_t web_pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t web_pool_cv;
@@ -142,6 +147,18 @@ static void web_pool_put(int slot)
 	pthread_mutex_unlock(&web_pool_mu);
 }
 
+void web_pool_use(int *busy_r, int *size_r)
+{
+	int busy = 0;
+
+	pthread_mutex_lock(&web_pool_mu);
+	for (int i = 0; i < LIMIT_WEB_DB_CONNS; i++)
+		busy += web_pool_busy[i] ? 1 : 0;
+	pthread_mutex_unlock(&web_pool_mu);
+	*busy_r = busy;
+	*size_r = LIMIT_WEB_DB_CONNS;
+}
+
 /* ---------- replies ---------- */
 
 void web_reply_json(struct web_reply *rep, unsigned status, json_t *json)
@@ -171,6 +188,16 @@ void web_reply_error(struct web_reply *rep, unsigned status, const char *field, 
 	web_reply_json(rep, status, o);
 }
 
+void web_reply_raw(struct web_reply *rep, unsigned status, const char *type, char *data,
+		   size_t len)
+{
+	rep->status = status;
+	free(rep->raw);
+	rep->raw = data;
+	rep->raw_len = len;
+	rep->raw_type = type;
+}
+
 const char *web_req_arg(struct web_req *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -195,19 +222,36 @@ static enum MHD_Result web_queue(struct MHD_Connection *c, struct web_reply *rep
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
-	if (rep->json == NULL)
-		rep->json = json_object();
-	text = json_dumps(rep->json, JSON_COMPACT);
-	json_decref(rep->json);
-	rep->json = NULL;
-	if (text == NULL)
-		abort();	/* out of memory */
-	r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-	if (r == NULL) {
-		free(text);
-		return MHD_NO;
+	if (rep->raw != NULL) {
+		json_decref(rep->json);
+		rep->json = NULL;
+		r = MHD_create_response_from_buffer(rep->raw_len, rep->raw, MHD_RESPMEM_MUST_FREE);
+		if (r == NULL) {
+			free(rep->raw);
+			return MHD_NO;
+		}
+		rep->raw = NULL;
+		web_add_headers(r, rep->raw_type);
+		if (rep->attachment[0] != '\0') {
+			char cd[160];
+			if (str_fmt(cd, sizeof(cd), "attachment; filename=\"%s\"", rep->attachment) >= 0)
+				MHD_add_response_header(r, "Content-Disposition", cd);
+		}
+	} else {
+		if (rep->json == NULL)
+			rep->json = json_object();
+		text = json_dumps(rep->json, JSON_COMPACT);
+		json_decref(rep->json);
+		rep->json = NULL;
+		if (text == NULL)
+			abort();	/* out of memory */
+		r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+		if (r == NULL) {
+			free(text);
+			return MHD_NO;
+		}
+		web_add_headers(r, "application/json; charset=utf-8");
 	}
-	web_add_headers(r, "application/json; charset=utf-8");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (rep->cookie[0] != '\0')
 		MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, rep->cookie);
@@ -352,9 +396,12 @@ static void web_api(struct MHD_Connection *c, const char *url, const char *metho
 		    struct web_ctx *ctx, struct web_reply *rep)
 {
 	struct web_req req = { .conn = c, .method = method, .path = url };
+	const union MHD_ConnectionInfo *di = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
 	const struct web_route *route;
 	bool known;
 	int slot;
+
+	req.https = di != NULL && web_tls_daemon != NULL && di->daemon == web_tls_daemon;
 
 	web_client_ip(c, req.ip, sizeof(req.ip));
 	route = web_route_find(method, url, &req.param, &known);
@@ -371,8 +418,13 @@ static void web_api(struct MHD_Connection *c, const char *url, const char *metho
 				"the request body is larger than %d bytes", LIMIT_WEB_BODY);
 		return;
 	}
-	if (web_parse_body(&req, ctx, rep) < 0)
+	if (route->flags & WEB_RAW_BODY) {
+		req.body = json_object();
+		req.raw_body = buf_data(&ctx->body);
+		req.raw_len = buf_len(&ctx->body);
+	} else if (web_parse_body(&req, ctx, rep) < 0) {
 		goto out;
+	}
 	slot = web_pool_get(&req.db);
 	if (slot < 0) {
 		web_reply_error(rep, MHD_HTTP_SERVICE_UNAVAILABLE, NULL,
@@ -434,8 +486,13 @@ static enum MHD_Result web_access(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (ctx->answered)
 		return MHD_YES;
-	if (strcmp(url, "/api") != 0 && strncmp(url, "/api/", 5) != 0)
-		return web_static(c, url, method);
+	if (strcmp(url, "/api") != 0 && strncmp(url, "/api/", 5) != 0) {
+		const char *param;
+		bool known;
+		/* the public routes outside /api (autoconfiguration, metrics) */
+		if (web_route_find(method, url, &param, &known) == NULL && !known)
+			return web_static(c, url, method);
+	}
 	web_api(c, url, method, ctx, &rep);
 	return web_queue(c, &rep);
 }
@@ -480,8 +537,9 @@ static size_t web_unescape(void *cls, struct MHD_Connection *c, char *s)
 
 /* ---------- start and stop ---------- */
 
-/* "host:port" or "[v6]:port" into web_addr. */
-static int web_parse_listen(const char *listen, const char **error_r)
+/* "host:port" or "[v6]:port" into *addr. */
+static int web_parse_listen(const char *listen, struct sockaddr_storage *addr,
+			    const char **error_r)
 {
 	char host[256];
 	const char *colon = strrchr(listen, ':');
@@ -506,9 +564,65 @@ static int web_parse_listen(const char *listen, const char **error_r)
 	host[hlen] = '\0';
 	if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || res == NULL)
 		return -1;
-	memcpy(&web_addr, res->ai_addr, res->ai_addrlen);
+	memcpy(addr, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
 	return 0;
+}
+
+void web_server_certs(const struct tls_cert_pem *certs, size_t n)
+{
+	if (web_tls_daemon != NULL && web_tls_update(certs, n) < 0)
+		log_warn("web", "HTTPS: no certificate could be loaded; the old ones stay");
+}
+
+/* The HTTPS daemon: the same handler and limits as HTTP. Its failure is
+ * logged, never fatal (HTTP keeps working). */
+static void web_https_start(const char *listen, const char *hostname)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_TLS;
+	struct tls_cert_pem *certs = NULL;
+	const char *err = NULL;
+	struct db *db = NULL;
+	size_t n = 0;
+	int slot;
+
+	if (web_parse_listen(listen, &web_tls_addr, &err) < 0) {
+		log_warn("web", "HTTPS not started: POSTERN_ADMIN_TLS_LISTEN must be address:port");
+		return;
+	}
+	if (web_tls_addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	slot = web_pool_get(&db);
+	if (slot >= 0) {
+		if (db_certs_load(db, hostname, &certs, &n) == DB_OK && n > 0)
+			(void)web_tls_update(certs, n);
+		db_certs_free(certs, n);
+		web_pool_put(slot);
+	}
+	if (!web_tls_ready()) {
+		log_warn("web", "HTTPS not started: no certificate could be loaded");
+		return;
+	}
+	web_tls_daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, web_access, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, web_mhd_log, NULL,
+		MHD_OPTION_UNESCAPE_CALLBACK, web_unescape, NULL,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&web_tls_addr,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)LIMIT_WEB_CONNECTIONS,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)LIMIT_WEB_CONNECTIONS_PER_IP,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LIMIT_WEB_CONN_MEMORY,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)LIMIT_WEB_TIMEOUT_S,
+		MHD_OPTION_NOTIFY_COMPLETED, web_completed, NULL,
+		MHD_OPTION_HTTPS_CERT_CALLBACK, web_tls_cert_cb,
+		MHD_OPTION_HTTPS_PRIORITIES, "SECURE:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+		MHD_OPTION_END);
+	if (web_tls_daemon == NULL) {
+		log_warn("web", "HTTPS not started: cannot bind %s (in use?)", listen);
+		return;
+	}
+	log_info("web", "admin panel on https://%s/", listen);
 }
 
 int web_server_start(const char *listen, const char *conninfo, const char **error_r)
@@ -525,7 +639,7 @@ int web_server_start(const char *listen, const char *conninfo, const char **erro
 		*error_r = "the admin panel is already running";
 		return -1;
 	}
-	if (web_parse_listen(listen, error_r) < 0)
+	if (web_parse_listen(listen, &web_addr, error_r) < 0)
 		return -1;
 	if (web_addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -568,11 +682,18 @@ int web_server_start(const char *listen, const char *conninfo, const char **erro
 		return -1;
 	}
 	log_info("web", "admin panel on %s", url);
+	if (cfg != NULL && cfg->admin_tls_listen != NULL && strcmp(cfg->admin_tls_listen, "off") != 0)
+		web_https_start(cfg->admin_tls_listen, cfg->hostname);
 	return 0;
 }
 
 void web_server_stop(void)
 {
+	if (web_tls_daemon != NULL) {
+		MHD_stop_daemon(web_tls_daemon);
+		web_tls_daemon = NULL;
+	}
+	web_tls_free();
 	if (web_daemon != NULL) {
 		MHD_stop_daemon(web_daemon);
 		web_daemon = NULL;

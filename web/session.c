@@ -1,6 +1,6 @@
 /* session.c - admin login, sessions and CSRF. The cookie holds a random
  * 256-bit token (base64url); only its SHA-256 is stored in admin_sessions.
- * Cookies are HttpOnly and SameSite=Strict (Secure once HTTPS exists). A
+ * Cookies are HttpOnly and SameSite=Strict (and Secure over HTTPS). A
  * session expires after LIMIT_WEB_SESSION_IDLE_S unused and
  * LIMIT_WEB_SESSION_MAX_S after login; logout deletes its row. A CSRF token
  * is returned at login (and by /me) and every state-changing request must
@@ -335,6 +335,19 @@ void web_api_login(struct web_req *req, struct web_reply *rep)
 		web_reply_error(rep, MHD_HTTP_UNAUTHORIZED, "password", "wrong user name or password");
 		return;
 	}
+	{
+		bool failed = false;
+		if (web_totp_login(req, rep, idtext, &failed) < 0) {
+			if (failed) {
+				web_throttle_fail(ukey, now);
+				web_throttle_fail(ikey, now);
+				log_warn("web", "wrong TOTP code for \"%s\" from %s",
+					 str_printable(safe, sizeof(safe), user, strlen(user)),
+					 req->ip);
+			}
+			return;
+		}
+	}
 	web_throttle_reset(ukey);
 	web_throttle_reset(ikey);
 
@@ -358,8 +371,8 @@ void web_api_login(struct web_req *req, struct web_reply *rep)
 		return;
 	}
 	(void)str_fmt(rep->cookie, sizeof(rep->cookie),
-		      WEB_COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d", token,
-		      LIMIT_WEB_SESSION_MAX_S);
+		      WEB_COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s", token,
+		      LIMIT_WEB_SESSION_MAX_S, req->https ? "; Secure" : "");
 	sodium_memzero(token, sizeof(token));
 	str_lcpy(req->admin, user, sizeof(req->admin));
 	web_audit(req, "login", req->ip);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "auth/ban.h"
+#include "auth/failures.h"
 #include "auth/password.h"
 #include "lib/mem.h"
 #include "lib/str.h"
@@ -156,6 +157,8 @@ static void verify_done(struct job *base)
 		struct conn *c = conn_find(j->base.conn_id);
 		if (c != NULL)
 			auth_ban_fail(conn_peer_addr(c));	/* mailauth: per-IP ban */
+		auth_failure_record(j->user, c != NULL ? conn_peer_addr(c) : NULL,
+				    c != NULL ? conn_listener_name(c) : NULL);
 		j->cb(j->base.conn_id, AUTH_FAIL, NULL);
 	}
 	job_free(j);

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "config/limits.h"
 #include "lib/mem.h"
 #include "lib/str.h"
@@ -186,6 +188,8 @@ int config_load(struct config *cfg, const char **error_r)
 	cfg->listen_address = config_env("POSTERN_LISTEN_ADDRESS", "0.0.0.0");
 	cfg->admin_listen = config_env("POSTERN_ADMIN_LISTEN", "127.0.0.1:8080");
 	cfg->admin_password = config_env("POSTERN_ADMIN_PASSWORD", NULL);
+	cfg->admin_tls_listen = config_env("POSTERN_ADMIN_TLS_LISTEN", "127.0.0.1:8443");
+	cfg->metrics_token = config_env("POSTERN_METRICS_TOKEN", NULL);
 	cfg->log_format = config_env("POSTERN_LOG_FORMAT", "text");
 	if (!str_caseeq(cfg->log_format, "text") && !str_caseeq(cfg->log_format, "json")) {
 		*error_r = "POSTERN_LOG_FORMAT must be text or json";
@@ -268,6 +272,10 @@ void config_free(struct config *cfg)
 	xfree(cfg->hostname);
 	xfree(cfg->listen_address);
 	xfree(cfg->admin_listen);
+	xfree(cfg->admin_tls_listen);
+	if (cfg->metrics_token != NULL)
+		sodium_memzero(cfg->metrics_token, strlen(cfg->metrics_token));
+	xfree(cfg->metrics_token);
 	if (cfg->admin_password != NULL) {
 		explicit_bzero(cfg->admin_password, strlen(cfg->admin_password));
 		xfree(cfg->admin_password);

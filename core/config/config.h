@@ -18,6 +18,8 @@ struct config {
 	char *pg_bindir;	/* POSTERN_PG_BINDIR, default newest /usr/lib/postgresql/N/bin */
 	char *sql_dir;		/* POSTERN_SQL_DIR, migrations; default <exe dir>/../sql, then /usr/share/postern/sql */
 	int db_workers;		/* POSTERN_DB_WORKERS */
+	char *metrics_token;	/* POSTERN_METRICS_TOKEN: bearer token for /metrics, NULL = session only */
+	char *admin_tls_listen;	/* POSTERN_ADMIN_TLS_LISTEN, default 127.0.0.1:8443, "off" = none */
 	/* acme */
 	char *acme_directory;	/* POSTERN_ACME_DIRECTORY, default Let's Encrypt production */
 	char *acme_ca_file;	/* POSTERN_ACME_CA_FILE, extra CA bundle for the directory's HTTPS, or NULL */

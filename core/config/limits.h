@@ -124,6 +124,13 @@
 #define LIMIT_MIME_BOUNDARY		200	/* boundary length (RFC 2046 allows 70); longer: a multipart without parts */
 #define LIMIT_MIME_PARAMS		64	/* Content-Type/Disposition parameters kept per header */
 
+/* panel */
+#define LIMIT_CERT_PEM			(32 * 1024)	/* an uploaded certificate chain (PEM); past it: 400 naming cert_pem */
+#define LIMIT_CERT_KEY_PEM		(16 * 1024)	/* an uploaded private key (PEM); past it: 400 naming key_pem */
+#define LIMIT_CERT_CHAIN		8	/* certificates in one uploaded chain; more: 400 */
+#define LIMIT_CERT_HOSTNAMES		100	/* hostnames one certificate serves (SNI); more: 400 */
+#define LIMIT_CERT_DAYS			825	/* longest self-signed certificate generated (CA/B forum ceiling) */
+#define LIMIT_CERT_WARN_DAYS		21	/* the dashboard warns about certificates expiring this soon */
 /* acme */
 #define LIMIT_ACME_HTTP_TIMEOUT_S	30	/* one request to the CA (connect included); the order fails */
 #define LIMIT_ACME_RESPONSE_MAX		(256 * 1024)	/* a CA response body (certificate chain included); the order fails */

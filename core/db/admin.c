@@ -11,15 +11,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
 #include "auth/password.h"
+#include "auth/seal.h"
 #include "db/store.h"
+#include "lib/buf.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
 #include "lib/strnum.h"
+#include "net/tls.h"
 
 /* The mailboxes created with each new account (RFC 6154 special-use). */
 static const struct {
@@ -918,4 +922,399 @@ enum admin_status admin_queue_op(struct db *db, const char *actor, enum admin_qu
 	*count_r = n;
 	(void)str_fmt(detail, sizeof(detail), "%s (%lld row(s))", id >= 0 ? idt : "all", n);
 	return admin_finish(db, actor, names[op], detail, err);
+}
+
+/* ---------- TLS certificates ---------- */
+
+/* Builds the '\n'-joined list of names a certificate will serve into out:
+ * every name it covers when n is 0, else the given ones (checked, covered,
+ * lower-cased, duplicates dropped). */
+static enum admin_status cert_names(const struct tls_check_info *info, const char *const *in,
+				    size_t n, struct buf *out, struct admin_err *err)
+{
+	char name[TLS_CHECK_NAME], safe[80];
+	size_t kept = 0;
+
+	if (n > LIMIT_CERT_HOSTNAMES)
+		return admin_fail(err, "a certificate serves at most %d hostnames",
+				  LIMIT_CERT_HOSTNAMES);
+	for (size_t i = 0; i < (n > 0 ? n : info->n_names); i++) {
+		const char *h = n > 0 ? in[i] : info->names[i];
+		if (!tls_check_hostname(h, name))
+			return admin_fail(err, "\"%s\" is not a valid hostname",
+					  q(safe, sizeof(safe), h));
+		if (!tls_check_covers(info, name))
+			return admin_fail(err, "the certificate does not cover %s (it names %s%s)",
+					  name, info->names[0], info->n_names > 1 ? ", ..." : "");
+		/* drop a repeated name: search the list built so far */
+		{
+			const char *list = (const char *)buf_data(out);
+			size_t len = strlen(name), at = 0, total = buf_len(out);
+			bool dup = false;
+			while (at < total && !dup) {
+				const char *nl = memchr(list + at, '\n', total - at);
+				size_t l = nl != NULL ? (size_t)(nl - (list + at)) : total - at;
+				dup = l == len && memcmp(list + at, name, len) == 0;
+				at += l + 1;
+			}
+			if (dup)
+				continue;
+		}
+		if (buf_printf(out, "%s%s", kept > 0 ? "\n" : "", name) < 0)
+			return admin_fail(err, "too many hostnames");
+		kept++;
+	}
+	if (buf_append(out, "", 1) < 0)
+		return admin_fail(err, "too many hostnames");
+	return ADMIN_OK;
+}
+
+/* In a transaction holding the certificate lock: certificate idtext
+ * serves names (taken from the others; stored when set_names), maybe
+ * becomes the default; NOTIFY.
+ * XXX: a certificate left with no names at all still answers, in the core,
+ * for the names it holds (net/tls.c falls back to its subjectAltName list
+ * for rows without hostnames), so SNI may pick it when it loads first. */
+static enum db_status cert_apply(struct db *db, const char *idtext, const char *names,
+				 bool set_names, bool make_default)
+{
+	const char *np[2] = { idtext, names };
+	const char *dp[1] = { idtext };
+	const char *cp[1] = { "certificates" };
+	enum db_status st = names != NULL ? run(db, STMT_PANEL_CERT_TAKE_NAMES, 2, np) : DB_OK;
+
+	if (st == DB_OK && set_names)
+		st = run(db, STMT_PANEL_CERT_SET_NAMES, 2, np);
+	if (st == DB_OK && make_default)
+		st = run(db, STMT_PANEL_CERT_SET_DEFAULT, 1, dp);
+	if (st == DB_OK)
+		st = run(db, STMT_NOTIFY_CONFIG, 1, cp);
+	return st;
+}
+
+enum admin_status admin_cert_import(struct db *db, const char *actor, const char *cert_pem,
+				    const char *key_pem, const char *const *hostnames,
+				    size_t n_hostnames, bool make_default, int64_t *id_r,
+				    const char **field_r, struct admin_err *err)
+{
+	struct tls_check_info info;
+	struct buf names;
+	char idtext[24], at[24], detail[200];
+	char *sealed = NULL;
+	enum admin_status as;
+	enum db_status st;
+
+	*id_r = 0;
+	if (tls_check_pair(cert_pem, key_pem, time(NULL), &info, field_r, err->msg,
+			   sizeof(err->msg)) < 0)
+		return ADMIN_FAIL;
+	*field_r = "hostnames";
+	buf_init(&names, (size_t)LIMIT_CERT_HOSTNAMES * TLS_CHECK_NAME);
+	as = cert_names(&info, hostnames, n_hostnames, &names, err);
+	if (as != ADMIN_OK)
+		goto out;
+	*field_r = "key_pem";
+	sealed = seal_text(key_pem);
+	if (sealed == NULL) {
+		as = admin_fail(err, "the private key cannot be sealed (no seal key loaded)");
+		goto out;
+	}
+	*field_r = NULL;
+	(void)str_fmt(at, sizeof(at), "%lld", info.not_after);
+	st = db_begin(db);
+	if (st == DB_OK)
+		st = run(db, STMT_PANEL_CERT_LOCK, 0, NULL);
+	if (st == DB_OK) {
+		const char *ip[4] = { (const char *)buf_data(&names), cert_pem, sealed, at };
+		st = one_id(db, STMT_PANEL_CERT_INSERT, 4, ip, id_r);
+	}
+	if (st == DB_OK) {
+		i64_text(idtext, sizeof(idtext), *id_r);
+		st = cert_apply(db, idtext, (const char *)buf_data(&names), false, make_default);
+	}
+	if (st != DB_OK) {
+		as = admin_abort(db, st, err);
+		goto out;
+	}
+	(void)str_fmt(detail, sizeof(detail), "id=%s %s%s", idtext, info.names[0],
+		      make_default ? " default" : "");
+	as = admin_finish(db, actor, "cert import", detail, err);
+out:
+	if (sealed != NULL) {
+		sodium_memzero(sealed, strlen(sealed));
+		free(sealed);
+	}
+	buf_free(&names);
+	return as;
+}
+
+enum admin_status admin_cert_generate(struct db *db, const char *actor, const char *hostname,
+				      int days, bool make_default, int64_t *id_r,
+				      struct admin_err *err)
+{
+	char name[TLS_CHECK_NAME], safe[80];
+	char *cert = NULL, *key = NULL;
+	const char *field = NULL;
+	const char *names[1] = { name };
+	enum admin_status as;
+
+	*id_r = 0;
+	if (!tls_check_hostname(hostname, name) || name[0] == '*')
+		return admin_fail(err, "\"%s\" is not a valid hostname", q(safe, sizeof(safe),
+									 hostname));
+	if (days < 1 || days > LIMIT_CERT_DAYS)
+		return admin_fail(err, "days must be between 1 and %d", LIMIT_CERT_DAYS);
+	if (tls_generate_selfsigned(name, days, &cert, &key) < 0)
+		return admin_fail(err, "the certificate could not be generated");
+	as = admin_cert_import(db, actor, cert, key, names, 1, make_default, id_r, &field, err);
+	sodium_memzero(key, strlen(key));
+	free(key);
+	free(cert);
+	return as;
+}
+
+enum admin_status admin_cert_list(struct db *db, admin_cert_fn *fn, void *arg,
+				  struct admin_err *err)
+{
+	static __thread struct tls_check_info info;	/* 16 KiB: off the stack */
+	const char *hosts[LIMIT_CERT_HOSTNAMES];
+	char msg[128];
+	enum db_status st;
+	PGresult *res = db_exec(db, STMT_PANEL_CERT_LIST, 0, NULL, NULL, NULL, &st);
+
+	for (int i = 0; st == DB_OK && i < PQntuples(res); i++) {
+		char *list = PQgetvalue(res, i, 1);	/* split in place: libpq's copy */
+		struct admin_cert c = { .id = col_i64(res, i, 0), .hostnames = hosts,
+					.info = &info,
+					.is_default = PQgetvalue(res, i, 3)[0] == 't' };
+		if (tls_check_info(PQgetvalue(res, i, 2), &info, msg, sizeof(msg)) < 0)
+			str_lcpy(info.subject, msg, sizeof(info.subject));
+		for (char *p = list; *p != '\0' && c.n_hostnames < LIMIT_CERT_HOSTNAMES;) {
+			char *nl = strchr(p, '\n');
+			hosts[c.n_hostnames++] = p;
+			if (nl == NULL)
+				break;
+			*nl = '\0';
+			p = nl + 1;
+		}
+		fn(arg, &c);
+	}
+	PQclear(res);
+	return st == DB_OK ? ADMIN_OK : admin_db_fail(db, st, err);
+}
+
+/* Begins, locks and reads certificate idtext's PEM into info. */
+static enum admin_status cert_begin(struct db *db, const char *idtext, struct tls_check_info *info,
+				    struct admin_err *err)
+{
+	const char *gp[1] = { idtext };
+	enum db_status st = db_begin(db);
+	PGresult *res;
+
+	if (st == DB_OK)
+		st = run(db, STMT_PANEL_CERT_LOCK, 0, NULL);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	res = db_exec(db, STMT_PANEL_CERT_GET, 1, gp, NULL, NULL, &st);
+	if (st != DB_OK) {
+		PQclear(res);
+		return admin_abort(db, st, err);
+	}
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		admin_fail(err, "certificate %s does not exist", idtext);
+		return admin_refuse(db);
+	}
+	if (tls_check_info(PQgetvalue(res, 0, 0), info, err->msg, sizeof(err->msg)) < 0) {
+		PQclear(res);
+		return admin_refuse(db);
+	}
+	PQclear(res);
+	return ADMIN_OK;
+}
+
+enum admin_status admin_cert_set(struct db *db, const char *actor, int64_t id,
+				 const char *const *hostnames, size_t n_hostnames, bool make_default,
+				 const char **field_r, struct admin_err *err)
+{
+	static __thread struct tls_check_info info;
+	char idtext[24], detail[96];
+	struct buf names;
+	enum admin_status as;
+	enum db_status st;
+
+	*field_r = NULL;
+	i64_text(idtext, sizeof(idtext), id);
+	as = cert_begin(db, idtext, &info, err);
+	if (as != ADMIN_OK)
+		return as;
+	buf_init(&names, (size_t)LIMIT_CERT_HOSTNAMES * TLS_CHECK_NAME);
+	if (hostnames != NULL) {
+		if (n_hostnames == 0) {
+			as = admin_fail(err, "give at least one hostname (or delete the certificate)");
+		} else {
+			as = cert_names(&info, hostnames, n_hostnames, &names, err);
+		}
+		if (as != ADMIN_OK) {
+			*field_r = "hostnames";
+			buf_free(&names);
+			return admin_refuse(db);
+		}
+	}
+	st = cert_apply(db, idtext, hostnames != NULL ? (const char *)buf_data(&names) : NULL,
+			hostnames != NULL, make_default);
+	if (st != DB_OK) {
+		buf_free(&names);
+		return admin_abort(db, st, err);
+	}
+	(void)str_fmt(detail, sizeof(detail), "id=%s%s%s", idtext,
+		      hostnames != NULL ? " hostnames" : "", make_default ? " default" : "");
+	buf_free(&names);
+	return admin_finish(db, actor, "cert set", detail, err);
+}
+
+enum admin_status admin_cert_del(struct db *db, const char *actor, int64_t id,
+				 struct admin_err *err)
+{
+	static __thread struct tls_check_info info;
+	char idtext[24], detail[64];
+	const char *dp[1] = { idtext };
+	const char *cp[1] = { "certificates" };
+	int64_t count = 0;
+	enum admin_status as;
+	enum db_status st;
+	PGresult *res;
+
+	i64_text(idtext, sizeof(idtext), id);
+	as = cert_begin(db, idtext, &info, err);
+	if (as != ADMIN_OK)
+		return as;
+	res = db_exec(db, STMT_CERT_COUNT, 0, NULL, NULL, NULL, &st);
+	if (st == DB_OK)
+		count = col_i64(res, 0, 0);
+	PQclear(res);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	if (count <= 1) {
+		admin_fail(err, "the last certificate cannot be deleted; upload or generate "
+			   "another one first");
+		return admin_refuse(db);
+	}
+	st = run(db, STMT_PANEL_CERT_DELETE, 1, dp);
+	if (st == DB_OK)
+		st = run(db, STMT_NOTIFY_CONFIG, 1, cp);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	(void)str_fmt(detail, sizeof(detail), "id=%s %s", idtext, info.names[0]);
+	return admin_finish(db, actor, "cert del", detail, err);
+}
+
+/* ---------- panel admins ---------- */
+
+bool admin_admin_name_check(const char *name, struct admin_err *err)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > LIMIT_WEB_USERNAME) {
+		admin_fail(err, "an admin name has 1 to %d characters", LIMIT_WEB_USERNAME);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-' || c == '@')) {
+			admin_fail(err, "an admin name has only letters, digits and . _ - @");
+			return false;
+		}
+	}
+	return true;
+}
+
+enum admin_status admin_admin_add(struct db *db, const char *actor, const char *name,
+				  const char *password, size_t passlen, struct admin_err *err)
+{
+	char hash[crypto_pwhash_STRBYTES];
+	const char *params[2] = { name, hash };
+	int64_t id = 0;
+	enum db_status st;
+
+	if (!admin_admin_name_check(name, err) ||
+	    !admin_hash(password, passlen, hash, sizeof(hash), err))
+		return ADMIN_FAIL;
+	st = db_begin(db);
+	if (st == DB_OK)
+		st = one_id(db, STMT_PANEL_ADMIN_ADD, 2, params, &id);
+	sodium_memzero(hash, sizeof(hash));
+	if (st == DB_CONFLICT) {
+		admin_fail(err, "admin %s already exists", name);
+		return admin_refuse(db);
+	}
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	return admin_finish(db, actor, "admin add", name, err);
+}
+
+/* Runs stmt (name -> id) and drops the admin's sessions; refuses an
+ * unknown name. In a transaction begun by the caller. */
+static enum admin_status admin_admin_change(struct db *db, enum db_stmt stmt, int n,
+					    const char *const *params, const char *name,
+					    struct admin_err *err)
+{
+	char idtext[24];
+	const char *sp[1] = { idtext };
+	int64_t id = 0;
+	enum db_status st = one_id(db, stmt, n, params, &id);
+
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	if (id == 0) {
+		admin_fail(err, "admin %s does not exist", name);
+		return admin_refuse(db);
+	}
+	i64_text(idtext, sizeof(idtext), id);
+	st = run(db, STMT_PANEL_ADMIN_SESSIONS_DROP, 1, sp);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	return ADMIN_OK;
+}
+
+enum admin_status admin_admin_passwd(struct db *db, const char *actor, const char *name,
+				     const char *password, size_t passlen, struct admin_err *err)
+{
+	char hash[crypto_pwhash_STRBYTES];
+	const char *params[2] = { name, hash };
+	enum admin_status as;
+	enum db_status st;
+
+	if (!admin_admin_name_check(name, err) ||
+	    !admin_hash(password, passlen, hash, sizeof(hash), err))
+		return ADMIN_FAIL;
+	st = db_begin(db);
+	if (st != DB_OK) {
+		sodium_memzero(hash, sizeof(hash));
+		return admin_abort(db, st, err);
+	}
+	as = admin_admin_change(db, STMT_PANEL_ADMIN_PASSWD, 2, params, name, err);
+	sodium_memzero(hash, sizeof(hash));
+	if (as != ADMIN_OK)
+		return as;
+	return admin_finish(db, actor, "admin passwd", name, err);
+}
+
+enum admin_status admin_admin_totp_reset(struct db *db, const char *actor, const char *name,
+					 struct admin_err *err)
+{
+	const char *params[1] = { name };
+	enum admin_status as;
+	enum db_status st;
+
+	if (!admin_admin_name_check(name, err))
+		return ADMIN_FAIL;
+	st = db_begin(db);
+	if (st != DB_OK)
+		return admin_abort(db, st, err);
+	as = admin_admin_change(db, STMT_PANEL_ADMIN_TOTP_RESET, 1, params, name, err);
+	if (as != ADMIN_OK)
+		return as;
+	return admin_finish(db, actor, "admin totp-reset", name, err);
 }

@@ -15,6 +15,7 @@
 
 #include "config/limits.h"
 #include "db/db.h"
+#include "net/tls_check.h"
 
 enum admin_status {
 	ADMIN_OK = 0,
@@ -164,5 +165,57 @@ enum admin_queue_op {
  * that allows it (err->msg says so); *count_r rows changed. */
 enum admin_status admin_queue_op(struct db *db, const char *actor, enum admin_queue_op op,
 				 int64_t id, long long *count_r, struct admin_err *err);
+/* --- TLS certificates (panel) --- */
+
+struct admin_cert {
+	int64_t id;
+	const char *const *hostnames;	/* the names it serves (SNI) */
+	size_t n_hostnames;
+	const struct tls_check_info *info;	/* what the certificate itself says */
+	bool is_default;	/* served when SNI names nothing it knows */
+};
+typedef void admin_cert_fn(void *arg, const struct admin_cert *c);
+
+/* Checks the upload with tls_check_pair() (a failure names the field:
+ * "cert_pem", "key_pem" or "hostnames"), seals the key (seal_init() done
+ * by the caller), stores it serving hostnames (NULL/0 = every name the
+ * certificate covers; each must be covered), takes those names from the
+ * other certificates, optionally makes it the default, and sends NOTIFY
+ * config_changed. *id_r = the new row. */
+enum admin_status admin_cert_import(struct db *db, const char *actor, const char *cert_pem,
+				    const char *key_pem, const char *const *hostnames,
+				    size_t n_hostnames, bool make_default, int64_t *id_r,
+				    const char **field_r, struct admin_err *err);
+/* A self-signed certificate for hostname, valid days (1..LIMIT_CERT_DAYS),
+ * stored as admin_cert_import() does. */
+enum admin_status admin_cert_generate(struct db *db, const char *actor, const char *hostname,
+				      int days, bool make_default, int64_t *id_r,
+				      struct admin_err *err);
+enum admin_status admin_cert_list(struct db *db, admin_cert_fn *fn, void *arg,
+				  struct admin_err *err);
+/* Changes which names certificate id serves (hostnames NULL = unchanged;
+ * each must be covered; they are taken from other certificates) and/or
+ * makes it the default; NOTIFY config_changed. *field_r as above. */
+enum admin_status admin_cert_set(struct db *db, const char *actor, int64_t id,
+				 const char *const *hostnames, size_t n_hostnames, bool make_default,
+				 const char **field_r, struct admin_err *err);
+/* Refuses to delete the last certificate (TLS ports would have none). */
+enum admin_status admin_cert_del(struct db *db, const char *actor, int64_t id,
+				 struct admin_err *err);
+
+/* --- panel admins --- */
+
+/* 1..LIMIT_WEB_USERNAME of letters, digits, . _ - @. */
+bool admin_admin_name_check(const char *name, struct admin_err *err);
+/* A new admin (password checked with password_weakness(), argon2id). */
+enum admin_status admin_admin_add(struct db *db, const char *actor, const char *name,
+				  const char *password, size_t passlen, struct admin_err *err);
+/* A new password; the admin's sessions end (logged out everywhere). */
+enum admin_status admin_admin_passwd(struct db *db, const char *actor, const char *name,
+				     const char *password, size_t passlen, struct admin_err *err);
+/* Removes the admin's TOTP second factor (a lost authenticator); the
+ * admin's sessions end. */
+enum admin_status admin_admin_totp_reset(struct db *db, const char *actor, const char *name,
+					 struct admin_err *err);
 
 #endif

@@ -206,7 +206,8 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	/* $1 default host or NULL: its certificate first, then the newest */
 	S(STMT_CERTS_LOAD, "certs_load", 1,
 	  "SELECT array_to_string(hostnames, E'\\n'), cert_pem, key_pem_sealed FROM certificates"
-	  " ORDER BY coalesce($1::text = ANY(hostnames), false) DESC, created_at DESC, id DESC"),
+	  " ORDER BY is_default DESC, coalesce($1::text = ANY(hostnames), false) DESC,"
+	  " created_at DESC, id DESC"),
 	/* $1 hostnames joined by '\n', $4 not_after as unix time */
 	S(STMT_CERT_INSERT, "cert_insert", 4,
 	  "INSERT INTO certificates (hostnames, cert_pem, key_pem_sealed, not_after)"
@@ -451,6 +452,58 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " CROSS JOIN LATERAL (SELECT CASE WHEN $3::int = 0 THEN 0"
 	  " ELSE position('\\x0d0a0d0a'::bytea IN b.body) END AS p) h"
 	  " WHERE m.mailbox_id = $1 AND m.uid = ANY($2::bigint[]) ORDER BY m.uid"),
+	/* --- panel --- */
+	/* certificate changes are serialised (names move between rows) */
+	S(STMT_PANEL_CERT_LOCK, "panel_cert_lock", 0,
+	  "LOCK TABLE certificates IN SHARE ROW EXCLUSIVE MODE"),
+	/* $1 hostnames joined by '\n', $4 not_after as unix time */
+	S(STMT_PANEL_CERT_INSERT, "panel_cert_insert", 4,
+	  "INSERT INTO certificates (hostnames, cert_pem, key_pem_sealed, not_after)"
+	  " VALUES (string_to_array($1, E'\\n'), $2, $3, to_timestamp($4::bigint)) RETURNING id"),
+	S(STMT_PANEL_CERT_LIST, "panel_cert_list", 0,
+	  "SELECT id, array_to_string(hostnames, E'\\n'), cert_pem, is_default FROM certificates"
+	  " ORDER BY id"),
+	S(STMT_PANEL_CERT_GET, "panel_cert_get", 1,
+	  "SELECT cert_pem, array_to_string(hostnames, E'\\n'), is_default FROM certificates"
+	  " WHERE id = $1"),
+	/* $1 certificate keeping the names $2 ('\n'-joined): no other row lists them */
+	S(STMT_PANEL_CERT_TAKE_NAMES, "panel_cert_take_names", 2,
+	  "UPDATE certificates SET hostnames = ARRAY(SELECT h FROM unnest(hostnames) h"
+	  " WHERE lower(h) <> ALL(string_to_array(lower($2), E'\\n')))"
+	  " WHERE id <> $1 AND hostnames && string_to_array(lower($2), E'\\n')"),
+	S(STMT_PANEL_CERT_SET_NAMES, "panel_cert_set_names", 2,
+	  "UPDATE certificates SET hostnames = string_to_array($2, E'\\n') WHERE id = $1"),
+	/* $1 the new default: every other row loses the mark */
+	S(STMT_PANEL_CERT_SET_DEFAULT, "panel_cert_set_default", 1,
+	  "UPDATE certificates SET is_default = (id = $1) WHERE is_default OR id = $1"),
+	S(STMT_PANEL_CERT_DELETE, "panel_cert_delete", 1,
+	  "DELETE FROM certificates WHERE id = $1 RETURNING is_default"),
+	/* $1 domain: its active DKIM selectors and public keys (p= values) */
+	S(STMT_PANEL_DKIM_LIST, "panel_dkim_list", 1,
+	  "SELECT k.selector, k.public_key FROM dkim_keys k JOIN domains d ON d.id = k.domain_id"
+	  " WHERE d.name = lower($1) AND k.active ORDER BY k.selector LIMIT 16"),
+	/* $1 user name, $2 argon2id hash */
+	S(STMT_PANEL_ADMIN_ADD, "panel_admin_add", 2,
+	  "INSERT INTO admins (username, password_hash) VALUES ($1, $2) RETURNING id"),
+	S(STMT_PANEL_ADMIN_PASSWD, "panel_admin_passwd", 2,
+	  "UPDATE admins SET password_hash = $2 WHERE username = $1 RETURNING id"),
+	S(STMT_PANEL_ADMIN_SESSIONS_DROP, "panel_admin_sessions_drop", 1,
+	  "DELETE FROM admin_sessions WHERE admin_id = $1"),
+	S(STMT_PANEL_ADMIN_TOTP_RESET, "panel_admin_totp_reset", 1,
+	  "UPDATE admins SET totp_secret_sealed = NULL, totp_pending_sealed = NULL"
+	  " WHERE username = $1 RETURNING id"),
+	S(STMT_PANEL_TOTP_GET, "panel_totp_get", 1,
+	  "SELECT totp_secret_sealed, totp_pending_sealed, totp_last_step FROM admins WHERE id = $1"),
+	/* $2 sealed secret awaiting its first code, NULL to cancel */
+	S(STMT_PANEL_TOTP_PENDING, "panel_totp_pending", 2,
+	  "UPDATE admins SET totp_pending_sealed = $2 WHERE id = $1"),
+	/* $2 the step of the code that confirmed it */
+	S(STMT_PANEL_TOTP_ACTIVATE, "panel_totp_activate", 2,
+	  "UPDATE admins SET totp_secret_sealed = totp_pending_sealed, totp_pending_sealed = NULL,"
+	  " totp_last_step = $2 WHERE id = $1 AND totp_pending_sealed IS NOT NULL RETURNING id"),
+	/* a code is used once: no row when its step is not newer */
+	S(STMT_PANEL_TOTP_USE, "panel_totp_use", 2,
+	  "UPDATE admins SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2 RETURNING id"),
 	/* --- acme --- */
 	/* $1 hostname, $2 challenge, $3 renewal -> id */
 	S(STMT_ACME_ORDER_INSERT, "acme_order_insert", 3,

@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,30 @@ static struct listener_status *listener_st;
 static struct listener **listener_st_l;	/* holds a ref, NULL when not up */
 static size_t listener_n_st;
 
+/* The copy other threads read (listener_snapshot). */
+#define LISTENER_SNAP_MAX 64
+static pthread_mutex_t listener_snap_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct listener_status listener_snap[LISTENER_SNAP_MAX];
+static size_t listener_snap_n;
+
+static void listener_snap_publish(void)
+{
+	pthread_mutex_lock(&listener_snap_mu);
+	listener_snap_n = listener_status(listener_snap, LISTENER_SNAP_MAX);
+	pthread_mutex_unlock(&listener_snap_mu);
+}
+
+size_t listener_snapshot(struct listener_status *out, size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&listener_snap_mu);
+	n = listener_snap_n < max ? listener_snap_n : max;
+	memcpy(out, listener_snap, n * sizeof(*out));
+	pthread_mutex_unlock(&listener_snap_mu);
+	return n;
+}
+
 /* --- references and accessors for conn.c --- */
 
 void listener_ref(struct listener *l)
@@ -89,6 +114,12 @@ void listener_conn_delta(struct listener *l, int delta)
 	if (delta < 0 && l->connections == 0)
 		return;
 	l->connections += (size_t)(long)delta;
+	/* only this listener's counter changes: update it in place */
+	pthread_mutex_lock(&listener_snap_mu);
+	for (size_t i = 0; i < listener_n_st && i < listener_snap_n; i++)
+		if (listener_st_l[i] == l)
+			listener_snap[i].connections = l->connections;
+	pthread_mutex_unlock(&listener_snap_mu);
 }
 
 /* --- protocols and address --- */
@@ -424,6 +455,7 @@ void listener_apply(const struct listener_spec *specs, size_t n)
 	}
 	free(done);
 	free(protos);
+	listener_snap_publish();
 }
 
 /* XXX: connections counts conns of the current listener object; conns
@@ -452,4 +484,5 @@ void listener_close_all(void)
 			str_lcpy(listener_st[i].error, "shut down", sizeof(listener_st[i].error));
 		}
 	}
+	listener_snap_publish();
 }

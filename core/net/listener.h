@@ -33,6 +33,10 @@ void listener_set_address(const char *address);
 void listener_apply(const struct listener_spec *specs, size_t n);
 /* Current state, for logs and metrics; returns count written. */
 size_t listener_status(struct listener_status *out, size_t max);
+/* The same state, callable from any thread (the panel's dashboard and
+ * /metrics): a copy the loop publishes under a mutex whenever it changes
+ * (apply, shutdown, each accepted or closed connection). */
+size_t listener_snapshot(struct listener_status *out, size_t max);
 /* Stops accepting everywhere (shutdown). */
 void listener_close_all(void);
 

@@ -26,6 +26,7 @@
 #include "db/store.h"
 #include "lib/log.h"
 #include "lib/mem.h"
+#include "lib/stats.h"
 #include "lib/str.h"
 #include "mail/authres.h"
 #include "smtp/authcheck.h"
@@ -229,6 +230,8 @@ static void deliver_done(struct job *base)
 	str_printable(from, sizeof from, j->sender, strlen(j->sender));
 	if (j->st == DB_OK && !j->over_quota) {
 		char auth[160];
+		stats_add(STATS_MESSAGES_ACCEPTED, 1);
+		stats_add(STATS_MESSAGES_DELIVERED, j->n_accounts);
 		str_printable(auth, sizeof auth, j->auth, strlen(j->auth));
 		log_info("smtp",
 			 "delivered id=%s from=<%s> rcpts=%zu local=%zu remote=%zu size=%zu "

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +68,7 @@ static pthread_mutex_t work_done_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct work_queue work_done;
 static int work_efd = -1;
 /* Submitted and not yet done() (loop thread only). */
-static unsigned work_inflight;
+static _Atomic unsigned work_inflight;	/* read by /metrics from web threads */
 
 static void work_queue_push(struct work_queue *q, struct job *j)
 {

@@ -51,7 +51,7 @@ int work_submit_auth(struct job *j);
 /* mailauth: the pool for blocking DNS work (inbound SPF/DKIM/DMARC),
  * LIMIT_AUTHCHECK_WORKERS threads; db is always NULL, as for auth. */
 int work_submit_dns(struct job *j);
-/* Jobs queued or running (for shutdown and metrics). */
+/* Jobs queued or running (for shutdown and metrics); any thread. */
 unsigned work_pending(void);
 /* Stops the threads after the queued jobs ran; completions still pending
  * are run with done(). */

@@ -34,7 +34,7 @@ class Site:
         self.logs = self.base / "logs"
         self.logs.mkdir(mode=0o755)
         self.pg = Postgres(self.base)
-        names = list(LISTENERS) + ["admin"]
+        names = list(LISTENERS) + ["admin", "admin_tls"]
         self.ports = dict(zip(names, util.free_ports(len(names))))
         self.ctl = Ctl(self.pg.conninfo, self.data_dir)
         self.current = None		# the running Daemon of the module, if any

@@ -34,6 +34,7 @@ REMOTE_DOMAIN = "remote.test"
 # The panel's first admin (created by the first posternd on an empty admins table).
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "Admin-Test-pw1"
+METRICS_TOKEN = "metrics-test-token-0123456789"
 
 # The listeners the tests configure, with the TLS mode each one keeps.
 LISTENERS = {
@@ -259,6 +260,8 @@ class Daemon:
             "POSTERN_LOG_LEVEL": "debug",
             "POSTERN_SQL_DIR": str(ROOT / "sql"),
             "POSTERN_ADMIN_LISTEN": f"{HOST}:{self.ports['admin']}",
+            "POSTERN_ADMIN_TLS_LISTEN": f"{HOST}:{self.ports['admin_tls']}",
+            "POSTERN_METRICS_TOKEN": METRICS_TOKEN,
             "POSTERN_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0",
             "UBSAN_OPTIONS": "print_stacktrace=1",

@@ -1,5 +1,6 @@
 /* test_web.c - unit tests of the admin panel's pure parts: the route table
  * (exact paths, one-segment parameters, 404 vs 405, no nested segments)
+ * and the public routes outside /api (autoconfiguration, MTA-STS, metrics),
  * and the login failure throttle (per key, at LIMIT-1 / LIMIT, window
  * expiry, reset, a full table replacing its oldest entry). */
 #include <setjmp.h>
@@ -13,6 +14,42 @@
 
 #include "config/limits.h"
 #include "web/web.h"
+
+/* The public routes outside /api: the autoconfiguration documents, the
+ * MTA-STS policy and /metrics; everything else there stays static/404. */
+static void test_route_public(void **state)
+{
+	const char *param;
+	bool known;
+	const struct web_route *r;
+
+	(void)state;
+	r = web_route_find("GET", "/mail/config-v1.1.xml", &param, &known);
+	assert_non_null(r);
+	assert_false(r->flags & WEB_AUTH);
+	assert_non_null(web_route_find("GET", "/.well-known/autoconfig/mail/config-v1.1.xml",
+				       &param, &known));
+	r = web_route_find("POST", "/autodiscover/autodiscover.xml", &param, &known);
+	assert_non_null(r);
+	assert_true(r->flags & WEB_RAW_BODY);
+	assert_null(web_route_find("GET", "/autodiscover/autodiscover.xml", &param, &known));
+	assert_true(known);	/* 405 */
+	assert_non_null(web_route_find("GET", "/apple/mobileconfig", &param, &known));
+	assert_non_null(web_route_find("GET", "/.well-known/mta-sts.txt", &param, &known));
+	r = web_route_find("GET", "/metrics", &param, &known);
+	assert_non_null(r);
+	assert_false(r->flags & WEB_AUTH);	/* its own check: session or bearer token */
+	assert_null(web_route_find("GET", "/app.js", &param, &known));
+	assert_false(known);	/* static, not a route */
+	assert_null(web_route_find("GET", "/mail/config-v1.1.xml/x", &param, &known));
+	/* certificates: exact generate path and one-segment ids */
+	assert_non_null(web_route_find("POST", "/api/v1/certificates/generate", &param, &known));
+	r = web_route_find("PATCH", "/api/v1/certificates/12", &param, &known);
+	assert_non_null(r);
+	assert_string_equal(param, "12");
+	assert_null(web_route_find("POST", "/api/v1/certificates/12", &param, &known));
+	assert_true(known);
+}
 
 static void test_route_exact(void **state)
 {
@@ -120,6 +157,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_route_exact),
+		cmocka_unit_test(test_route_public),
 		cmocka_unit_test(test_route_param),
 		cmocka_unit_test(test_route_method),
 		cmocka_unit_test(test_throttle_limit),
