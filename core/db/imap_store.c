@@ -127,6 +127,36 @@ enum db_status imap_store_create(struct db *db, int64_t account_id, const char *
 	return st;
 }
 
+enum db_status imap_store_create_use(struct db *db, int64_t account_id, const char *name,
+				     const char *use, enum imap_store_create_result *result_r)
+{
+	char acc[24];
+	const char *p[3] = { acc, name, use };
+	enum db_status st;
+	PGresult *res;
+
+	*result_r = IMAP_STORE_NAME_TAKEN;
+	snprintf(acc, sizeof(acc), "%lld", (long long)account_id);
+	if ((st = db_begin(db)) != DB_OK)
+		return st;
+	st = run(db, STMT_IMAP_CREATE_USE_LOCK, 1, p);
+	if (st == DB_OK) {
+		res = db_exec(db, STMT_IMAP_CREATE_USE, 3, p, NULL, NULL, &st);
+		if (st == DB_OK && PQntuples(res) == 1) {
+			if (col_i64(res, 0, 0) == 1)
+				*result_r = IMAP_STORE_CREATED;
+			else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0 && !PQgetisnull(res, 0, 2))
+				*result_r = IMAP_STORE_USE_TAKEN;
+		}
+		PQclear(res);
+	}
+	if (st != DB_OK) {
+		db_rollback(db);
+		return st;
+	}
+	return db_commit(db);
+}
+
 enum db_status imap_store_delete(struct db *db, int64_t account_id, const char *name,
 				 bool *found_r)
 {

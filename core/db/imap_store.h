@@ -43,6 +43,17 @@ enum db_status imap_store_mailbox_get(struct db *db, int64_t account_id, const c
 /* CREATE: *exists_r when the name is taken. */
 enum db_status imap_store_create(struct db *db, int64_t account_id, const char *name,
 				 bool *exists_r);
+/* CREATE name (USE (use)) (RFC 6154 3), use one of "\Archive" "\Drafts"
+ * "\Junk" "\Sent" "\Trash": *result_r 0 created, 1 the name is taken, 2
+ * another mailbox of the account already has that special use (nothing
+ * created). The account row is locked for the transaction. */
+enum imap_store_create_result {
+	IMAP_STORE_CREATED = 0,
+	IMAP_STORE_NAME_TAKEN = 1,
+	IMAP_STORE_USE_TAKEN = 2,
+};
+enum db_status imap_store_create_use(struct db *db, int64_t account_id, const char *name,
+				     const char *use, enum imap_store_create_result *result_r);
 /* DELETE (not INBOX: the caller refuses): messages go, used_bytes and
  * blobs follow. *found_r false when there is no such mailbox. */
 enum db_status imap_store_delete(struct db *db, int64_t account_id, const char *name,

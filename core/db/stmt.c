@@ -789,4 +789,21 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	/* $1 account -> quota_bytes (0 = unlimited), used_bytes (RFC 9208) */
 	S(STMT_IMAP_QUOTA, "imap_quota", 1,
 	  "SELECT quota_bytes, used_bytes FROM accounts WHERE id = $1"),
+	/* --- csu --- */
+	/* CREATE-SPECIAL-USE (RFC 6154 3): serialises the account's creations
+	 * with a special use, so two sessions cannot both take \Sent */
+	S(STMT_IMAP_CREATE_USE_LOCK, "imap_create_use_lock", 1,
+	  "SELECT id FROM accounts WHERE id = $1 FOR UPDATE"),
+	/* $1 account, $2 name, $3 special use -> created (0/1), name exists
+	 * (t/f), the mailbox that already has the use (NULL: none) */
+	S(STMT_IMAP_CREATE_USE, "imap_create_use", 3,
+	  "WITH taken AS (SELECT name FROM mailboxes WHERE account_id = $1::bigint"
+	  " AND special_use = $3::text ORDER BY id LIMIT 1),"
+	  " ins AS (INSERT INTO mailboxes (account_id, name, special_use)"
+	  " SELECT $1::bigint, $2::text, $3::text WHERE NOT EXISTS (SELECT 1 FROM taken)"
+	  " ON CONFLICT (account_id, name) DO NOTHING"
+	  " RETURNING id, pg_notify('mailbox_changed', id::text))"
+	  " SELECT (SELECT count(*) FROM ins),"
+	  " EXISTS (SELECT 1 FROM mailboxes WHERE account_id = $1::bigint AND name = $2::text),"
+	  " (SELECT name FROM taken)"),
 };

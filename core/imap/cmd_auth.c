@@ -30,7 +30,8 @@ void imap_capabilities(struct imap_session *s, struct buf *b)
 			buf_append_str(b, " LOGINDISABLED");
 		return;
 	}
-	buf_append_str(b, " UIDPLUS UNSELECT NAMESPACE SPECIAL-USE CHILDREN MOVE");
+	buf_append_str(b, " UIDPLUS UNSELECT NAMESPACE SPECIAL-USE CREATE-SPECIAL-USE CHILDREN"
+			  " MOVE");
 	/* imapb: cmd_search.c */
 	buf_append_str(b, " ESEARCH SEARCHRES SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT"
 			  " THREAD=REFERENCES COMPRESS=DEFLATE BINARY");

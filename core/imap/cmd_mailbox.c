@@ -6,7 +6,8 @@
  * STATUS also answers HIGHESTMODSEQ, SIZE (RFC 8438), APPENDLIMIT (RFC 7889)
  * and DELETED (RFC 9051); SELECT takes (CONDSTORE) and (QRESYNC ...) (RFC
  * 7162 3.2.5) and behaves as RFC 9051 says after ENABLE IMAP4rev2; APPEND
- * takes UTF8 (~{n}) after UTF8=ACCEPT (RFC 6855 4).
+ * takes UTF8 (~{n}) after UTF8=ACCEPT (RFC 6855 4). CREATE takes (USE (attr))
+ * (RFC 6154 3 CREATE-SPECIAL-USE): one real use per mailbox and per account.
  * Names are modified UTF-7 on the wire (UTF-8 once UTF8=ACCEPT or IMAP4rev2
  * is enabled) and UTF-8 in the database. */
 #include <stdio.h>
@@ -44,6 +45,8 @@ struct mbox_job {
 	unsigned items;
 	bool found;
 	int result;
+	const char *use;	/* CREATE (USE (...)): static, or NULL */
+	enum imap_store_create_result created;
 	struct imap_store_mbox *list;
 	size_t n;
 	struct imap_store_status status;
@@ -68,8 +71,13 @@ static void mbox_work(struct imap_job *jj, struct db *db)
 		jj->st = imap_store_list(db, jj->account_id, &m->list, &m->n);
 		break;
 	case OP_CREATE:
+		if (m->use != NULL) {
+			jj->st = imap_store_create_use(db, jj->account_id, m->name, m->use,
+						       &m->created);
+			break;
+		}
 		jj->st = imap_store_create(db, jj->account_id, m->name, &exists);
-		m->found = exists;
+		m->created = exists ? IMAP_STORE_NAME_TAKEN : IMAP_STORE_CREATED;
 		break;
 	case OP_DELETE:
 		jj->st = imap_store_delete(db, jj->account_id, m->name, &m->found);
@@ -191,8 +199,10 @@ static void mbox_finish(struct imap_session *s, struct imap_job *jj)
 		list_finish(s, m);
 		return;
 	case OP_CREATE:
-		if (m->found)
+		if (m->created == IMAP_STORE_NAME_TAKEN)
 			imap_error(s, "NO", "[ALREADYEXISTS] Mailbox already exists");
+		else if (m->created == IMAP_STORE_USE_TAKEN)
+			imap_error(s, "NO", "[USEATTR] Another mailbox already has %s", m->use);
 		else
 			imap_tagged(s, "OK", "CREATE completed");
 		return;
@@ -264,7 +274,8 @@ void imap_cmd_list(struct imap_session *s, const struct imap_cmd *cmd)
 	imap_job_submit(s, &m->j);
 }
 
-static void simple_op(struct imap_session *s, const struct imap_cmd *cmd, enum mbox_op op)
+static void simple_op(struct imap_session *s, const struct imap_cmd *cmd, enum mbox_op op,
+		      const char *use)
 {
 	struct mbox_job *m;
 	char *name = imap_mailbox_arg(s, &cmd->args[0]);
@@ -281,23 +292,96 @@ static void simple_op(struct imap_session *s, const struct imap_cmd *cmd, enum m
 		imap_view_clear(s);	/* XXX: Dovecot refuses; we unselect */
 	m = mbox_job_new(op);
 	m->name = name;
+	m->use = use;
 	m->on = strcmp(cmd->name, "SUBSCRIBE") == 0;
 	imap_job_submit(s, &m->j);
 }
 
+/* RFC 6154 2: the special uses; \All and \Flagged name virtual mailboxes
+ * (every message, the flagged ones) that Postern does not have, so a
+ * mailbox created with them would lie. */
+static const struct {
+	const char *attr;
+	bool supported;
+} create_uses[] = {
+	{ "\\All", false },
+	{ "\\Archive", true },
+	{ "\\Drafts", true },
+	{ "\\Flagged", false },
+	{ "\\Junk", true },
+	{ "\\Sent", true },
+	{ "\\Trash", true },
+};
+
+/* The create-params of RFC 4466 2.2 after the name: only USE (RFC 6154 6)
+ * is known. *use_r NULL for none or "USE ()". Returns -1 when it answered
+ * (BAD for a syntax error or an unknown parameter, NO [USEATTR] for a use
+ * it cannot give). */
+static int create_params(struct imap_session *s, const struct imap_cmd *cmd, const char **use_r)
+{
+	const struct imap_arg *a = &cmd->args[1], *l;
+	bool seen = false;
+
+	*use_r = NULL;
+	if (cmd->n_args == 1)
+		return 0;
+	if (cmd->n_args > 2 || a->type != IMAP_ARG_LIST || a->list_count % 2 != 0) {
+		imap_error(s, "BAD", "CREATE mailbox [(USE (attr))]");
+		return -1;
+	}
+	for (unsigned i = 0; i < a->list_count; i += 2) {
+		if (!imap_arg_atom_is(&a->list[i], "USE") || a->list[i + 1].type != IMAP_ARG_LIST ||
+		    seen) {
+			imap_error(s, "BAD", "Unknown or repeated CREATE parameter");
+			return -1;
+		}
+		seen = true;
+		l = &a->list[i + 1];
+		if (l->list_count > 1) {
+			/* XXX: RFC 6154 5.3 shows (USE (\Drafts \Sent)); the column holds one */
+			imap_error(s, "NO", "[USEATTR] One special use per mailbox");
+			return -1;
+		}
+		if (l->list_count == 0)
+			continue;
+		if (l->list[0].type != IMAP_ARG_ATOM) {
+			imap_error(s, "BAD", "USE (attr)");
+			return -1;
+		}
+		for (size_t k = 0; k < sizeof(create_uses) / sizeof(create_uses[0]); k++)
+			if (imap_arg_atom_is(&l->list[0], create_uses[k].attr))
+				*use_r = create_uses[k].attr;
+		if (*use_r == NULL) {
+			imap_error(s, "NO", "[USEATTR] Unknown special use");
+			return -1;
+		}
+		for (size_t k = 0; k < sizeof(create_uses) / sizeof(create_uses[0]); k++)
+			if (create_uses[k].attr == *use_r && !create_uses[k].supported) {
+				imap_error(s, "NO", "[USEATTR] %s mailboxes are not supported", *use_r);
+				*use_r = NULL;
+				return -1;
+			}
+	}
+	return 0;
+}
+
 void imap_cmd_create(struct imap_session *s, const struct imap_cmd *cmd)
 {
-	simple_op(s, cmd, OP_CREATE);
+	const char *use;
+
+	if (create_params(s, cmd, &use) < 0)
+		return;
+	simple_op(s, cmd, OP_CREATE, use);
 }
 
 void imap_cmd_delete(struct imap_session *s, const struct imap_cmd *cmd)
 {
-	simple_op(s, cmd, OP_DELETE);
+	simple_op(s, cmd, OP_DELETE, NULL);
 }
 
 void imap_cmd_subscribe(struct imap_session *s, const struct imap_cmd *cmd)
 {
-	simple_op(s, cmd, OP_SUBSCRIBE);
+	simple_op(s, cmd, OP_SUBSCRIBE, NULL);
 }
 
 void imap_cmd_rename(struct imap_session *s, const struct imap_cmd *cmd)
