@@ -4,7 +4,9 @@
  * what was found), "missing" (NXDOMAIN/NODATA) or "unknown" (no answer).
  * The request waits LIMIT_DNS_CHECK_MS at most; lookups still running then
  * finish on their detached threads, and the last one frees the batch;
- * web_dns_check_drain() waits for them before core/dns shuts down. */
+ * web_dns_check_drain() waits for them before core/dns shuts down.
+ * XXX: threads are capped per request, not across concurrent requests
+ * (only a logged-in admin can ask). */
 #include "web/web.h"
 
 #include <pthread.h>
