@@ -345,6 +345,7 @@ const loaders = {
     const tb = $("dns-list");
     clear(tb);
     if (!r.ok) return;
+    const cells = [];
     for (const rec of r.data.records) {
       const copy = el("button", "Copy");
       copy.type = "button";
@@ -357,8 +358,21 @@ const loaders = {
           window.prompt("Copy this record", text);
         }
       });
-      tb.appendChild(row([rec.type, rec.name, rec.value, rec.note, copy]));
+      const live = el("span", "checking…", "dns-check");
+      cells.push(live);
+      tb.appendChild(row([rec.type, rec.name, rec.value, rec.note, live, copy]));
     }
+    // The live check (GET ...&check=1) answers within a few seconds; a
+    // record is matched on type, name and value (listeners may change).
+    const c = await api("GET", "/dns-records?check=1&domain=" + encodeURIComponent(d));
+    if ($("dns-domain").value !== d) return;
+    r.data.records.forEach((rec, i) => {
+      const got = c.ok ? c.data.records.find((x) => x.type === rec.type && x.name === rec.name &&
+        x.value === rec.value) : null;
+      const st = got && got.check ? got.check : (c.ok ? "" : "unknown");
+      cells[i].textContent = st === "different" ? "different: " + (got.found || []).join(", ") : st;
+      cells[i].className = "dns-check dns-" + (st || "none");
+    });
   },
 
   async security() {

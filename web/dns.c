@@ -6,7 +6,7 @@
  * autoconfig/autodiscover names, MTA-STS (RFC 8461: the _mta-sts TXT, the
  * mta-sts host, and the policy served at /.well-known/mta-sts.txt) and
  * TLS-RPT (RFC 8460). Values are shown as zone-file text, names fully
- * qualified. XXX: no live DNS check yet. */
+ * qualified. With check=1 each record is also looked up (dns_check.c). */
 #include "web/web.h"
 
 #include <stdlib.h>
@@ -157,6 +157,9 @@ void web_api_dns_get(struct web_req *req, struct web_reply *rep)
 	(void)str_fmt(value, sizeof(value), "\"v=TLSRPTv1; rua=mailto:postmaster@%s\"", dom);
 	web_dns_add(list, "TXT", name, value, "TLS reporting (RFC 8460)");
 
+	const char *check = web_req_arg(req, "check");
+	if (check != NULL && strcmp(check, "1") == 0)
+		web_dns_check(list);
 	web_reply_json(rep, MHD_HTTP_OK, json_pack("{s:s,s:o,s:o}", "domain", dom, "hostname",
 						   web_jstr(s.hostname), "records", list));
 }

@@ -698,6 +698,7 @@ void web_server_stop(void)
 		MHD_stop_daemon(web_daemon);
 		web_daemon = NULL;
 	}
+	web_dns_check_drain();
 	if (!web_inited)
 		return;
 	for (int i = 0; i < LIMIT_WEB_DB_CONNS; i++) {

@@ -169,6 +169,13 @@ web_handler_fn web_metrics;
 /* dns.c: the records to publish; the MTA-STS policy file */
 web_handler_fn web_api_dns_get, web_mta_sts;
 
+/* dns_check.c: adds "check" (ok, different, missing, unknown) and, when
+ * different, "found" to each record of the array that can be looked up;
+ * blocks at most LIMIT_DNS_CHECK_MS (never call it on the loop thread). */
+void web_dns_check(json_t *records);
+/* Waits for lookups a check left running (LIMIT_DNS_TIMEOUT_MS at most). */
+void web_dns_check_drain(void);
+
 /* api_cert.c */
 /* The JSON object of one certificate (names, expiry, days_left at now). */
 json_t *web_cert_json(const struct admin_cert *c, time_t now);

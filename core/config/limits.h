@@ -219,4 +219,8 @@
 #define LIMIT_IMAP_NOTIFY_FILTERS	16	/* filters in one NOTIFY SET; BAD [LIMIT] */
 #define LIMIT_IMAP_LIST_PATTERNS	64	/* patterns in one LIST-EXTENDED command; BAD [LIMIT] */
 
+/* dnscheck */
+#define LIMIT_DNS_CHECK_RECORDS		32	/* records one GET /dns-records?check=1 looks up (in parallel); the rest: unknown */
+#define LIMIT_DNS_CHECK_MS		4000	/* the whole live check of one request; unanswered records: unknown */
+
 #endif

@@ -345,6 +345,14 @@ static int dns_parse_rr(enum dns_type type, const unsigned char *d, size_t len, 
 		return dns_name_from_wire(d + 2, len - 2, rr->u.mx.host, sizeof(rr->u.mx.host)) < 0
 			       ? -1
 			       : 0;
+	case DNS_T_SRV:
+		if (len < 7)
+			return -1;
+		rr->u.srv.prio = (uint16_t)(d[0] << 8 | d[1]);
+		rr->u.srv.weight = (uint16_t)(d[2] << 8 | d[3]);
+		rr->u.srv.port = (uint16_t)(d[4] << 8 | d[5]);
+		return dns_name_from_wire(d + 6, len - 6, rr->u.srv.target,
+					  sizeof(rr->u.srv.target)) < 0 ? -1 : 0;
 	case DNS_T_PTR:
 	case DNS_T_CNAME:
 		return dns_name_from_wire(d, len, rr->u.name, sizeof(rr->u.name)) < 0 ? -1 : 0;

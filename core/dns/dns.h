@@ -22,6 +22,7 @@ enum dns_type {
 	DNS_T_MX = 15,
 	DNS_T_TXT = 16,
 	DNS_T_AAAA = 28,
+	DNS_T_SRV = 33,
 	DNS_T_TLSA = 52,
 };
 
@@ -48,6 +49,10 @@ struct dns_rr {
 			char host[DNS_NAME_MAX + 1];	/* "" for a null MX (RFC 7505) */
 		} mx;
 		char name[DNS_NAME_MAX + 1];		/* PTR, CNAME */
+		struct {
+			uint16_t prio, weight, port;
+			char target[DNS_NAME_MAX + 1];	/* "" for "." (RFC 2782) */
+		} srv;
 		struct {
 			char *text;			/* the strings joined, NUL-terminated */
 			size_t len;
