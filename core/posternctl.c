@@ -1382,7 +1382,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < CTL_NOPS; i++)
 		if (strcmp(ctl_ops_cmds[i].cmd.noun, argv[1]) == 0)
 			return run_ops(&c, &ctl_ops_cmds[i], argc, argv);
-	cmd = find_cmd(argv[1], argc > 2 ? argv[2] : NULL, &noun_known);
 	if (cmd == NULL) {
 		char safe[64];
 		if (!noun_known)

@@ -119,6 +119,7 @@ const loaders = {
         : "Certificate " + c.id + " (" + c.names.join(", ") + ") expires in " + c.days_left + " days (" + c.not_after.slice(0, 10) + ").";
       warn.appendChild(el("p", text, "notice warn"));
     }
+    loadAlerts();
     const tb = $("dash-listeners");
     clear(tb);
     for (const l of r.data.listeners) {
@@ -391,8 +392,19 @@ const loaders = {
     if (!r.ok) return;
     const tb = $("queue-list");
     clear(tb);
-    for (const q of r.data.queue)
-      tb.appendChild(row([q.id, q.sender || "<>", q.recipient, q.state, q.attempts, q.next_attempt, q.last_error]));
+    for (const q of r.data.queue) {
+      let act = "";
+      if (q.state === "held") {
+        act = el("button", "Release");
+        act.type = "button";
+        act.addEventListener("click", async () => {
+          const x = await api("POST", "/queue/" + encodeURIComponent(q.id) + "/release");
+          notice(x.ok ? "" : (x.data.error || "release failed (" + x.status + ")"));
+          loaders.queue();
+        });
+      }
+      tb.appendChild(row([q.id, q.sender || "<>", q.recipient, q.state, q.attempts, q.next_attempt, q.last_error, act]));
+    }
   },
 
   async audit() {
@@ -403,6 +415,32 @@ const loaders = {
     for (const e of r.data.entries) tb.appendChild(row([e.at, e.admin, e.action, e.detail]));
   },
 };
+
+/* The dashboard's alerts (an account held for exceeding its outbound
+   limit, ...), newest first; unacknowledged ones carry an Acknowledge button. */
+async function loadAlerts() {
+  const r = await api("GET", "/alerts?limit=50");
+  const tb = $("dash-alerts");
+  clear(tb);
+  if (!r.ok) return;
+  $("alerts-none").hidden = r.data.alerts.length > 0;
+  $("alerts-table").hidden = r.data.alerts.length === 0;
+  for (const a of r.data.alerts) {
+    let act = "acknowledged";
+    if (!a.acknowledged) {
+      act = el("button", "Acknowledge");
+      act.type = "button";
+      act.addEventListener("click", async () => {
+        const x = await api("POST", "/alerts/" + encodeURIComponent(a.id) + "/ack");
+        notice(x.ok ? "" : (x.data.error || "acknowledge failed (" + x.status + ")"));
+        loadAlerts();
+      });
+    }
+    const tr = row([a.at, a.kind, a.account, a.detail, act]);
+    if (!a.acknowledged) tr.className = "warn";
+    tb.appendChild(tr);
+  }
+}
 
 /* ---------- forms ---------- */
 

@@ -1,7 +1,9 @@
 /* router.c - the method + path table of the JSON API (STYLE rule 5: the
  * flags say what a route needs: a session and CSRF token, an argon2id
  * slot, a path parameter). Paths are matched exactly, or as a prefix
- * followed by exactly one non-empty segment (no '/') for WEB_PARAM routes.
+ * followed by exactly one non-empty segment (no '/') for WEB_PARAM routes;
+ * a WEB_PARAM path "prefix/{id}/suffix" takes the segment between (req->param
+ * then runs on into the suffix: the handler reads it up to its '/').
  * Everything under /api/ that is not here is a 404 (or 405); the few
  * public paths outside /api/ (autoconfiguration) are here too. */
 #include "web/web.h"
@@ -50,16 +52,26 @@ static const struct web_route web_routes[] = {
 	/* acme (api_acme.c) */
 	{ "GET", "/api/v1/certificates/acme", WEB_AUTH, web_api_acme_get },
 	{ "POST", "/api/v1/certificates/acme", WEB_AUTH, web_api_acme_post },
+	/* alerts and held queue rows (api_alerts.c) */
+	{ "GET", "/api/v1/alerts", WEB_AUTH, web_api_alerts_get },
+	{ "POST", "/api/v1/alerts/{id}/ack", WEB_AUTH | WEB_PARAM, web_api_alerts_ack },
+	{ "POST", "/api/v1/queue/{id}/release", WEB_AUTH | WEB_PARAM, web_api_queue_release },
 };
 
 /* Matches path against one route; *param_r set for WEB_PARAM. */
 static bool web_route_match(const struct web_route *r, const char *path, const char **param_r)
 {
-	size_t n = strlen(r->path);
+	const char *brace = strchr(r->path, '{'), *suffix = NULL, *slash;
+	size_t n = brace != NULL ? (size_t)(brace - r->path) : strlen(r->path);
 
 	if (!(r->flags & WEB_PARAM))
 		return strcmp(r->path, path) == 0;
-	if (strncmp(r->path, path, n) != 0 || path[n] == '\0' || strchr(path + n, '/') != NULL)
+	if (strncmp(r->path, path, n) != 0 || path[n] == '\0' || path[n] == '/')
+		return false;
+	if (brace != NULL)
+		suffix = strchr(brace, '}') + 1;	/* table text: always has one */
+	slash = strchr(path + n, '/');
+	if (suffix == NULL ? slash != NULL : slash == NULL || strcmp(slash, suffix) != 0)
 		return false;
 	*param_r = path + n;
 	return true;

@@ -56,7 +56,8 @@ typedef void web_handler_fn(struct web_req *req, struct web_reply *rep);
 enum {
 	WEB_AUTH = 1 << 0,	/* needs a session (else 401); state-changing methods need CSRF (else 403) */
 	WEB_HASH = 1 << 1,	/* runs argon2id: waits for one of LIMIT_WEB_HASHERS slots */
-	WEB_PARAM = 1 << 2,	/* path is a prefix ending in '/', followed by one segment */
+	WEB_PARAM = 1 << 2,	/* path is a prefix ending in '/', followed by one segment;
+				 * or "prefix/{id}/suffix": the segment, then suffix */
 	WEB_RAW_BODY = 1 << 3,	/* the body is not JSON: handed over as bytes (raw_body) */
 };
 
@@ -131,6 +132,8 @@ web_handler_fn web_api_dashboard, web_api_domains_get, web_api_domains_post,
 	web_api_accounts_patch, web_api_accounts_delete, web_api_aliases_get,
 	web_api_aliases_post, web_api_aliases_delete, web_api_listeners_get,
 	web_api_listeners_patch, web_api_queue_get, web_api_audit_get;
+/* alerts and held queue rows (api_alerts.c) */
+web_handler_fn web_api_alerts_get, web_api_alerts_ack, web_api_queue_release;
 /* acme (api_acme.c) */
 web_handler_fn web_api_acme_get, web_api_acme_post;
 

@@ -93,6 +93,30 @@ static void test_route_param(void **state)
 	assert_null(param);
 }
 
+/* "prefix/{id}/suffix" routes: one segment, then exactly the suffix */
+static void test_route_suffix(void **state)
+{
+	const char *param;
+	bool known;
+	const struct web_route *r;
+
+	(void)state;
+	r = web_route_find("POST", "/api/v1/alerts/7/ack", &param, &known);
+	assert_non_null(r);
+	assert_true(r->flags & WEB_AUTH);
+	assert_string_equal(param, "7/ack");
+	assert_non_null(web_route_find("POST", "/api/v1/queue/42/release", &param, &known));
+	assert_null(web_route_find("GET", "/api/v1/alerts/7/ack", &param, &known));
+	assert_true(known);	/* 405 */
+	assert_null(web_route_find("POST", "/api/v1/alerts//ack", &param, &known));
+	assert_null(web_route_find("POST", "/api/v1/alerts/7/ack/x", &param, &known));
+	assert_null(web_route_find("POST", "/api/v1/alerts/7/a/ack", &param, &known));
+	assert_null(web_route_find("POST", "/api/v1/alerts/7", &param, &known));
+	assert_false(known);
+	assert_null(web_route_find("POST", "/api/v1/queue/7/hold", &param, &known));
+	assert_non_null(web_route_find("GET", "/api/v1/alerts", &param, &known));
+}
+
 static void test_route_method(void **state)
 {
 	const char *param;
@@ -160,6 +184,7 @@ int main(void)
 		cmocka_unit_test(test_route_public),
 		cmocka_unit_test(test_route_param),
 		cmocka_unit_test(test_route_method),
+		cmocka_unit_test(test_route_suffix),
 		cmocka_unit_test(test_throttle_limit),
 		cmocka_unit_test(test_throttle_reset_and_full),
 	};
