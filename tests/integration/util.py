@@ -260,7 +260,10 @@ class Daemon:
             "POSTERN_LOG_LEVEL": "debug",
             "POSTERN_SQL_DIR": str(ROOT / "sql"),
             "POSTERN_ADMIN_LISTEN": f"{HOST}:{self.ports['admin']}",
-            "POSTERN_ADMIN_TLS_LISTEN": f"{HOST}:{self.ports['admin_tls']}",
+            # a Daemon built with its own ports (test_ops, test_upgrade)
+            # may have no HTTPS panel port: the panel's HTTPS is then off
+            "POSTERN_ADMIN_TLS_LISTEN": (f"{HOST}:{self.ports['admin_tls']}"
+                                         if "admin_tls" in self.ports else "off"),
             "POSTERN_METRICS_TOKEN": METRICS_TOKEN,
             "POSTERN_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0",
