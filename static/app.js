@@ -4,7 +4,7 @@
  * createElement: never innerHTML, so stored text stays inert. */
 "use strict";
 
-const state = { csrf: "", user: "", page: "dashboard", accOffset: 0, accLimit: 50, accTotal: 0 };
+const state = { csrf: "", user: "", page: "dashboard", accOffset: 0, accLimit: 50, accTotal: 0, acmeTimer: 0 };
 
 function $(id) { return document.getElementById(id); }
 
@@ -312,6 +312,7 @@ const loaders = {
       tb.appendChild(row([c.id, c.hostnames.join(", ") || "(none)", c.names.join(", "),
                           c.self_signed ? "self-signed" : c.issuer, expires, c.default ? "yes" : "", actions]));
     }
+    await acmeOrders();
   },
 
   async setup() {
@@ -594,7 +595,39 @@ function bindSetup() {
   });
 }
 
+/* Lists the ACME orders; polls every 2 s while one is requested or running
+ * and the Certificates page is open (one timer at most). */
+async function acmeOrders() {
+  clearTimeout(state.acmeTimer);
+  const r = await api("GET", "/certificates/acme");
+  if (!r.ok) return;
+  const tb = $("acme-list");
+  clear(tb);
+  let busy = false;
+  for (const o of r.data.orders) {
+    if (o.state === "requested" || o.state === "running") busy = true;
+    tb.appendChild(row([o.id, o.hostname, o.challenge,
+                        el("span", o.state, o.state === "failed" ? "warn" : ""),
+                        o.step || "", o.error || "", (o.updated_at || "").replace("T", " ").slice(0, 19)]));
+  }
+  if (busy && state.page === "certificates")
+    state.acmeTimer = setTimeout(() => { if (state.page === "certificates") acmeOrders(); }, 2000);
+}
+
 function bindCertificates() {
+  $("acme-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const r = await api("POST", "/certificates/acme", { hostname: f.elements.hostname.value.trim(),
+                                                        challenge: f.elements.challenge.value });
+    formErrors(f, r);
+    if (r.ok) {
+      f.reset();
+      notice("Certificate for " + r.data.hostname + " requested (order " + r.data.id + ").");
+      acmeOrders();
+    }
+  });
+
   $("cert-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = ev.target;

@@ -34,6 +34,7 @@ const NEW_POP3_PORT = Number(need("POSTERN_NEW_POP3_PORT"));
 const CERT_FILE = need("POSTERN_CERT_FILE");	/* a CA-signed chain made by test_browser.py */
 const KEY_FILE = need("POSTERN_KEY_FILE");
 const CERT_NAME = need("POSTERN_CERT_NAME");
+const ACME_NAME = "acme." + CERT_NAME;
 const ARTIFACTS = process.env.POSTERN_ARTIFACTS || path.join(__dirname, "artifacts");
 const CHROMIUM = process.env.POSTERN_CHROMIUM || "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -48,6 +49,7 @@ const PASSWORD = `Web-pw-${tag}-9`;
 let profile, context, page;
 const pageErrors = [];
 let expectBadUpload = false;	/* the certificate step sends a bad key on purpose */
+let expectBadAcme = false;	/* the ACME step sends a bad hostname on purpose */
 let expectTotpPrompt = false;	/* the login without a code is a 401 on purpose */
 
 /* RFC 6238 TOTP (HMAC-SHA1, 30 s, 6 digits) of a base32 secret at a step. */
@@ -262,6 +264,7 @@ before(async () => {
     const expected = (u.pathname === "/api/v1/me" && r.status() === 401) ||	// before login
                      (u.pathname === "/favicon.ico" && r.status() === 404) ||	// not served
                      (u.pathname === "/api/v1/certificates" && r.status() === 400 && expectBadUpload) ||
+                     (u.pathname === "/api/v1/certificates/acme" && r.status() === 400 && expectBadAcme) ||
                      (u.pathname === "/api/v1/login" && r.status() === 401 && expectTotpPrompt);
     if (r.status() >= 400 && !expected) pageErrors.push(`${r.request().method()} ${u.pathname}: ${r.status()}`);
   });
@@ -422,6 +425,30 @@ test("upload a certificate on the Certificates page", async () => {
   assert.deepEqual(errors, []);
   assert.equal(await page.inputValue('#cert-form textarea[name="cert_pem"]'), "");
   await shot("certificate-uploaded");
+});
+
+test("request a Let's Encrypt certificate on the Certificates page", async () => {
+  await gotoPage("certificates");
+  // a bad hostname first: the API's sentence appears next to the field
+  await page.fill('#acme-form input[name="hostname"]', "not a host!");
+  expectBadAcme = true;
+  await page.click('#acme-form button[type="submit"]');
+  await page.waitForSelector('#acme-form .error[data-error="hostname"]:not(:empty)');
+  expectBadAcme = false;
+  await page.fill('#acme-form input[name="hostname"]', ACME_NAME);
+  await page.selectOption('#acme-form select[name="challenge"]', "tls-alpn-01");
+  await page.click('#acme-form button[type="submit"]');
+  // no CA runs here: the order stays requested (or fails); either way it is listed with its state
+  await waitFor(() => page.$$eval("#acme-list tr", (rows, want) =>
+    rows.some((r) => r.cells[1].textContent === want), ACME_NAME), 10000, `${ACME_NAME} in the ACME orders`);
+  const order = await page.$$eval("#acme-list tr", (rows, want) =>
+    rows.filter((r) => r.cells[1].textContent === want).map((r) => [...r.cells].map((c) => c.textContent))[0],
+    ACME_NAME);
+  assert.equal(order[2], "tls-alpn-01");
+  assert.ok(["requested", "running", "failed"].includes(order[3]), JSON.stringify(order));
+  const errors = await page.$$eval("#acme-form .error", (ps) => ps.map((p) => p.textContent).filter(Boolean));
+  assert.deepEqual(errors, []);
+  await shot("certificate-acme-order");
 });
 
 test("client setup and DNS records of the new domain", async () => {
