@@ -610,8 +610,8 @@ async function acmeOrders() {
                         el("span", o.state, o.state === "failed" ? "warn" : ""),
                         o.step || "", o.error || "", (o.updated_at || "").replace("T", " ").slice(0, 19)]));
   }
-  if (busy && state.page === "certificates")
-    state.acmeTimer = setTimeout(() => { if (state.page === "certificates") acmeOrders(); }, 2000);
+  const here = () => state.page === "certificates" && state.csrf !== "";	/* not after logout */
+  if (busy && here()) state.acmeTimer = setTimeout(() => { if (here()) acmeOrders(); }, 2000);
 }
 
 function bindCertificates() {
