@@ -98,15 +98,6 @@ static enum db_status run(struct db *db, enum db_stmt id, int n, const char *con
 	return st;
 }
 
-static int64_t col_i64(const PGresult *res, int row, int col)
-{
-	uint64_t v;
-
-	if (PQgetisnull(res, row, col) || strnum_parse(PQgetvalue(res, row, col), INT64_MAX, &v) < 0)
-		return 0;
-	return (int64_t)v;
-}
-
 static void i64_text(char *buf, size_t size, int64_t v)
 {
 	(void)str_fmt(buf, size, "%lld", (long long)v);
@@ -244,7 +235,7 @@ static enum db_status one_id(struct db *db, enum db_stmt stmt, int n, const char
 	enum db_status st;
 	PGresult *res = db_exec(db, stmt, n, params, NULL, NULL, &st);
 
-	*id_r = st == DB_OK && PQntuples(res) == 1 ? col_i64(res, 0, 0) : 0;
+	*id_r = st == DB_OK && PQntuples(res) == 1 ? db_col_i64(res, 0, 0) : 0;
 	PQclear(res);
 	return st;
 }
@@ -358,7 +349,7 @@ enum admin_status admin_domain_del(struct db *db, const char *actor, const char 
 	i64_text(idtext, sizeof(idtext), did);
 	res = db_exec(db, STMT_DOMAIN_ACCOUNT_COUNT, 1, params, NULL, NULL, &st);
 	if (st == DB_OK)
-		accounts = col_i64(res, 0, 0);
+		accounts = db_col_i64(res, 0, 0);
 	PQclear(res);
 	if (st != DB_OK)
 		return admin_abort(db, st, err);
@@ -447,7 +438,7 @@ enum admin_status admin_user_add(struct db *db, const char *actor, const char *a
 		res = db_exec(db, STMT_ACCOUNT_INSERT, 4, params, NULL, NULL, &st);
 	}
 	if (st == DB_OK)
-		aid = col_i64(res, 0, 0);
+		aid = db_col_i64(res, 0, 0);
 	PQclear(res);
 	sodium_memzero(hash, sizeof(hash));
 	if (st == DB_CONFLICT) {
@@ -601,8 +592,8 @@ enum admin_status admin_user_list(struct db *db, const char *domain, admin_user_
 	for (int i = 0; st == DB_OK && i < PQntuples(res); i++) {
 		struct admin_user u = {
 			.address = PQgetvalue(res, i, 0),
-			.used_bytes = col_i64(res, i, 1),
-			.quota_bytes = col_i64(res, i, 2),
+			.used_bytes = db_col_i64(res, i, 1),
+			.quota_bytes = db_col_i64(res, i, 2),
 			.active = PQgetvalue(res, i, 3)[0] == 't',
 		};
 		fn(arg, &u);
@@ -764,7 +755,7 @@ enum admin_status admin_listener_list(struct db *db, admin_listener_fn *fn, void
 		struct admin_listener l = {
 			.name = PQgetvalue(res, i, 0),
 			.protocol = PQgetvalue(res, i, 1),
-			.port = (int)col_i64(res, i, 2),
+			.port = (int)db_col_i64(res, i, 2),
 			.tls = PQgetvalue(res, i, 3),
 			.enabled = PQgetvalue(res, i, 4)[0] == 't',
 		};
@@ -868,11 +859,11 @@ enum admin_status admin_queue_list(struct db *db, admin_queue_fn *fn, void *arg,
 
 	for (int i = 0; st == DB_OK && i < PQntuples(res); i++) {
 		struct admin_queue_item it = {
-			.id = col_i64(res, i, 0),
+			.id = db_col_i64(res, i, 0),
 			.sender = PQgetvalue(res, i, 1),
 			.recipient = PQgetvalue(res, i, 2),
 			.state = PQgetvalue(res, i, 3),
-			.attempts = (int)col_i64(res, i, 4),
+			.attempts = (int)db_col_i64(res, i, 4),
 			.next_attempt = PQgetvalue(res, i, 5),
 			.last_error = PQgetvalue(res, i, 6),
 		};
@@ -902,7 +893,7 @@ enum admin_status admin_queue_op(struct db *db, const char *actor, enum admin_qu
 	const char *p[1] = { id >= 0 ? idt : NULL };
 	PGresult *res = db_exec(db, stmts[op], 1, p, NULL, NULL, &st);
 	if (st == DB_OK && (op == ADMIN_QUEUE_RETRY || op == ADMIN_QUEUE_RELEASE))
-		n = PQntuples(res) == 1 ? col_i64(res, 0, 0) : 0;
+		n = PQntuples(res) == 1 ? db_col_i64(res, 0, 0) : 0;
 	else if (st == DB_OK)
 		n = PQntuples(res);
 	if (st == DB_OK && op == ADMIN_QUEUE_DROP && n > 0) {
@@ -1084,7 +1075,7 @@ enum admin_status admin_cert_list(struct db *db, admin_cert_fn *fn, void *arg,
 
 	for (int i = 0; st == DB_OK && i < PQntuples(res); i++) {
 		char *list = PQgetvalue(res, i, 1);	/* split in place: libpq's copy */
-		struct admin_cert c = { .id = col_i64(res, i, 0), .hostnames = hosts,
+		struct admin_cert c = { .id = db_col_i64(res, i, 0), .hostnames = hosts,
 					.info = &info,
 					.is_default = PQgetvalue(res, i, 3)[0] == 't' };
 		if (tls_check_info(PQgetvalue(res, i, 2), &info, msg, sizeof(msg)) < 0)
@@ -1191,7 +1182,7 @@ enum admin_status admin_cert_del(struct db *db, const char *actor, int64_t id,
 		return as;
 	res = db_exec(db, STMT_CERT_COUNT, 0, NULL, NULL, NULL, &st);
 	if (st == DB_OK)
-		count = col_i64(res, 0, 0);
+		count = db_col_i64(res, 0, 0);
 	PQclear(res);
 	if (st != DB_OK)
 		return admin_abort(db, st, err);

@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/str.h"
+#include "lib/strnum.h"
 
 struct db {
 	PGconn *pg;
@@ -314,4 +315,19 @@ char *db_array_i64(const int64_t *v, size_t n)
 char *db_array_u32(const uint32_t *v, size_t n)
 {
 	return db_array(v, n, sizeof(*v));
+}
+
+int64_t db_col_i64(const PGresult *res, int row, int col)
+{
+	const char *s;
+	uint64_t v = 0;
+	bool neg;
+
+	if (PQgetisnull(res, row, col))
+		return 0;
+	s = PQgetvalue(res, row, col);
+	neg = s[0] == '-';
+	if (strnum_parse(s + neg, INT64_MAX, &v) < 0)
+		return 0;
+	return neg ? -(int64_t)v : (int64_t)v;
 }

@@ -47,6 +47,9 @@ enum db_status db_commit(struct db *db);
 void db_rollback(struct db *db);
 /* Last error text of the connection (for logs). */
 const char *db_error(struct db *db);
+/* A result column as a signed 64-bit integer: 0 when NULL or not a number
+ * (ids, sizes, counters, epochs, MODSEQs). */
+int64_t db_col_i64(const PGresult *res, int row, int col);
 
 /* Prepares the statements not prepared yet (db_open() defers those whose
  * tables do not exist yet). DB_OK, or the first failure with *failed_r set

@@ -29,18 +29,6 @@ static enum db_status run(struct db *db, enum db_stmt id, int n, const char *con
 	return st;
 }
 
-static int64_t col_i64(const PGresult *res, int row, int col)
-{
-	uint64_t v = 0;
-	const char *s = PQgetvalue(res, row, col);
-
-	if (s[0] == '-')
-		return 0;
-	if (strnum_parse(s, INT64_MAX, &v) < 0)
-		return 0;
-	return (int64_t)v;
-}
-
 static char *col_dup(const PGresult *res, int row, int col)
 {
 	if (PQgetisnull(res, row, col))
@@ -73,7 +61,7 @@ enum db_status imap_store_list(struct db *db, int64_t account_id, struct imap_st
 	for (int i = 0; i < n; i++) {
 		struct imap_store_mbox *m = &(*out)[i];
 
-		m->id = col_i64(res, i, 0);
+		m->id = db_col_i64(res, i, 0);
 		m->name = xstrdup(PQgetvalue(res, i, 1));
 		snprintf(m->special_use, sizeof(m->special_use), "%s", PQgetvalue(res, i, 2));
 		m->subscribed = PQgetvalue(res, i, 3)[0] == 't';
@@ -103,10 +91,10 @@ enum db_status imap_store_mailbox_get(struct db *db, int64_t account_id, const c
 	res = db_exec(db, STMT_IMAP_MAILBOX_GET, 2, p, NULL, NULL, &st);
 	if (st == DB_OK && PQntuples(res) == 1) {
 		*found_r = true;
-		out->id = col_i64(res, 0, 0);
-		out->uidvalidity = col_i64(res, 0, 1);
-		out->uidnext = col_i64(res, 0, 2);
-		out->highestmodseq = col_i64(res, 0, 3);
+		out->id = db_col_i64(res, 0, 0);
+		out->uidvalidity = db_col_i64(res, 0, 1);
+		out->uidnext = db_col_i64(res, 0, 2);
+		out->highestmodseq = db_col_i64(res, 0, 3);
 	}
 	PQclear(res);
 	return st;
@@ -143,7 +131,7 @@ enum db_status imap_store_create_use(struct db *db, int64_t account_id, const ch
 	if (st == DB_OK) {
 		res = db_exec(db, STMT_IMAP_CREATE_USE, 3, p, NULL, NULL, &st);
 		if (st == DB_OK && PQntuples(res) == 1) {
-			if (col_i64(res, 0, 0) == 1)
+			if (db_col_i64(res, 0, 0) == 1)
 				*result_r = IMAP_STORE_CREATED;
 			else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0 && !PQgetisnull(res, 0, 2))
 				*result_r = IMAP_STORE_USE_TAKEN;
@@ -172,7 +160,7 @@ enum db_status imap_store_delete(struct db *db, int64_t account_id, const char *
 		return st;
 	res = db_exec(db, STMT_IMAP_DELETE, 2, p, NULL, NULL, &st);
 	if (st == DB_OK && PQntuples(res) == 1) {
-		*found_r = col_i64(res, 0, 0) > 0;
+		*found_r = db_col_i64(res, 0, 0) > 0;
 		blobs = xstrdup(PQgetvalue(res, 0, 1));
 	}
 	PQclear(res);
@@ -235,13 +223,13 @@ enum db_status imap_store_status(struct db *db, int64_t account_id, const char *
 	res = db_exec(db, STMT_IMAP_STATUS, 2, p, NULL, NULL, &st);
 	if (st == DB_OK && PQntuples(res) == 1) {
 		*found_r = true;
-		out->messages = col_i64(res, 0, 0);
-		out->unseen = col_i64(res, 0, 1);
-		out->size = col_i64(res, 0, 2);
-		out->uidnext = col_i64(res, 0, 3);
-		out->uidvalidity = col_i64(res, 0, 4);
-		out->highestmodseq = col_i64(res, 0, 5);
-		out->deleted = col_i64(res, 0, 6);
+		out->messages = db_col_i64(res, 0, 0);
+		out->unseen = db_col_i64(res, 0, 1);
+		out->size = db_col_i64(res, 0, 2);
+		out->uidnext = db_col_i64(res, 0, 3);
+		out->uidvalidity = db_col_i64(res, 0, 4);
+		out->highestmodseq = db_col_i64(res, 0, 5);
+		out->deleted = db_col_i64(res, 0, 6);
 	}
 	PQclear(res);
 	return st;
@@ -273,21 +261,21 @@ enum db_status imap_store_sync(struct db *db, int64_t mailbox_id, int64_t since,
 		out->msgs = xcalloc((size_t)n, sizeof(*out->msgs));
 	}
 	for (int i = 0; i < n; i++) {
-		int k = (int)col_i64(res, i, 0);
+		int k = (int)db_col_i64(res, i, 0);
 
 		if (k == 0) {
 			out->gone = false;
-			out->highestmodseq = col_i64(res, i, 1);
-			out->uidnext = col_i64(res, i, 2);
+			out->highestmodseq = db_col_i64(res, i, 1);
+			out->uidnext = db_col_i64(res, i, 2);
 		} else if (k == 1) {
-			out->expunged[out->n_expunged++] = (uint32_t)col_i64(res, i, 1);
+			out->expunged[out->n_expunged++] = (uint32_t)db_col_i64(res, i, 1);
 		} else {
 			struct imap_store_flags *f = &out->msgs[out->n_msgs++];
 
-			f->uid = (uint32_t)col_i64(res, i, 1);
-			f->flags = (int)col_i64(res, i, 3);
+			f->uid = (uint32_t)db_col_i64(res, i, 1);
+			f->flags = (int)db_col_i64(res, i, 3);
 			f->keywords = xstrdup(PQgetvalue(res, i, 4));
-			f->modseq = col_i64(res, i, 2);
+			f->modseq = db_col_i64(res, i, 2);
 		}
 	}
 	PQclear(res);
@@ -395,17 +383,17 @@ enum db_status imap_store_rows(struct db *db, int64_t mailbox_id, const char *ui
 	for (int i = 0; i < n; i++) {
 		struct imap_store_row *r = &(*out)[i];
 
-		r->uid = (uint32_t)col_i64(res, i, 0);
-		r->flags = (int)col_i64(res, i, 1);
+		r->uid = (uint32_t)db_col_i64(res, i, 0);
+		r->flags = (int)db_col_i64(res, i, 1);
 		r->keywords = xstrdup(PQgetvalue(res, i, 2));
-		r->internal_date = col_i64(res, i, 3);
-		r->size = col_i64(res, i, 4);
-		r->blob_id = col_i64(res, i, 5);
+		r->internal_date = db_col_i64(res, i, 3);
+		r->size = db_col_i64(res, i, 4);
+		r->blob_id = db_col_i64(res, i, 5);
 		r->meta.envelope = col_dup(res, i, 6);
 		r->meta.bodystructure = col_dup(res, i, 7);
 		r->meta.body = col_dup(res, i, 8);
 		r->meta.parts = col_dup(res, i, 9);
-		r->modseq = col_i64(res, i, 10);
+		r->modseq = db_col_i64(res, i, 10);
 	}
 	*n_r = (size_t)n;
 	PQclear(res);
@@ -497,7 +485,7 @@ static enum db_status uid_list(PGresult *res, uint32_t **out, size_t *n_r)
 	if (n > 0)
 		*out = xcalloc((size_t)n, sizeof(**out));
 	for (int i = 0; i < n; i++)
-		(*out)[i] = (uint32_t)col_i64(res, i, 0);
+		(*out)[i] = (uint32_t)db_col_i64(res, i, 0);
 	*n_r = (size_t)n;
 	return DB_OK;
 }
@@ -527,7 +515,7 @@ static enum db_status expunge_once(struct db *db, int64_t account_id, int64_t ma
 	const char *pe[3] = { mb, uids, modseq };
 	res = db_exec(db, STMT_IMAP_EXPUNGE, 3, pe, NULL, NULL, &st);
 	if (st == DB_OK && PQntuples(res) == 1) {
-		count = col_i64(res, 0, 0);
+		count = db_col_i64(res, 0, 0);
 		bytes = xstrdup(PQgetvalue(res, 0, 1));
 		blobs = xstrdup(PQgetvalue(res, 0, 2));
 		list = xstrdup(PQgetvalue(res, 0, 3));
@@ -613,8 +601,8 @@ static enum db_status copy_once(struct db *db, int64_t account_id, int64_t src_m
 		return st;
 	}
 	*found_r = true;
-	out->dest_id = col_i64(res, 0, 0);
-	out->dest_uidvalidity = col_i64(res, 0, 1);
+	out->dest_id = db_col_i64(res, 0, 0);
+	out->dest_uidvalidity = db_col_i64(res, 0, 1);
 	snprintf(dst, sizeof(dst), "%lld", (long long)out->dest_id);
 	snprintf(next, sizeof(next), "%s", PQgetvalue(res, 0, 2));
 	PQclear(res);
@@ -632,9 +620,9 @@ static enum db_status copy_once(struct db *db, int64_t account_id, int64_t src_m
 		out->dst = xcalloc((size_t)n, sizeof(*out->dst));
 	}
 	for (int i = 0; i < n; i++) {
-		out->src[i] = (uint32_t)col_i64(res, i, 0);
-		out->dst[i] = (uint32_t)col_i64(res, i, 1);
-		total += col_i64(res, i, 2);
+		out->src[i] = (uint32_t)db_col_i64(res, i, 0);
+		out->dst[i] = (uint32_t)db_col_i64(res, i, 1);
+		total += db_col_i64(res, i, 2);
 	}
 	out->n = (size_t)n;
 	PQclear(res);
@@ -726,7 +714,7 @@ static enum db_status append_once(struct db *db, int64_t account_id, const char 
 	}
 	*found_r = true;
 	snprintf(mb, sizeof(mb), "%s", PQgetvalue(res, 0, 0));
-	*uidvalidity_r = col_i64(res, 0, 1);
+	*uidvalidity_r = db_col_i64(res, 0, 1);
 	PQclear(res);
 
 	const char *pq[2] = { acc, size };
@@ -764,7 +752,7 @@ static enum db_status append_once(struct db *db, int64_t account_id, const char 
 		db_rollback(db);
 		return st != DB_OK ? st : DB_ERROR;
 	}
-	*uid_r = (uint32_t)col_i64(res, 0, 0);
+	*uid_r = (uint32_t)db_col_i64(res, 0, 0);
 	PQclear(res);
 	if (mark != NULL) {
 		res = db_exec(db, mark->stmt, mark->nparams, mark->params, NULL, NULL, &st);
@@ -832,16 +820,16 @@ enum db_status imap_store_set_flags_unchanged(struct db *db, int64_t mailbox_id,
 		*modified_r = xcalloc((size_t)n, sizeof(**modified_r));
 	}
 	for (int i = 0; i < n; i++) {
-		uint32_t uid = (uint32_t)col_i64(res, i, 0);
+		uint32_t uid = (uint32_t)db_col_i64(res, i, 0);
 
-		if (col_i64(res, i, 4) == 0) {
+		if (db_col_i64(res, i, 4) == 0) {
 			(*modified_r)[(*n_modified_r)++] = uid;
 			continue;
 		}
 		(*out)[*n_r].uid = uid;
-		(*out)[*n_r].flags = (int)col_i64(res, i, 1);
+		(*out)[*n_r].flags = (int)db_col_i64(res, i, 1);
 		(*out)[*n_r].keywords = xstrdup(PQgetvalue(res, i, 2));
-		(*out)[*n_r].modseq = col_i64(res, i, 3);
+		(*out)[*n_r].modseq = db_col_i64(res, i, 3);
 		(*n_r)++;
 	}
 	PQclear(res);
@@ -880,8 +868,8 @@ enum db_status imap_store_quota(struct db *db, int64_t account_id, int64_t *quot
 	snprintf(ac, sizeof(ac), "%lld", (long long)account_id);
 	res = db_exec(db, STMT_IMAP_QUOTA, 1, p, NULL, NULL, &st);
 	if (st == DB_OK && PQntuples(res) == 1) {
-		*quota_r = col_i64(res, 0, 0);
-		*used_r = col_i64(res, 0, 1);
+		*quota_r = db_col_i64(res, 0, 0);
+		*used_r = db_col_i64(res, 0, 1);
 	}
 	PQclear(res);
 	return st;

@@ -17,17 +17,6 @@
 #include "lib/mem.h"
 #include "lib/strnum.h"
 
-static int64_t col_i64(const PGresult *res, int row, int col)
-{
-	const char *s = PQgetvalue(res, row, col);
-	uint64_t v = 0;
-	bool neg = s[0] == '-';
-
-	if (strnum_parse(s + neg, INT64_MAX, &v) < 0)
-		return 0;
-	return neg ? -(int64_t)v : (int64_t)v;
-}
-
 enum db_status search_store_unindexed(struct db *db, int64_t mailbox_id, int64_t **ids_r,
 				      int64_t **sizes_r, size_t *n_r)
 {
@@ -49,8 +38,8 @@ enum db_status search_store_unindexed(struct db *db, int64_t mailbox_id, int64_t
 			*sizes_r = xcalloc((size_t)n, sizeof(**sizes_r));
 		}
 		for (int i = 0; i < n; i++) {
-			(*ids_r)[i] = col_i64(res, i, 0);
-			(*sizes_r)[i] = col_i64(res, i, 1);
+			(*ids_r)[i] = db_col_i64(res, i, 0);
+			(*sizes_r)[i] = db_col_i64(res, i, 1);
 		}
 		*n_r = (size_t)n;
 	}
@@ -200,7 +189,7 @@ enum db_status search_store_match(struct db *db, int64_t mailbox_id, enum search
 		if (n > 0)
 			*out = xcalloc((size_t)n, sizeof(**out));
 		for (int i = 0; i < n; i++)
-			(*out)[i] = (uint32_t)col_i64(res, i, 0);
+			(*out)[i] = (uint32_t)db_col_i64(res, i, 0);
 		*n_r = (size_t)n;
 	}
 	PQclear(res);
@@ -237,11 +226,11 @@ enum db_status search_store_rows(struct db *db, int64_t mailbox_id, bool keys,
 					&r->display_to,	  &r->message_id, &r->refs };
 		size_t total = 0, off = 0;
 
-		r->uid = (uint32_t)col_i64(res, i, 0);
-		r->flags = (int)col_i64(res, i, 1);
-		r->internal_date = col_i64(res, i, 3);
-		r->size = col_i64(res, i, 4);
-		r->modseq = col_i64(res, i, 5);
+		r->uid = (uint32_t)db_col_i64(res, i, 0);
+		r->flags = (int)db_col_i64(res, i, 1);
+		r->internal_date = db_col_i64(res, i, 3);
+		r->size = db_col_i64(res, i, 4);
+		r->modseq = db_col_i64(res, i, 5);
 		if (!keys) {
 			/* keywords only; the key strings point at its NUL */
 			size_t len = (size_t)PQgetlength(res, i, 2);
@@ -254,8 +243,8 @@ enum db_status search_store_rows(struct db *db, int64_t mailbox_id, bool keys,
 			continue;
 		}
 		r->has_sent = !PQgetisnull(res, i, 6);
-		r->sent_at = r->has_sent ? col_i64(res, i, 6) : 0;
-		r->sent_day = r->has_sent ? col_i64(res, i, 7) : 0;
+		r->sent_at = r->has_sent ? db_col_i64(res, i, 6) : 0;
+		r->sent_day = r->has_sent ? db_col_i64(res, i, 7) : 0;
 		r->reply = PQgetvalue(res, i, 9)[0] == 't';
 		for (size_t k = 0; k < 9; k++)
 			total += (size_t)PQgetlength(res, i, text_cols[k]) + 1;

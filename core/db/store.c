@@ -33,16 +33,6 @@ static void i64_text(char *buf, size_t size, int64_t v)
 	(void)str_fmt(buf, size, "%lld", (long long)v);
 }
 
-/* Non-negative integer column (ids, sizes, counters); 0 when unparsable. */
-static int64_t col_i64(const PGresult *res, int row, int col)
-{
-	uint64_t v;
-
-	if (PQgetisnull(res, row, col) || strnum_parse(PQgetvalue(res, row, col), INT64_MAX, &v) < 0)
-		return 0;
-	return (int64_t)v;
-}
-
 static bool col_bool(const PGresult *res, int row, int col)
 {
 	return !PQgetisnull(res, row, col) && PQgetvalue(res, row, col)[0] == 't';
@@ -90,14 +80,14 @@ enum db_status db_account_by_address(struct db *db, const char *address, struct 
 		return DB_OK;
 	res = db_exec(db, STMT_ACCOUNT_BY_ADDRESS, 2, params, NULL, NULL, &st);
 	if (st == DB_OK && PQntuples(res) == 1) {
-		out->id = col_i64(res, 0, 0);
-		out->domain_id = col_i64(res, 0, 1);
-		out->inbox_id = col_i64(res, 0, 2);
+		out->id = db_col_i64(res, 0, 0);
+		out->domain_id = db_col_i64(res, 0, 1);
+		out->inbox_id = db_col_i64(res, 0, 2);
 		str_lcpy(out->address, PQgetvalue(res, 0, 3), sizeof(out->address));
 		str_lcpy(out->password_hash, PQgetvalue(res, 0, 4), sizeof(out->password_hash));
 		out->active = col_bool(res, 0, 5);
-		out->quota_bytes = col_i64(res, 0, 6);
-		out->used_bytes = col_i64(res, 0, 7);
+		out->quota_bytes = db_col_i64(res, 0, 6);
+		out->used_bytes = db_col_i64(res, 0, 7);
 		*found_r = true;
 	}
 	PQclear(res);
@@ -225,8 +215,8 @@ static bool rcpt_account_row(struct rcpt_ctx *c, PGresult *res, int col, enum db
 	if (!col_bool(res, 0, col + 1)) {
 		*res_r = DB_RCPT_INACTIVE;
 	} else {
-		rcpt_add_account(c, col_i64(res, 0, col), col_i64(res, 0, col + 2),
-				 col_i64(res, 0, col + 3));
+		rcpt_add_account(c, db_col_i64(res, 0, col), db_col_i64(res, 0, col + 2),
+				 db_col_i64(res, 0, col + 3));
 		*res_r = DB_RCPT_HOSTED;
 	}
 	return true;
@@ -267,7 +257,7 @@ static enum db_status rcpt_direct(struct rcpt_ctx *c, const char *local, const c
 	*active_r = false;
 	*found_r = false;
 	if (st == DB_OK && PQntuples(res) == 1) {
-		*id_r = col_i64(res, 0, 0);
+		*id_r = db_col_i64(res, 0, 0);
 		*active_r = col_bool(res, 0, 1);
 		if (*active_r)
 			*found_r = rcpt_account_row(c, res, 2, res_r);
@@ -401,7 +391,7 @@ static enum db_status blob_put(struct db *db, const unsigned char *body, size_t 
 	i64_text(sizetext, sizeof(sizetext), (int64_t)len);
 	res = db_exec(db, STMT_BLOB_PUT, 3, values, lengths, formats, &st);
 	if (st == DB_OK && PQntuples(res) == 1)
-		*id_r = col_i64(res, 0, 0);
+		*id_r = db_col_i64(res, 0, 0);
 	else if (st == DB_OK)
 		st = DB_ERROR;
 	PQclear(res);
@@ -531,8 +521,8 @@ static enum db_status deliver_copy(struct batch_ctx *b, size_t i, int64_t accoun
 		PGresult *res = db_exec(b->db, STMT_DELIVER_MESSAGE, 7, params, NULL, NULL, &st);
 
 		if (st == DB_OK && PQntuples(res) == 1) {
-			charged = col_i64(res, 0, 0) == 1;
-			*mailbox_r = col_i64(res, 0, 1);
+			charged = db_col_i64(res, 0, 0) == 1;
+			*mailbox_r = db_col_i64(res, 0, 1);
 		} else if (st == DB_OK) {
 			st = DB_ERROR;
 		}
@@ -900,7 +890,7 @@ static enum db_status batch_pipe(struct batch_ctx *b)
 			enum db_status rst = db_status_of(b->db, res);
 			if (rst == DB_OK && PQntuples(res) == 1) {
 				b->res[i].st = DB_OK;
-				check[i] = col_i64(res, 0, 0) != 1;
+				check[i] = db_col_i64(res, 0, 0) != 1;
 			} else {
 				st = rst == DB_OK ? DB_ERROR : rst;
 				log_warn("db", "deliver_new: %s", PQresultErrorMessage(res));
@@ -1079,8 +1069,8 @@ enum db_status db_pop3_list(struct db *db, int64_t account_id, int64_t *mailbox_
 		}
 		res = db_exec(db, STMT_INBOX_GET, 1, params, NULL, NULL, &st);
 		if (st == DB_OK && PQntuples(res) == 1) {
-			*mailbox_id_r = col_i64(res, 0, 0);
-			*uidvalidity_r = col_i64(res, 0, 1);
+			*mailbox_id_r = db_col_i64(res, 0, 0);
+			*uidvalidity_r = db_col_i64(res, 0, 1);
 		}
 		PQclear(res);
 		if (st != DB_OK)
@@ -1098,8 +1088,8 @@ enum db_status db_pop3_list(struct db *db, int64_t account_id, int64_t *mailbox_
 	if (rows > 0) {
 		*msgs_r = xmalloc((size_t)rows * sizeof(**msgs_r));
 		for (int i = 0; i < rows; i++) {
-			(*msgs_r)[i].uid = col_i64(res, i, 0);
-			(*msgs_r)[i].size = col_i64(res, i, 1);
+			(*msgs_r)[i].uid = db_col_i64(res, i, 0);
+			(*msgs_r)[i].size = db_col_i64(res, i, 1);
 		}
 		*n_r = (size_t)rows;
 	}
@@ -1189,7 +1179,7 @@ static enum db_status expunge_once(struct db *db, const char *account, const cha
 		const char *ep[3] = { mailbox, uids, modseq };
 		res = db_exec(db, STMT_EXPUNGE_UIDS, 3, ep, NULL, NULL, &st);
 		if (st == DB_OK && PQntuples(res) == 1) {
-			count = col_i64(res, 0, 0);
+			count = db_col_i64(res, 0, 0);
 			str_lcpy(bytes, PQgetvalue(res, 0, 1), sizeof(bytes));
 			blobs = xstrdup(PQgetvalue(res, 0, 2));
 		}
@@ -1264,7 +1254,7 @@ enum db_status db_listeners_load(struct db *db, struct listener_spec **out, size
 			struct listener_spec *l = &(*out)[i];
 			str_lcpy(l->name, PQgetvalue(res, i, 0), sizeof(l->name));
 			str_lcpy(l->protocol, PQgetvalue(res, i, 1), sizeof(l->protocol));
-			l->port = (int)col_i64(res, i, 2);
+			l->port = (int)db_col_i64(res, i, 2);
 			l->tls = tls_mode_of(PQgetvalue(res, i, 3));
 			l->enabled = col_bool(res, i, 4);
 		}
@@ -1387,7 +1377,7 @@ enum db_status db_cert_count(struct db *db, long long *n_r)
 	enum db_status st;
 	PGresult *res = db_exec(db, STMT_CERT_COUNT, 0, NULL, NULL, NULL, &st);
 
-	*n_r = st == DB_OK && PQntuples(res) == 1 ? (long long)col_i64(res, 0, 0) : 0;
+	*n_r = st == DB_OK && PQntuples(res) == 1 ? (long long)db_col_i64(res, 0, 0) : 0;
 	PQclear(res);
 	return st;
 }
