@@ -583,12 +583,19 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	 * -> id, blob, sender, recipient, attempts (this one included), age
 	 * in seconds, delay notice sent. The due test sits in each locking
 	 * query itself: a row another runner claimed meanwhile is re-checked
-	 * on its new version (READ COMMITTED) and skipped, never claimed twice. */
+	 * on its new version (READ COMMITTED) and skipped, never claimed twice.
+	 * Two runners claiming for one domain at the same moment would split
+	 * its rows over two connections: a transaction advisory lock on the
+	 * domain lets only one of them take rows (the other takes none this
+	 * round and looks again). */
 	S(STMT_QUEUE_CLAIM, "queue_claim", 2,
 	  "WITH pick AS (SELECT q.domain FROM queue q WHERE " QUEUE_DUE
 	  " ORDER BY q.next_attempt LIMIT 1 FOR UPDATE SKIP LOCKED),"
+	  " dom AS (SELECT pg_try_advisory_xact_lock(hashtext('postern.queue'),"
+	  " hashtext(coalesce(domain, ''))) AS mine FROM pick),"
 	  " take AS (SELECT q.id FROM queue q"
-	  " WHERE q.domain IS NOT DISTINCT FROM (SELECT domain FROM pick) AND " QUEUE_DUE
+	  " WHERE (SELECT mine FROM dom)"
+	  " AND q.domain IS NOT DISTINCT FROM (SELECT domain FROM pick) AND " QUEUE_DUE
 	  " ORDER BY q.blob_id, q.id LIMIT $1::int FOR UPDATE SKIP LOCKED),"
 	  " me AS (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid())"
 	  " UPDATE queue q SET state = 'delivering', attempts = q.attempts + 1,"
