@@ -587,7 +587,10 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	 * Two runners claiming for one domain at the same moment would split
 	 * its rows over two connections: a transaction advisory lock on the
 	 * domain lets only one of them take rows (the other takes none this
-	 * round and looks again). */
+	 * round and looks again). The loser may hold the lock on the one row
+	 * its pick chose, so the winner's take waits for such rows instead of
+	 * skipping them (the loser commits at once: it takes nothing and
+	 * waits for nothing). */
 	S(STMT_QUEUE_CLAIM, "queue_claim", 2,
 	  "WITH pick AS (SELECT q.domain FROM queue q WHERE " QUEUE_DUE
 	  " ORDER BY q.next_attempt LIMIT 1 FOR UPDATE SKIP LOCKED),"
@@ -596,7 +599,7 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " take AS (SELECT q.id FROM queue q"
 	  " WHERE (SELECT mine FROM dom)"
 	  " AND q.domain IS NOT DISTINCT FROM (SELECT domain FROM pick) AND " QUEUE_DUE
-	  " ORDER BY q.blob_id, q.id LIMIT $1::int FOR UPDATE SKIP LOCKED),"
+	  " ORDER BY q.blob_id, q.id LIMIT $1::int FOR UPDATE),"
 	  " me AS (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid())"
 	  " UPDATE queue q SET state = 'delivering', attempts = q.attempts + 1,"
 	  " lease_until = now() + make_interval(secs => $2::int), owner_pid = pg_backend_pid(),"

@@ -388,13 +388,18 @@ test("a port that cannot be bound shows its error, the old port keeps serving", 
     // the core rebinds asynchronously: reopen the page until it reports it
     const pop3State = () => page.$$eval("#port-list tr", (rows) =>
       rows.filter((r) => r.cells[0].textContent === "pop3").map((r) => r.cells[5].textContent)[0] || "");
+    // Keep the text that matched: a click starts a new render of the table
+    // (rows first, state column a request later), so reading it again races it.
+    let text = "";
     await waitFor(async () => {
-      await page.click('nav button[data-page="ports"]');
-      await page.waitForLoadState("networkidle");
-      return (await pop3State()).includes("still on port");
+      await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith("/dashboard"), { timeout: 5000 }),
+        page.click('nav button[data-page="ports"]'),
+      ]);
+      await sleep(100);
+      text = await pop3State();
+      return text.includes("still on port");
     }, 20000, "the bind error on the Ports page");
-    const text = await page.$$eval("#port-list tr", (rows) =>
-      rows.filter((r) => r.cells[0].textContent === "pop3").map((r) => r.cells[5].textContent)[0]);
     assert.ok(text.includes(String(POP3_PORT)), text);
     await shot("ports-bind-error");
     assert.ok(await pop3Greets(POP3_PORT), "the old POP3 port stopped serving");

@@ -560,6 +560,30 @@ def test_delivery_starttls_pipelining(world, site, ctl):
     assert dsns(site, user, msgid) == []
 
 
+def test_one_transaction_per_message_under_concurrency(world, site, ctl):
+    """Two runners woken at once by many messages to one domain never split
+    one message's recipients over two connections (their claims race for
+    the same rows: the advisory lock plus a waiting take keep the rows of
+    a domain together)."""
+    mx = world.servers["ok.test"]
+    user = sender(site)
+    msgs = [[f"{util.token('c')}@ok.test" for _ in range(3)] for _ in range(24)]
+
+    def send(rcpts):
+        submit(site, user, rcpts)
+    threads = [threading.Thread(target=send, args=(r,)) for r in msgs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for rcpts in msgs:
+        for r in rcpts:
+            wait_gone(ctl, r)
+    for rcpts in msgs:
+        txs = [t for t in mx.transactions if set(t["rcpts"]) & set(rcpts)]
+        assert len(txs) == 1 and sorted(txs[0]["rcpts"]) == sorted(rcpts), txs
+
+
 def test_delivery_to_postfix(world, site, ctl):
     """The real peer: Postfix accepts over STARTTLS (its Received field says
     ESMTPS and names the cipher), with BDAT (Postfix offers CHUNKING), one
