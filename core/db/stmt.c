@@ -620,8 +620,8 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " WHERE id = $1 AND owner_pid = pg_backend_pid() AND state IN ('delivering', 'held')"),
 	/* Seconds until the next row falls due (lease ends included), or NULL */
 	S(STMT_QUEUE_NEXT_DUE, "queue_next_due", 0,
-	  "SELECT greatest(0, ceil(extract(epoch FROM min(CASE WHEN state = 'queued'"
-	  " THEN next_attempt ELSE lease_until END) - now())))::bigint FROM queue"
+	  "SELECT ceil(extract(epoch FROM min(CASE WHEN state = 'queued'"
+	  " THEN next_attempt ELSE lease_until END) - now()))::bigint FROM queue"
 	  " WHERE state IN ('queued', 'delivering')"),
 	/* binary result: $1 blob id -> body */
 	S(STMT_QUEUE_BLOB, "queue_blob", 1, "SELECT body FROM blobs WHERE id = $1"),

@@ -300,6 +300,8 @@ static void *runner_main(void *arg)
 		PGresult *res = db_exec(db, STMT_QUEUE_NEXT_DUE, 0, NULL, NULL, NULL, &st);
 		if (st == DB_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
 			long long s = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+			if (s < 0)
+				s = 0;
 			if (s * 1000 < wait_ms)
 				wait_ms = s * 1000 + 50;
 		}
