@@ -208,6 +208,8 @@
 #define LIMIT_SEARCH_INDEX_BATCH_BYTES	(16 * 1024 * 1024)	/* message octets one index batch holds in worker memory (at least one message) */
 #define LIMIT_SEARCH_HEADER_TEXT	(64 * 1024)	/* decoded header text kept per message in the index */
 #define LIMIT_SEARCH_BODY_TEXT		(512 * 1024)	/* decoded text body parts kept per message in the index */
+#define LIMIT_SEARCH_SCAN_MESSAGES	2000	/* a text search in a mailbox of at most this many messages reads its index rows one by one instead of the trigram index */
+#define LIMIT_SEARCH_INDEXED_CACHE	1024	/* mailboxes whose "indexed below this UID" mark a node keeps (one slot per mailbox id hash) */
 #define LIMIT_IMAP_THREAD_REFS		50	/* References ids kept per message for THREAD=REFERENCES (the last ones) */
 #define LIMIT_IMAP_THREAD_DEPTH		256	/* nested parentheses in a THREAD reply; deeper branches are written flat */
 #define LIMIT_COMPRESS_INBUF		(16 * 1024)	/* compressed input held before inflating (per COMPRESS conn) */

@@ -122,7 +122,7 @@ struct db *db_open(const char *conninfo, const char **error_r)
 	}
 	PQsetNoticeProcessor(db->pg, db_notice, NULL);
 	/* DESIGN.md: replies only after a durable commit, whatever the
-	 * server's default says. */
+	 * server's default says; generic plans (see stmt.c). */
 	res = db_exec(db, STMT_SET_SYNC_COMMIT, 0, NULL, NULL, NULL, &st);
 	PQclear(res);
 	if (st == DB_OK) {

@@ -2,7 +2,8 @@
  * sql/006_search.sql, STMT_SEARCH_* in stmt.c): unindexed blobs read in
  * bounded batches (LIMIT_SEARCH_INDEX_BATCH bodies of at most
  * LIMIT_SEARCH_INDEX_FETCH octets), each batch's rows written by one
- * statement (a JSON array), ILIKE matches answered from the pg_trgm indexes, and the facts
+ * statement (a JSON array), LIKE matches on folded text answered from the pg_trgm
+ * indexes (or, in small mailboxes, each message's row), and the facts
  * and sort keys of every message of a mailbox. */
 #include "db/search_store.h"
 
@@ -13,15 +14,16 @@
 
 #include <jansson.h>
 
+#include "config/limits.h"
 #include "lib/buf.h"
 #include "lib/mem.h"
 #include "lib/strnum.h"
 
-enum db_status search_store_unindexed(struct db *db, int64_t mailbox_id, int64_t **ids_r,
-				      int64_t **sizes_r, size_t *n_r)
+enum db_status search_store_unindexed(struct db *db, int64_t mailbox_id, int64_t from_uid,
+				      int64_t **ids_r, int64_t **sizes_r, size_t *n_r)
 {
-	char mb[24];
-	const char *p[1] = { mb };
+	char mb[24], from[24];
+	const char *p[2] = { mb, from };
 	enum db_status st;
 	PGresult *res;
 
@@ -29,7 +31,8 @@ enum db_status search_store_unindexed(struct db *db, int64_t mailbox_id, int64_t
 	*sizes_r = NULL;
 	*n_r = 0;
 	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
-	res = db_exec(db, STMT_SEARCH_UNINDEXED, 1, p, NULL, NULL, &st);
+	snprintf(from, sizeof(from), "%lld", (long long)from_uid);
+	res = db_exec(db, STMT_SEARCH_UNINDEXED, 2, p, NULL, NULL, &st);
 	if (st == DB_OK) {
 		int n = PQntuples(res);
 
@@ -153,10 +156,14 @@ static void like_escape(struct buf *b, const char *s)
 	}
 }
 
-enum db_status search_store_match(struct db *db, int64_t mailbox_id, enum search_store_where where,
-				  const char *field, const char *needle, uint32_t **out,
-				  size_t *n_r)
+enum db_status search_store_match(struct db *db, int64_t mailbox_id, size_t n_messages,
+				  enum search_store_where where, const char *field,
+				  const char *needle, uint32_t **out, size_t *n_r)
 {
+	static const enum db_stmt by_index[3] = { STMT_SEARCH_MATCH_TEXT, STMT_SEARCH_MATCH_BODY,
+						     STMT_SEARCH_MATCH_FIELD };
+	static const enum db_stmt by_scan[3] = { STMT_SEARCH_SCAN_TEXT, STMT_SEARCH_SCAN_BODY,
+						    STMT_SEARCH_SCAN_FIELD };
 	char mb[24];
 	size_t cap = (strlen(needle) + (field != NULL ? strlen(field) : 0)) * 2 + 8;
 	struct buf line, pat;
@@ -178,10 +185,7 @@ enum db_status search_store_match(struct db *db, int64_t mailbox_id, enum search
 	p[1] = (const char *)buf_data(&pat);
 	p[2] = (const char *)buf_data(&line);
 	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
-	res = db_exec(db,
-		      where == SEARCH_STORE_TEXT   ? STMT_SEARCH_MATCH_TEXT
-		      : where == SEARCH_STORE_BODY ? STMT_SEARCH_MATCH_BODY
-						   : STMT_SEARCH_MATCH_FIELD,
+	res = db_exec(db, n_messages <= LIMIT_SEARCH_SCAN_MESSAGES ? by_scan[where] : by_index[where],
 		      where == SEARCH_STORE_FIELD ? 3 : 2, p, NULL, NULL, &st);
 	if (st == DB_OK) {
 		int n = PQntuples(res);

@@ -17,10 +17,10 @@ struct search_store_blob {
 	size_t len;
 };
 
-/* The ids (ascending) and sizes of the mailbox's blobs without an index
- * row: parallel arrays. */
-enum db_status search_store_unindexed(struct db *db, int64_t mailbox_id, int64_t **ids_r,
-				      int64_t **sizes_r, size_t *n_r);
+/* The ids (ascending) and sizes of the blobs without an index row of the
+ * mailbox's messages from UID from_uid on: parallel arrays. */
+enum db_status search_store_unindexed(struct db *db, int64_t mailbox_id, int64_t from_uid,
+				      int64_t **ids_r, int64_t **sizes_r, size_t *n_r);
 /* Those blobs (at most max octets of each). */
 enum db_status search_store_blobs(struct db *db, const int64_t *ids, size_t n_ids, size_t max,
 				  struct search_store_blob **out, size_t *n_r);
@@ -49,10 +49,11 @@ enum search_store_where {
 };
 
 /* UIDs (ascending) whose indexed text contains needle (case-insensitive).
- * field: the header field name for SEARCH_STORE_FIELD. */
-enum db_status search_store_match(struct db *db, int64_t mailbox_id, enum search_store_where where,
-				  const char *field, const char *needle, uint32_t **out,
-				  size_t *n_r);
+ * field: the header field name for SEARCH_STORE_FIELD. n_messages: about
+ * how many messages the mailbox holds (picks the plan). */
+enum db_status search_store_match(struct db *db, int64_t mailbox_id, size_t n_messages,
+				  enum search_store_where where, const char *field,
+				  const char *needle, uint32_t **out, size_t *n_r);
 
 /* A message's facts (ascending UID). Keys are "" when not indexed. */
 struct search_store_row {

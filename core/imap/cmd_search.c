@@ -7,6 +7,7 @@
  * answers each text key with one trigram-indexed query, then evaluates
  * flags, sizes, dates and sets over the mailbox's rows and renders the
  * reply. XXX: \Recent is not kept (RECENT and NEW match nothing). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,14 +293,53 @@ static void index_entry(const struct search_store_blob *b, struct search_store_e
 	mime_tree_free(&tree);
 }
 
+/* Per mailbox, a UID below which every message is known to be indexed, so
+ * a search looks for unindexed messages only above it. It only ever
+ * rises and stays true on every node: an index row goes only with its
+ * blob, and a blob only when no message uses it; a message copied in
+ * gets a new, higher UID. One slot per mailbox id (ids are never reused);
+ * a slot taken by another mailbox just means a full look. */
+struct indexed_mark {
+	int64_t mailbox_id;
+	uint32_t below;
+};
+static struct indexed_mark indexed_marks[LIMIT_SEARCH_INDEXED_CACHE];
+static pthread_mutex_t indexed_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static uint32_t indexed_below(int64_t mailbox_id)
+{
+	struct indexed_mark *m = &indexed_marks[(uint64_t)mailbox_id % LIMIT_SEARCH_INDEXED_CACHE];
+	uint32_t below = 0;
+
+	pthread_mutex_lock(&indexed_mu);
+	if (m->mailbox_id == mailbox_id)
+		below = m->below;
+	pthread_mutex_unlock(&indexed_mu);
+	return below;
+}
+
+static void indexed_mark(int64_t mailbox_id, uint32_t below)
+{
+	struct indexed_mark *m = &indexed_marks[(uint64_t)mailbox_id % LIMIT_SEARCH_INDEXED_CACHE];
+
+	pthread_mutex_lock(&indexed_mu);
+	if (m->mailbox_id != mailbox_id || m->below < below)
+		*m = (struct indexed_mark){ .mailbox_id = mailbox_id, .below = below };
+	pthread_mutex_unlock(&indexed_mu);
+}
+
 /* Indexes every message of the mailbox that has no index row, in batches
  * of at most LIMIT_SEARCH_INDEX_BATCH messages and
- * LIMIT_SEARCH_INDEX_BATCH_BYTES of bodies (at least one message). */
-static enum db_status index_mailbox(struct db *db, int64_t mailbox_id)
+ * LIMIT_SEARCH_INDEX_BATCH_BYTES of bodies (at least one message).
+ * view_max: the highest UID of the session's view; every message up to
+ * it was committed before this runs (UIDs become visible in order), so
+ * afterwards all of them are indexed. */
+static enum db_status index_mailbox(struct db *db, int64_t mailbox_id, uint32_t view_max)
 {
 	int64_t *ids = NULL, *sizes = NULL;
 	size_t n_ids = 0, k;
-	enum db_status st = search_store_unindexed(db, mailbox_id, &ids, &sizes, &n_ids);
+	enum db_status st = search_store_unindexed(db, mailbox_id, indexed_below(mailbox_id), &ids,
+						   &sizes, &n_ids);
 
 	for (size_t off = 0; off < n_ids && st == DB_OK; off += k) {
 		struct search_store_blob *blobs = NULL;
@@ -331,6 +371,8 @@ static enum db_status index_mailbox(struct db *db, int64_t mailbox_id)
 	}
 	free(ids);
 	free(sizes);
+	if (st == DB_OK && view_max > 0)
+		indexed_mark(mailbox_id, view_max + 1);
 	return st;
 }
 
@@ -455,6 +497,28 @@ static bool needs_keys(const struct search_job *sj)
 	return false;
 }
 
+/* Whether any key needs a message's facts (flags, dates, size, MODSEQ)
+ * from the database; text matches and sets are answered over the view. */
+static bool needs_facts(const struct search_job *sj)
+{
+	if (sj->kind != KIND_SEARCH || sj->modseq)
+		return true;
+	for (size_t i = 0; i < sj->n_keys; i++)
+		switch (sj->keys[i].kind) {
+		case SK_ALL:
+		case SK_NONE:
+		case SK_SET:
+		case SK_TEXT:
+		case SK_NOT:
+		case SK_OR:
+		case SK_AND:
+			break;
+		default:
+			return true;
+		}
+	return false;
+}
+
 static bool needs_index(const struct search_job *sj)
 {
 	if (sj->kind != KIND_SEARCH)
@@ -508,16 +572,24 @@ static void search_work(struct imap_job *jj, struct db *db)
 	size_t n = 0, nh = 0;
 
 	if (needs_index(sj))
-		jj->st = index_mailbox(db, jj->mailbox_id);
+		jj->st = index_mailbox(db, jj->mailbox_id,
+				       jj->n_uids > 0 ? jj->uids[jj->n_uids - 1] : 0);
 	for (size_t i = 0; i < sj->n_keys && jj->st == DB_OK; i++) {
 		struct skey *k = &sj->keys[i];
 
 		if (k->kind == SK_TEXT)
-			jj->st = search_store_match(db, jj->mailbox_id, k->where, k->field, k->str,
-						    &k->set, &k->n_set);
+			jj->st = search_store_match(db, jj->mailbox_id, jj->n_uids, k->where,
+						    k->field, k->str, &k->set, &k->n_set);
 	}
-	if (jj->st == DB_OK)
+	if (jj->st == DB_OK && needs_facts(sj)) {
 		jj->st = search_store_rows(db, jj->mailbox_id, needs_keys(sj), &rows, &n);
+	} else if (jj->st == DB_OK) {
+		/* the view's messages, UIDs only (nothing else is looked at) */
+		n = jj->n_uids;
+		rows = xcalloc(n + 1, sizeof(*rows));
+		for (size_t i = 0; i < n; i++)
+			rows[i].uid = jj->uids[i];
+	}
 	if (jj->st != DB_OK)
 		return;
 	hits = xcalloc(n + 1, sizeof(*hits));
