@@ -293,6 +293,38 @@ def test_index_table_filled_lazily_and_shared(daemon, site, ports):
     assert "search_text_body_trgm" in plan, plan
 
 
+def test_messages_after_a_search_are_found(daemon, site, ports):
+    """A search marks the mailbox as indexed up to its highest UID (so later
+    searches look for unindexed messages only above it): what arrives
+    afterwards by SMTP, APPEND or COPY (an old, already indexed blob under
+    a new UID) is still found, by this session and by a new one."""
+    a, p = site.new_user("after")
+    m = connect(ports, a, p)
+    assert m.create("Other")[0] == "OK"
+    assert m.append("Other", None, None, msg(["Subject: copied qwertzu"]))[0] == "OK"
+    assert m.append("INBOX", None, None, msg(["Subject: first one"]))[0] == "OK"
+    m.select("Other")
+    assert search(m, "SUBJECT", "qwertzu") == [1]		# Other's blob is indexed now
+    m.select("INBOX")
+    assert search(m, "SUBJECT", "first") == [1]
+    assert search(m, "TEXT", "zxcvbnm") == []
+    assert util.mx_send(ports["smtp"], f"x@{REMOTE_DOMAIN}", [a],
+                        msg(["Subject: delivered zxcvbnm"])) == {}
+    util.wait_for(lambda: b"MESSAGES 2" in m.status("INBOX", "(MESSAGES)")[1][0], 15,
+                  interval=0.2, what="delivery")
+    assert m.append("INBOX", None, None, msg(["Subject: appended zxcvbnm"]))[0] == "OK"
+    m.select("Other")
+    assert m.copy("1", "INBOX")[0] == "OK"
+    m.select("INBOX")
+    assert search(m, "SUBJECT", "zxcvbnm") == [2, 3]
+    assert search(m, "TEXT", "qwertzu") == [4]
+    m.logout()
+    m = connect(ports, a, p)
+    m.select("INBOX")
+    assert search(m, "SUBJECT", "qwertzu") == [4]
+    m.logout()
+
+
 def test_esearch_return_options(sel):
     m = sel
     typ, data, u = raw(m, "SEARCH", "RETURN", "(MIN MAX COUNT)", "UNSEEN")
@@ -697,6 +729,11 @@ def test_search_index_scale(daemon, site, ports, capsys):
     typ, data = m.thread("REFERENCES", "UTF-8", "ALL")
     t_thread = time.monotonic() - t0
     assert data[0].count(b"(") >= n // 3
+    # more than LIMIT_SEARCH_SCAN_MESSAGES: the trigram path; a message
+    # appended after the searches is indexed and found too
+    assert m.append("INBOX", None, None, msg(["Subject: late arrival poiuytr"]))[0] == "OK"
+    m.select("INBOX")
+    assert search(m, "SUBJECT", "poiuytr") == [n + 1]
     m.logout()
     with capsys.disabled():
         print(f"\n[search scale] {n} msgs: SQL fill {t_fill:.1f}s, first BODY search (indexes all)"
