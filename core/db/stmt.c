@@ -120,7 +120,8 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	 * copy fits (group commit's one-round-trip path, every statement of a
 	 * batch sent at once, none waiting for another's result): $1 account,
 	 * $2 size, $3 sha256 (binary), $4 body (binary), $5-$8 the IMAP
-	 * metadata as above. Same row as above. */
+	 * metadata as above. The row above without its NOTIFY (the pipeline
+	 * sends STMT_NOTIFY_INBOX after the COMMIT). */
 	S(STMT_DELIVER_NEW, "deliver_new", 8,
 	  "WITH l AS (SELECT id, account_id FROM mailboxes"
 	  " WHERE account_id = $1::bigint AND name = 'INBOX' FOR UPDATE),"
@@ -136,10 +137,16 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " envelope, bodystructure, body_simple, parts)"
 	  " SELECT m.id, m.uid, b.id, m.highestmodseq, $2::bigint, now(), $5, $6, $7, $8 FROM m, b"
 	  " RETURNING mailbox_id, uid)"
-	  " SELECT (SELECT count(*) FROM c), i.mailbox_id, i.uid,"
-	  " CASE WHEN i.mailbox_id IS NOT NULL"
-	  " THEN pg_notify('mailbox_changed', i.mailbox_id::text) END"
+	  " SELECT (SELECT count(*) FROM c), i.mailbox_id, i.uid"
 	  " FROM (SELECT 1) one LEFT JOIN i ON true"),
+	/* After the COMMIT of a pipelined delivery, in a transaction of its
+	 * own: a NOTIFY makes PostgreSQL hold one lock for the whole database
+	 * until its transaction's commit is on disk, so a notifying
+	 * delivery would wait for every other one's fsync. Alone, it writes
+	 * no WAL and waits for none. $1 account. */
+	S(STMT_NOTIFY_INBOX, "notify_inbox", 1,
+	  "SELECT pg_notify('mailbox_changed', id::text) FROM mailboxes"
+	  " WHERE account_id = $1::bigint AND name = 'INBOX'"),
 	/* Group commit for one account, whole batch at once: locks the INBOX,
 	 * charges the batch's bytes ($3) and takes $2 UIDs and MODSEQs in one
 	 * update of each row, and leaves mailbox, first UID and MODSEQ base in
@@ -159,8 +166,7 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " RETURNING id, uidnext - $2::bigint AS uid, highestmodseq - $2::bigint AS modseq)"
 	  " SELECT set_config('postern.mailbox', id::text, true),"
 	  " set_config('postern.uid', uid::text, true),"
-	  " set_config('postern.modseq', modseq::text, true),"
-	  " pg_notify('mailbox_changed', id::text) FROM m"),
+	  " set_config('postern.modseq', modseq::text, true) FROM m"),
 	/* Copy $1 (0-based) of a reserved batch: blob and message row. $2 size,
 	 * $3 sha256 (binary), $4 body (binary), $5-$8 the IMAP metadata. */
 	S(STMT_DELIVER_RESERVED, "deliver_reserved", 8,

@@ -711,16 +711,32 @@ static enum db_status pipe_commit_status(struct db *db, PGresult *res)
 	return DB_OK;
 }
 
-/* Reads a delivery pipeline's COMMIT (unless st is already DB_TEMP) and
- * Sync and leaves pipeline mode; returns the transaction's status, having
- * rolled back whatever a failed statement left open. */
+/* Sends what ends a delivery pipeline for account: COMMIT, then the
+ * NOTIFY in a transaction of its own (STMT_NOTIFY_INBOX), then Sync. */
+static bool pipe_send_end(PGconn *pg, int64_t account)
+{
+	char acct[24];
+	const char *v[1] = { acct };
+
+	i64_text(acct, sizeof(acct), account);
+	return pipe_send(pg, STMT_COMMIT, 0, NULL, NULL, NULL) &&
+	       pipe_send(pg, STMT_NOTIFY_INBOX, 1, v, NULL, NULL) && PQpipelineSync(pg) == 1;
+}
+
+/* Reads a delivery pipeline's COMMIT and NOTIFY (unless st is already
+ * DB_TEMP) and Sync and leaves pipeline mode; returns the transaction's
+ * status, having rolled back whatever a failed statement left open. A
+ * failed NOTIFY only costs listeners their wake-up. */
 static enum db_status pipe_finish(struct db *db, enum db_status st)
 {
 	PGconn *pg = db_pg(db);
 	PGresult *res = st == DB_TEMP ? NULL : pipe_result(pg);	/* COMMIT */
 	enum db_status cst = pipe_commit_status(db, res);
+	bool read_on = res != NULL;
 
 	PQclear(res);
+	if (read_on)
+		PQclear(pipe_result(pg));	/* the NOTIFY */
 	if (st == DB_OK)
 		st = cst;
 	while ((res = PQgetResult(pg)) != NULL) {	/* the Sync */
@@ -793,8 +809,7 @@ static enum db_status batch_reserve(struct batch_ctx *b, bool *fallback_r)
 		sent_ok = pipe_send(pg, STMT_DELIVER_RESERVED, 8, v, len, fmt);
 		k++;
 	}
-	sent_ok = sent_ok && pipe_send(pg, STMT_COMMIT, 0, NULL, NULL, NULL) &&
-		  PQpipelineSync(pg) == 1;
+	sent_ok = sent_ok && pipe_send_end(pg, b->all[0]);
 	if (!sent_ok) {
 		log_warn("db", "delivery pipeline: %s", PQerrorMessage(pg));
 		(void)PQexitPipelineMode(pg);
@@ -868,8 +883,7 @@ static enum db_status batch_pipe(struct batch_ctx *b)
 		sent_ok = pipe_send(pg, STMT_DELIVER_NEW, 8, v, len, fmt);
 		order[sent++] = i;
 	}
-	sent_ok = sent_ok && pipe_send(pg, STMT_COMMIT, 0, NULL, NULL, NULL) &&
-		  PQpipelineSync(pg) == 1;
+	sent_ok = sent_ok && pipe_send_end(pg, b->all[0]);
 	if (!sent_ok) {
 		log_warn("db", "delivery pipeline: %s", PQerrorMessage(pg));
 		(void)PQexitPipelineMode(pg);
