@@ -823,21 +823,26 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	 * id, uidvalidity, uidnext, highestmodseq, and when $3 found UIDs no
 	 * session had claimed: the old recent_uid and the uidnext it moved to
 	 * (NULL, NULL otherwise). The row lock serialises claimers: a second
-	 * one waits, re-reads the row and finds nothing left to claim. */
+	 * one waits, re-reads the row and finds nothing left to claim. A claim
+	 * commits without waiting for the WAL flush (set_config(..., true): this
+	 * transaction only): it is no mail data, and one lost in a crash only
+	 * makes its messages recent again (RFC 3501 2.3.2 allows that). */
 	S(STMT_RECENT_SELECT, "recent_select", 3,
 	  "WITH o AS (SELECT id, recent_uid, uidnext FROM mailboxes WHERE account_id = $1::bigint"
 	  " AND name = $2::text AND $3::boolean AND recent_uid < uidnext FOR UPDATE),"
 	  " c AS (UPDATE mailboxes m SET recent_uid = o.uidnext FROM o WHERE m.id = o.id"
-	  " RETURNING o.recent_uid AS old, o.uidnext AS upto)"
+	  " RETURNING o.recent_uid AS old, o.uidnext AS upto,"
+	  " set_config('synchronous_commit', 'off', true))"
 	  " SELECT mb.id, mb.uidvalidity, mb.uidnext, mb.highestmodseq, c.old, c.upto"
 	  " FROM mailboxes mb LEFT JOIN c ON true"
 	  " WHERE mb.account_id = $1::bigint AND mb.name = $2::text"),
 	/* a sync of a read-write session: $1 mailbox, $2 the uidnext of the
 	 * sync's snapshot -> the old recent_uid when this call moved it to $2
-	 * (no row: another session had claimed them) */
+	 * (no row: another session had claimed them); asynchronous commit as
+	 * above */
 	S(STMT_RECENT_CLAIM, "recent_claim", 2,
 	  "WITH o AS (SELECT id, recent_uid FROM mailboxes WHERE id = $1::bigint"
 	  " AND recent_uid < $2::bigint FOR UPDATE)"
 	  " UPDATE mailboxes m SET recent_uid = $2::bigint FROM o WHERE m.id = o.id"
-	  " RETURNING o.recent_uid"),
+	  " RETURNING o.recent_uid, set_config('synchronous_commit', 'off', true)"),
 };
