@@ -78,6 +78,15 @@ void imap_store_mboxes_free(struct imap_store_mbox *m, size_t n)
 	free(m);
 }
 
+/* id, uidvalidity, uidnext, highestmodseq from the first four columns */
+static void mbox_info_read(const PGresult *res, struct imap_store_mbox_info *out)
+{
+	out->id = db_col_i64(res, 0, 0);
+	out->uidvalidity = db_col_i64(res, 0, 1);
+	out->uidnext = db_col_i64(res, 0, 2);
+	out->highestmodseq = db_col_i64(res, 0, 3);
+}
+
 enum db_status imap_store_mailbox_get(struct db *db, int64_t account_id, const char *name,
 				      struct imap_store_mbox_info *out, bool *found_r)
 {
@@ -91,10 +100,7 @@ enum db_status imap_store_mailbox_get(struct db *db, int64_t account_id, const c
 	res = db_exec(db, STMT_IMAP_MAILBOX_GET, 2, p, NULL, NULL, &st);
 	if (st == DB_OK && PQntuples(res) == 1) {
 		*found_r = true;
-		out->id = db_col_i64(res, 0, 0);
-		out->uidvalidity = db_col_i64(res, 0, 1);
-		out->uidnext = db_col_i64(res, 0, 2);
-		out->highestmodseq = db_col_i64(res, 0, 3);
+		mbox_info_read(res, out);
 	}
 	PQclear(res);
 	return st;
@@ -894,10 +900,7 @@ enum db_status imap_store_recent_select(struct db *db, int64_t account_id, const
 	res = db_exec(db, STMT_RECENT_SELECT, 3, p, NULL, NULL, &st);
 	if (st == DB_OK && PQntuples(res) == 1) {
 		*found_r = true;
-		out->id = db_col_i64(res, 0, 0);
-		out->uidvalidity = db_col_i64(res, 0, 1);
-		out->uidnext = db_col_i64(res, 0, 2);
-		out->highestmodseq = db_col_i64(res, 0, 3);
+		mbox_info_read(res, out);
 		if (!PQgetisnull(res, 0, 4)) {
 			*from_r = db_col_i64(res, 0, 4);
 			*to_r = db_col_i64(res, 0, 5);

@@ -148,12 +148,12 @@ def test_examine_and_status_do_not_claim(daemon, ports, box):
         s.close()
 
 
-def noop_both(a, b):
-    """NOOP in both sessions at the same moment."""
+def both(a, b, line="NOOP"):
+    """line in both sessions at the same moment: their untagged lines."""
     res = {}
 
     def run(name, c):
-        res[name] = c.ok("NOOP")[1]
+        res[name] = c.ok(line)[1]
     ts = [threading.Thread(target=run, args=(n, c)) for n, c in (("a", a), ("b", b))]
     for t in ts:
         t.start()
@@ -184,7 +184,7 @@ def test_noop_race_one_owner(daemon, ports, box):
     for rnd in range(3):
         first = 2 + 2 * rnd
         deliver_n(ports, user, 2, f"race{rnd}")
-        ua, ub = noop_both(a, b)
+        ua, ub = both(a, b)
         assert f"* {first + 1} EXISTS" in ua and f"* {first + 1} EXISTS" in ub, (ua, ub)
         ra, rb = check_split(a, b, {first, first + 1}, ua, ub)
         # both arrived before either sync: one claim took both
@@ -290,20 +290,12 @@ def test_two_nodes_one_owner(daemon, ports, box, node_b):
     deliver_n(ports, user, 3)
     a = Imap(ports, user, pw)
     b = Imap(ports, user, pw, host=NODE_B)
-    res = {}
-
-    def sel(name, c):
-        res[name] = c.ok("SELECT INBOX")[1]
-    ts = [threading.Thread(target=sel, args=(n, c)) for n, c in (("a", a), ("b", b))]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(30)
-    assert sorted([recent_line(res["a"]), recent_line(res["b"])]) == [0, 3], res
+    ua, ub = both(a, b, "SELECT INBOX")
+    assert sorted([recent_line(ua), recent_line(ub)]) == [0, 3], (ua, ub)
     check_split(a, b, {1, 2, 3})
     send_via(NODE_B, ports["smtp"], user)
     send_via(util.HOST, ports["smtp"], user)
-    ua, ub = noop_both(a, b)
+    ua, ub = both(a, b)
     check_split(a, b, {4, 5}, ua, ub)
     a.close()
     b.close()
