@@ -82,8 +82,9 @@ void imap_recent_claim(struct imap_job *j, struct db *db)
 	/* nothing to claim (the common NOOP): no statement at all */
 	if (!j->claim_recent || j->sync_st != DB_OK || sy->gone || sy->recent_uid >= sy->uidnext)
 		return;
-	/* XXX: a claim whose commit is unknown (connection lost) leaves its
-	 * UIDs recent in no session */
+	/* XXX: a claim whose commit is unknown (connection lost), or whose
+	 * session is gone when the reply comes, leaves its UIDs recent in no
+	 * session */
 	if (imap_store_recent_claim(db, j->mailbox_id, sy->uidnext, &from) == DB_OK && from > 0) {
 		sy->claim_from = from;
 		sy->claim_to = sy->uidnext;
