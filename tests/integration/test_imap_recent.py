@@ -148,6 +148,29 @@ def test_examine_and_status_do_not_claim(daemon, ports, box):
         s.close()
 
 
+def test_examine_sees_arrivals_no_one_claimed(daemon, ports, box):
+    """RFC 3501 2.3.2: a read-only session may show \\Recent on what it sees
+    first, without taking it from the read-write session that comes after."""
+    user, pw = box
+    a, x = Imap(ports, user, pw), Imap(ports, user, pw)
+    a.ok("SELECT INBOX")
+    _, u = x.ok("EXAMINE INBOX")
+    assert recent_line(u) == 0, u
+    deliver(ports, user, "first-seen-by-examine")
+    _, u = x.ok("NOOP")
+    assert "* 1 EXISTS" in u and recent_line(u) == 1 and recent_uids(x) == {1}, u
+    _, u = a.ok("NOOP")
+    assert "* 1 EXISTS" in u and recent_line(u) == 1 and recent_uids(a) == {1}, u
+    # the read-write session synced first: claimed, not recent in x
+    deliver(ports, user, "first-seen-by-select")
+    _, u = a.ok("NOOP")
+    assert recent_line(u) == 2 and recent_uids(a) == {1, 2}, u
+    _, u = x.ok("NOOP")
+    assert "* 2 EXISTS" in u and recent_line(u) == 1 and recent_uids(x) == {1}, u
+    a.close()
+    x.close()
+
+
 def both(a, b, line="NOOP"):
     """line in both sessions at the same moment: their untagged lines."""
     res = {}
