@@ -78,6 +78,15 @@ void imap_store_mboxes_free(struct imap_store_mbox *m, size_t n)
 	free(m);
 }
 
+/* id, uidvalidity, uidnext, highestmodseq from the first four columns */
+static void mbox_info_read(const PGresult *res, struct imap_store_mbox_info *out)
+{
+	out->id = db_col_i64(res, 0, 0);
+	out->uidvalidity = db_col_i64(res, 0, 1);
+	out->uidnext = db_col_i64(res, 0, 2);
+	out->highestmodseq = db_col_i64(res, 0, 3);
+}
+
 enum db_status imap_store_mailbox_get(struct db *db, int64_t account_id, const char *name,
 				      struct imap_store_mbox_info *out, bool *found_r)
 {
@@ -91,10 +100,7 @@ enum db_status imap_store_mailbox_get(struct db *db, int64_t account_id, const c
 	res = db_exec(db, STMT_IMAP_MAILBOX_GET, 2, p, NULL, NULL, &st);
 	if (st == DB_OK && PQntuples(res) == 1) {
 		*found_r = true;
-		out->id = db_col_i64(res, 0, 0);
-		out->uidvalidity = db_col_i64(res, 0, 1);
-		out->uidnext = db_col_i64(res, 0, 2);
-		out->highestmodseq = db_col_i64(res, 0, 3);
+		mbox_info_read(res, out);
 	}
 	PQclear(res);
 	return st;
@@ -230,6 +236,7 @@ enum db_status imap_store_status(struct db *db, int64_t account_id, const char *
 		out->uidvalidity = db_col_i64(res, 0, 4);
 		out->highestmodseq = db_col_i64(res, 0, 5);
 		out->deleted = db_col_i64(res, 0, 6);
+		out->recent = db_col_i64(res, 0, 7);
 	}
 	PQclear(res);
 	return st;
@@ -267,6 +274,7 @@ enum db_status imap_store_sync(struct db *db, int64_t mailbox_id, int64_t since,
 			out->gone = false;
 			out->highestmodseq = db_col_i64(res, i, 1);
 			out->uidnext = db_col_i64(res, i, 2);
+			out->recent_uid = db_col_i64(res, i, 3);
 		} else if (k == 1) {
 			out->expunged[out->n_expunged++] = (uint32_t)db_col_i64(res, i, 1);
 		} else {
@@ -871,6 +879,51 @@ enum db_status imap_store_quota(struct db *db, int64_t account_id, int64_t *quot
 		*quota_r = db_col_i64(res, 0, 0);
 		*used_r = db_col_i64(res, 0, 1);
 	}
+	PQclear(res);
+	return st;
+}
+
+/* ---------- recent: \Recent (RFC 3501 2.3.2) ---------- */
+
+enum db_status imap_store_recent_select(struct db *db, int64_t account_id, const char *name,
+					bool claim, struct imap_store_mbox_info *out, bool *found_r,
+					int64_t *from_r, int64_t *to_r)
+{
+	char acc[24];
+	const char *p[3] = { acc, name, claim ? "true" : "false" };
+	enum db_status st;
+	PGresult *res;
+
+	*found_r = false;
+	*from_r = *to_r = 0;
+	snprintf(acc, sizeof(acc), "%lld", (long long)account_id);
+	res = db_exec(db, STMT_RECENT_SELECT, 3, p, NULL, NULL, &st);
+	if (st == DB_OK && PQntuples(res) == 1) {
+		*found_r = true;
+		mbox_info_read(res, out);
+		if (!PQgetisnull(res, 0, 4)) {
+			*from_r = db_col_i64(res, 0, 4);
+			*to_r = db_col_i64(res, 0, 5);
+		}
+	}
+	PQclear(res);
+	return st;
+}
+
+enum db_status imap_store_recent_claim(struct db *db, int64_t mailbox_id, int64_t upto,
+				       int64_t *from_r)
+{
+	char mb[24], up[24];
+	const char *p[2] = { mb, up };
+	enum db_status st;
+	PGresult *res;
+
+	*from_r = 0;
+	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
+	snprintf(up, sizeof(up), "%lld", (long long)upto);
+	res = db_exec(db, STMT_RECENT_CLAIM, 2, p, NULL, NULL, &st);
+	if (st == DB_OK && PQntuples(res) == 1)
+		*from_r = db_col_i64(res, 0, 0);
 	PQclear(res);
 	return st;
 }

@@ -69,6 +69,7 @@ struct imap_store_status {
 	int64_t messages, unseen, size;
 	int64_t uidnext, uidvalidity, highestmodseq;
 	int64_t deleted;	/* \Deleted messages (RFC 9051 STATUS DELETED) */
+	int64_t recent;		/* recent: messages no session has claimed (uid >= recent_uid) */
 };
 enum db_status imap_store_status(struct db *db, int64_t account_id, const char *name,
 				 struct imap_store_status *out, bool *found_r);
@@ -87,6 +88,11 @@ struct imap_store_sync {
 	int64_t highestmodseq;
 	int64_t uidnext;
 	bool gone;		/* the mailbox was deleted */
+	/* recent: the mailbox's first unclaimed UID in the same snapshot, and
+	 * the UIDs [claim_from, claim_to) that imap_store_recent_claim() gave
+	 * this session (0, 0: none) */
+	int64_t recent_uid;
+	int64_t claim_from, claim_to;
 	uint32_t *expunged;
 	size_t n_expunged;
 	struct imap_store_flags *msgs;
@@ -211,5 +217,19 @@ enum db_status imap_store_vanished(struct db *db, int64_t mailbox_id, int64_t si
 /* The account's quota (0 = unlimited) and usage in octets. */
 enum db_status imap_store_quota(struct db *db, int64_t account_id, int64_t *quota_r,
 				int64_t *used_r);
+
+/* --- recent: \Recent (RFC 3501 2.3.2), sql/013_recent.sql --- */
+/* SELECT / EXAMINE: imap_store_mailbox_get, and with claim (a read-write
+ * SELECT) the atomic claim of every UID no session has claimed yet:
+ * *from_r, *to_r the UIDs [from, to) now \Recent for the caller (0, 0
+ * when there were none). */
+enum db_status imap_store_recent_select(struct db *db, int64_t account_id, const char *name,
+					bool claim, struct imap_store_mbox_info *out, bool *found_r,
+					int64_t *from_r, int64_t *to_r);
+/* The claim of a sync: moves the mailbox's recent_uid up to upto (the
+ * sync's uidnext) unless another session already did. *from_r: the first
+ * UID claimed (the claim is [*from_r, upto)), 0 when none was. */
+enum db_status imap_store_recent_claim(struct db *db, int64_t mailbox_id, int64_t upto,
+				       int64_t *from_r);
 
 #endif

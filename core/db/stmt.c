@@ -365,12 +365,14 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " (SELECT count(*) FROM messages WHERE mailbox_id = mb.id AND flags & 1 = 0),"
 	  " (SELECT coalesce(sum(size), 0) FROM messages WHERE mailbox_id = mb.id),"
 	  " mb.uidnext, mb.uidvalidity, mb.highestmodseq,"
-	  " (SELECT count(*) FROM messages WHERE mailbox_id = mb.id AND flags & 8 <> 0)"
+	  " (SELECT count(*) FROM messages WHERE mailbox_id = mb.id AND flags & 8 <> 0),"
+	  " (SELECT count(*) FROM messages WHERE mailbox_id = mb.id AND uid >= mb.recent_uid)"
 	  " FROM mailboxes mb WHERE account_id = $1 AND name = $2"),
-	/* $1 mailbox, $2 MODSEQ seen: one snapshot of the counters (kind 0),
-	 * expunged UIDs (1) and added or changed messages (2). */
+	/* $1 mailbox, $2 MODSEQ seen: one snapshot of the counters (kind 0,
+	 * with recent_uid in f), expunged UIDs (1) and added or changed
+	 * messages (2). */
 	S(STMT_IMAP_SYNC, "imap_sync", 2,
-	  "SELECT 0 AS k, highestmodseq AS a, uidnext AS b, 0 AS f, '' AS kw"
+	  "SELECT 0 AS k, highestmodseq AS a, uidnext AS b, recent_uid AS f, '' AS kw"
 	  " FROM mailboxes WHERE id = $1"
 	  " UNION ALL SELECT 1, uid, 0, 0, '' FROM expunged"
 	  " WHERE mailbox_id = $1 AND modseq > $2::bigint AND $2::bigint > 0"
@@ -850,4 +852,31 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	  " SELECT (SELECT count(*) FROM ins),"
 	  " EXISTS (SELECT 1 FROM mailboxes WHERE account_id = $1::bigint AND name = $2::text),"
 	  " (SELECT name FROM taken)"),
+	/* --- recent --- */
+	/* SELECT / EXAMINE: $1 account, $2 name, $3 claim (read-write) ->
+	 * id, uidvalidity, uidnext, highestmodseq, and when $3 found UIDs no
+	 * session had claimed: the old recent_uid and the uidnext it moved to
+	 * (NULL, NULL otherwise). The row lock serialises claimers: a second
+	 * one waits, re-reads the row and finds nothing left to claim. A claim
+	 * commits without waiting for the WAL flush (set_config(..., true): this
+	 * transaction only): it is no mail data, and one lost in a crash only
+	 * makes its messages recent again (RFC 3501 2.3.2 allows that). */
+	S(STMT_RECENT_SELECT, "recent_select", 3,
+	  "WITH o AS (SELECT id, recent_uid, uidnext FROM mailboxes WHERE account_id = $1::bigint"
+	  " AND name = $2::text AND $3::boolean AND recent_uid < uidnext FOR UPDATE),"
+	  " c AS (UPDATE mailboxes m SET recent_uid = o.uidnext FROM o WHERE m.id = o.id"
+	  " RETURNING o.recent_uid AS old, o.uidnext AS upto,"
+	  " set_config('synchronous_commit', 'off', true))"
+	  " SELECT mb.id, mb.uidvalidity, mb.uidnext, mb.highestmodseq, c.old, c.upto"
+	  " FROM mailboxes mb LEFT JOIN c ON true"
+	  " WHERE mb.account_id = $1::bigint AND mb.name = $2::text"),
+	/* a sync of a read-write session: $1 mailbox, $2 the uidnext of the
+	 * sync's snapshot -> the old recent_uid when this call moved it to $2
+	 * (no row: another session had claimed them); asynchronous commit as
+	 * above */
+	S(STMT_RECENT_CLAIM, "recent_claim", 2,
+	  "WITH o AS (SELECT id, recent_uid FROM mailboxes WHERE id = $1::bigint"
+	  " AND recent_uid < $2::bigint FOR UPDATE)"
+	  " UPDATE mailboxes m SET recent_uid = $2::bigint FROM o WHERE m.id = o.id"
+	  " RETURNING o.recent_uid, set_config('synchronous_commit', 'off', true)"),
 };

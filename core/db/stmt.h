@@ -200,6 +200,9 @@ enum db_stmt {
 	/* --- csu --- (imap_store.c: CREATE-SPECIAL-USE) */
 	STMT_IMAP_CREATE_USE_LOCK,
 	STMT_IMAP_CREATE_USE,
+	/* --- recent --- (imap_store.c: \Recent, RFC 3501 2.3.2) */
+	STMT_RECENT_SELECT,
+	STMT_RECENT_CLAIM,
 
 	STMT__COUNT
 };

@@ -384,7 +384,8 @@ static void render_row(struct fetch_job *fj, struct db *db, struct imap_store_ro
 	}
 	if (flags_changed && !has_item(r, FI_FLAGS)) {
 		SEP();
-		imap_flags_write(b, row->flags, row->keywords);
+		imap_flags_write(b, imap_recent_job_flags(&fj->j, row->uid, row->flags),
+				 row->keywords);
 	}
 	for (size_t i = 0; i < r->n_items; i++) {
 		const struct fetch_item *it = &r->items[i];
@@ -392,7 +393,8 @@ static void render_row(struct fetch_job *fj, struct db *db, struct imap_store_ro
 		SEP();
 		switch (it->kind) {
 		case FI_FLAGS:
-			imap_flags_write(b, row->flags, row->keywords);
+			imap_flags_write(b, imap_recent_job_flags(&fj->j, row->uid, row->flags),
+					 row->keywords);
 			break;
 		case FI_UID:
 			buf_printf(b, "UID %u", row->uid);
@@ -676,6 +678,7 @@ static void fetch_submit(struct imap_session *s, struct fetch_req *r)
 		memcpy(fj->j.uids, s->sel.uids, s->sel.n * sizeof(uint32_t));
 		fj->j.n_uids = s->sel.n;
 	}
+	imap_recent_snapshot(s, &fj->j);
 	imap_job_submit(s, &fj->j);
 	if (s->wait != IMAP_WAIT_JOB && s->wait != IMAP_WAIT_NONE)
 		imap_session_resume(s);	/* a later batch could not be queued */

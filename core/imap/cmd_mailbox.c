@@ -166,7 +166,7 @@ void imap_status_write(struct imap_session *s, const char *name, unsigned items,
 		}                                                                               \
 	} while (0)
 	ITEM(ST_MESSAGES, "MESSAGES", st->messages);
-	ITEM(ST_RECENT, "RECENT", 0);
+	ITEM(ST_RECENT, "RECENT", st->recent);
 	ITEM(ST_UIDNEXT, "UIDNEXT", st->uidnext);
 	ITEM(ST_UIDVALIDITY, "UIDVALIDITY", st->uidvalidity);
 	ITEM(ST_UNSEEN, "UNSEEN", st->unseen);
@@ -485,6 +485,9 @@ struct select_job {
 	struct imap_seqset *qr_known;
 	uint32_t *vanished;
 	size_t n_vanished;
+	/* recent: the UIDs claimed, [from, to) and (a delivery between the
+	 * claim and the sync) [from2, to2) */
+	int64_t claim_from, claim_to, claim_from2, claim_to2;
 };
 
 static void select_cleanup(struct imap_job *jj)
@@ -501,9 +504,19 @@ static void select_work(struct imap_job *jj, struct db *db)
 {
 	struct select_job *sj = (struct select_job *)jj;
 
-	jj->st = imap_store_mailbox_get(db, jj->account_id, sj->name, &sj->info, &sj->found);
+	/* a read-write SELECT claims \Recent in the statement that finds the
+	 * mailbox (no extra round trip) */
+	jj->st = imap_store_recent_select(db, jj->account_id, sj->name, !sj->readonly, &sj->info,
+					  &sj->found, &sj->claim_from, &sj->claim_to);
 	if (jj->st == DB_OK && sj->found)
 		jj->st = imap_store_sync(db, sj->info.id, 0, &sj->sy);
+	/* UIDs that arrived between the two statements: claimed now, so that
+	 * every UID of the view is settled (rare: one more statement) */
+	if (jj->st == DB_OK && sj->found && !sj->sy.gone && !sj->readonly &&
+	    sj->sy.recent_uid < sj->sy.uidnext &&
+	    imap_store_recent_claim(db, sj->info.id, sj->sy.uidnext, &sj->claim_from2) == DB_OK &&
+	    sj->claim_from2 > 0)
+		sj->claim_to2 = sj->sy.uidnext;
 	if (jj->st == DB_OK && sj->found && sj->qresync && sj->qr_uidvalidity == sj->info.uidvalidity)
 		jj->st = imap_store_vanished(db, sj->info.id, sj->qr_modseq, &sj->vanished,
 					     &sj->n_vanished);
@@ -524,7 +537,7 @@ static void select_qresync(struct imap_session *s, struct select_job *sj)
 			continue;
 		buf_init(&b, 64 * 1024);
 		buf_printf(&b, "* %zu FETCH (UID %u ", i + 1, f->uid);
-		imap_flags_write(&b, f->flags, f->keywords);
+		imap_flags_write(&b, imap_recent_flags(s, f->uid, f->flags), f->keywords);
 		buf_printf(&b, " MODSEQ (%lld))\r\n", (long long)f->modseq);
 		imap_send_raw(s, buf_data(&b), buf_len(&b));
 		buf_free(&b);
@@ -589,6 +602,12 @@ static void select_finish(struct imap_session *s, struct imap_job *jj)
 			unseen = (uint32_t)s->sel.n;
 		keywords_union(&kw, sj->sy.msgs[i].keywords);
 	}
+	if (sj->readonly)	/* RFC 3501 6.3.2: EXAMINE leaves \Recent as it is */
+		imap_recent_mark(s, 0, sj->sy.recent_uid, INT64_MAX);
+	else {
+		imap_recent_mark(s, 0, sj->claim_from, sj->claim_to);
+		imap_recent_mark(s, 0, sj->claim_from2, sj->claim_to2);
+	}
 	imap_send(s, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft%.*s)",
 		  (int)buf_len(&kw), (const char *)buf_data(&kw));
 	imap_send(s, "* OK [PERMANENTFLAGS (%s)] Flags permitted",
@@ -596,7 +615,7 @@ static void select_finish(struct imap_session *s, struct imap_job *jj)
 	buf_free(&kw);
 	imap_send(s, "* %zu EXISTS", s->sel.n);
 	if (!s->rev2)	/* RFC 9051 has no RECENT and no [UNSEEN] */
-		imap_send(s, "* 0 RECENT");
+		imap_send(s, "* %zu RECENT", s->sel.n_recent);
 	if (unseen > 0 && !s->rev2)
 		imap_send(s, "* OK [UNSEEN %u] First unseen", unseen);
 	if (s->rev2) {

@@ -6,7 +6,8 @@
  * lacks (decoded headers and text parts, sort keys: sql/006_search.sql),
  * answers each text key with one trigram-indexed query, then evaluates
  * flags, sizes, dates and sets over the mailbox's rows and renders the
- * reply. XXX: \Recent is not kept (RECENT and NEW match nothing). */
+ * reply. RECENT, NEW and OLD are the session's \Recent set (recent.c) taken
+ * when the command is parsed; IMAP4rev2 has no such keys (RFC 9051). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,6 @@
 
 enum sk_kind {
 	SK_ALL,
-	SK_NONE,
 	SK_FLAG,
 	SK_KEYWORD,
 	SK_LARGER,
@@ -151,8 +151,6 @@ static bool eval(const struct search_job *sj, int idx, const struct search_store
 	switch (k->kind) {
 	case SK_ALL:
 		return true;
-	case SK_NONE:
-		return false;
 	case SK_FLAG:
 		return ((r->flags & k->bit) != 0) == k->want;
 	case SK_KEYWORD:
@@ -506,7 +504,6 @@ static bool needs_facts(const struct search_job *sj)
 	for (size_t i = 0; i < sj->n_keys; i++)
 		switch (sj->keys[i].kind) {
 		case SK_ALL:
-		case SK_NONE:
 		case SK_SET:
 		case SK_TEXT:
 		case SK_NOT:
@@ -556,7 +553,8 @@ static void render_thread(struct search_job *sj, struct search_store_row **hits,
 		m[i].message_id = hits[i]->message_id;
 		m[i].refs = hits[i]->refs;
 	}
-	buf_append_str(&sj->out, "* THREAD ");
+	/* RFC 5256 5: "THREAD" [SP 1*thread-list] */
+	buf_append_str(&sj->out, n > 0 ? "* THREAD " : "* THREAD");
 	if ((sj->references ? imap_thread_references(m, n, &sj->out)
 			    : imap_thread_orderedsubject(m, n, &sj->out)) < 0)
 		sj->j.st = DB_ERROR;
@@ -726,6 +724,43 @@ static int set_key(struct sparse *p, const struct imap_arg *arg, bool uid)
 
 static int parse_key(struct sparse *p, const struct imap_arg *args, unsigned *i, unsigned n);
 
+/* RECENT (the session's \Recent UIDs), NEW (RECENT UNSEEN) and OLD (NOT
+ * RECENT) of RFC 3501 6.4.4; RFC 9051 removed them with \Recent. */
+static int recent_key(struct sparse *p, const struct imap_arg *a)
+{
+	const struct imap_view *v = &p->s->sel;
+	int set, idx, unseen;
+
+	if (p->s->rev2) {
+		p->error = "RECENT, NEW and OLD are not IMAP4rev2 search keys";
+		return -1;
+	}
+	if ((set = new_key(p, SK_SET)) < 0)
+		return -1;
+	if (v->n_recent > 0) {
+		p->sj->keys[set].set = xmalloc(v->n_recent * sizeof(uint32_t));
+		memcpy(p->sj->keys[set].set, v->recent, v->n_recent * sizeof(uint32_t));
+		p->sj->keys[set].n_set = v->n_recent;
+	}
+	if (imap_arg_atom_is(a, "RECENT"))
+		return set;
+	if (imap_arg_atom_is(a, "OLD")) {
+		if ((idx = new_key(p, SK_NOT)) < 0)
+			return -1;
+		p->sj->keys[idx].a = set;
+		return idx;
+	}
+	if ((unseen = new_key(p, SK_FLAG)) < 0 || (idx = new_key(p, SK_AND)) < 0)
+		return -1;
+	p->sj->keys[unseen].bit = IMAP_FLAG_SEEN;
+	p->sj->keys[unseen].want = false;
+	p->sj->keys[idx].kids = xcalloc(2, sizeof(int));
+	p->sj->keys[idx].kids[0] = set;
+	p->sj->keys[idx].kids[1] = unseen;
+	p->sj->keys[idx].n_kids = 2;
+	return idx;
+}
+
 static char *astr_dup(const struct imap_arg *a)
 {
 	const char *s;
@@ -847,10 +882,11 @@ static int parse_key(struct sparse *p, const struct imap_arg *args, unsigned *i,
 		p->error = "Invalid search key";
 		return -1;
 	}
-	if (imap_arg_atom_is(a, "ALL") || imap_arg_atom_is(a, "OLD"))
+	if (imap_arg_atom_is(a, "ALL"))
 		return new_key(p, SK_ALL);
-	if (imap_arg_atom_is(a, "RECENT") || imap_arg_atom_is(a, "NEW"))
-		return new_key(p, SK_NONE);
+	if (imap_arg_atom_is(a, "RECENT") || imap_arg_atom_is(a, "NEW") ||
+	    imap_arg_atom_is(a, "OLD"))
+		return recent_key(p, a);
 	for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]); k++)
 		if (imap_arg_atom_is(a, flags[k].name)) {
 			if ((idx = new_key(p, SK_FLAG)) < 0)

@@ -75,7 +75,8 @@ static void store_finish(struct imap_session *s, struct imap_job *jj)
 		buf_init(&b, 64 * 1024);
 		buf_printf(&b, "* %u FETCH (", seq);
 		if (!sj->silent)
-			imap_flags_write(&b, sj->res[i].flags, sj->res[i].keywords);
+			imap_flags_write(&b, imap_recent_flags(s, sj->res[i].uid, sj->res[i].flags),
+					 sj->res[i].keywords);
 		if (sj->uid_cmd)
 			buf_printf(&b, "%sUID %u", sj->silent ? "" : " ", sj->res[i].uid);
 		if (sj->condstore)

@@ -470,6 +470,7 @@ void imap_job_free(struct imap_job *j)
 	imap_store_sync_free(&j->sync_res);
 	free(j->uids);
 	free(j->skip);
+	free(j->recent);
 	free(j);
 }
 
@@ -482,12 +483,16 @@ static void job_run(struct job *jj, struct db *db)
 		j->sync_st = DB_TEMP;
 		return;
 	}
-	if (j->sync && j->sync_before)
+	if (j->sync && j->sync_before) {
 		j->sync_st = imap_store_sync(db, j->mailbox_id, j->since, &j->sync_res);
+		imap_recent_claim(j, db);
+	}
 	if (j->work != NULL)
 		j->work(j, db);
-	if (j->sync && !j->sync_before)
+	if (j->sync && !j->sync_before) {
 		j->sync_st = imap_store_sync(db, j->mailbox_id, j->since, &j->sync_res);
+		imap_recent_claim(j, db);
+	}
 }
 
 static void job_done(struct job *jj)
@@ -539,6 +544,7 @@ void imap_job_submit(struct imap_session *s, struct imap_job *j)
 		j->mailbox_id = s->sel.mailbox_id;
 		j->since = s->sel.modseq;
 		j->sync = true;
+		j->claim_recent = !s->sel.readonly;
 		s->notify_pending = false;
 	}
 	if (work_submit_db(&j->job) < 0) {
@@ -559,6 +565,7 @@ void imap_view_clear(struct imap_session *s)
 	xfree(s->sel.name);
 	xfree(s->sel.uids);
 	xfree(s->sel.saved);
+	xfree(s->sel.recent);
 	memset(&s->sel, 0, sizeof(s->sel));
 	if (s->state == IMAP_STATE_SELECTED)
 		s->state = IMAP_STATE_AUTH;
@@ -599,6 +606,7 @@ static uint32_t view_remove(struct imap_session *s, uint32_t uid)
 		return 0;
 	memmove(&s->sel.uids[seq - 1], &s->sel.uids[seq], (s->sel.n - seq) * sizeof(uint32_t));
 	s->sel.n--;
+	imap_recent_remove(s, uid);
 	return seq;
 }
 
@@ -650,7 +658,7 @@ void imap_flags_write(struct buf *b, int flags, const char *keywords)
 	} sys[] = {
 		{ IMAP_FLAG_SEEN, "\\Seen" },	    { IMAP_FLAG_ANSWERED, "\\Answered" },
 		{ IMAP_FLAG_FLAGGED, "\\Flagged" }, { IMAP_FLAG_DELETED, "\\Deleted" },
-		{ IMAP_FLAG_DRAFT, "\\Draft" },
+		{ IMAP_FLAG_DRAFT, "\\Draft" },	    { IMAP_FLAG_RECENT, "\\Recent" },
 	};
 	bool first = true;
 
@@ -681,7 +689,7 @@ void imap_view_apply(struct imap_session *s, const struct imap_store_sync *sy, b
 {
 	bool held = false, added = false;
 	uint32_t *gone = NULL;
-	size_t n_gone = 0;
+	size_t n_gone = 0, first;
 
 	if (sy->gone) {
 		/* XXX: RFC 3501 leaves this open; Dovecot says BYE. */
@@ -703,6 +711,7 @@ void imap_view_apply(struct imap_session *s, const struct imap_store_sync *sy, b
 	if (n_gone > 0)
 		imap_view_expunge_many(s, gone, n_gone);
 	free(gone);
+	first = s->sel.n;	/* the view's new UIDs start here */
 	for (size_t i = 0; i < sy->n_msgs; i++) {
 		const struct imap_store_flags *f = &sy->msgs[i];
 		uint32_t seq;
@@ -722,7 +731,7 @@ void imap_view_apply(struct imap_session *s, const struct imap_store_sync *sy, b
 
 			buf_init(&b, IMAP_LINE_MAX * 8);
 			buf_printf(&b, "* %u FETCH (UID %u ", seq, f->uid);
-			imap_flags_write(&b, f->flags, f->keywords);
+			imap_flags_write(&b, imap_recent_flags(s, f->uid, f->flags), f->keywords);
 			if (s->condstore)
 				buf_printf(&b, " MODSEQ (%lld)", (long long)f->modseq);
 			buf_append_str(&b, ")\r\n");
@@ -730,8 +739,17 @@ void imap_view_apply(struct imap_session *s, const struct imap_store_sync *sy, b
 			buf_free(&b);
 		}
 	}
-	if (added)
+	if (added) {
+		/* EXAMINE shows the UIDs no session had claimed at the sync;
+		 * SELECT those its own claim took */
+		if (s->sel.readonly)
+			imap_recent_mark(s, first, sy->recent_uid, INT64_MAX);
+		else
+			imap_recent_mark(s, first, sy->claim_from, sy->claim_to);
 		imap_send(s, "* %zu EXISTS", s->sel.n);
+		if (!s->rev2)	/* RFC 3501 7.3.2; RFC 9051 has no RECENT */
+			imap_send(s, "* %zu RECENT", s->sel.n_recent);
+	}
 	if (sy->uidnext > 0)
 		s->sel.uidnext = sy->uidnext;
 	if (!held)

@@ -51,6 +51,11 @@ struct imap_view {
 	/* RFC 5182 SEARCHRES: the saved result ("$") as UIDs, ascending */
 	uint32_t *saved;
 	size_t n_saved;
+	/* recent: the view's UIDs that are \Recent in this session (RFC 3501
+	 * 2.3.2), ascending; at most n entries (recent.c) */
+	uint32_t *recent;
+	size_t n_recent;
+	size_t recent_alloc;
 };
 
 struct imap_session;
@@ -77,6 +82,12 @@ struct imap_job {
 	/* snapshot of the view (sequence numbers) */
 	uint32_t *uids;
 	size_t n_uids;
+	/* recent: a read-write session claims the new UIDs its sync finds
+	 * (imap_recent_claim); the \Recent UIDs of the view for a worker that
+	 * renders FLAGS (imap_recent_snapshot), else NULL */
+	bool claim_recent;
+	uint32_t *recent;
+	size_t n_recent;
 };
 
 struct imap_session {
@@ -128,6 +139,10 @@ struct imap_session {
 	void *cont_data;	/* owned by the command that streams (FETCH) */
 	void (*cont_free)(void *data);	/* frees cont_data at session end */
 };
+
+/* recent: a flag bit never stored (STORE cannot set it, RFC 3501 2.3.2):
+ * imap_flags_write() writes \Recent for it. */
+#define IMAP_FLAG_RECENT (1 << 30)
 
 /* --- session.c --- */
 struct imap_session *imap_session_find(uint64_t conn_id);
@@ -293,5 +308,22 @@ char *imap_list_pattern(struct imap_session *s, const char *ref, size_t rlen, co
 void imap_cmd_getquota(struct imap_session *s, const struct imap_cmd *cmd);
 void imap_cmd_getquotaroot(struct imap_session *s, const struct imap_cmd *cmd);
 void imap_cmd_setquota(struct imap_session *s, const struct imap_cmd *cmd);
+
+/* --- recent.c (\Recent, RFC 3501 2.3.2 / 7.3.2; none in IMAP4rev2) --- */
+/* Adds the view's UIDs from index first on that lie in [from, to) to the
+ * session's \Recent set (calls come in ascending UID order). */
+void imap_recent_mark(struct imap_session *s, size_t first, int64_t from, int64_t to);
+/* Drops uid (expunged) from the set. */
+void imap_recent_remove(struct imap_session *s, uint32_t uid);
+/* flags | IMAP_FLAG_RECENT when uid is \Recent here and the session
+ * speaks IMAP4rev1. */
+int imap_recent_flags(const struct imap_session *s, uint32_t uid, int flags);
+/* The same from a job's snapshot (worker thread). */
+int imap_recent_job_flags(const struct imap_job *j, uint32_t uid, int flags);
+/* Copies the set into j for a worker that renders FLAGS (none in rev2). */
+void imap_recent_snapshot(const struct imap_session *s, struct imap_job *j);
+/* Worker, after the sync of a job: the claim of the UIDs the sync found
+ * that no session has claimed (one UPDATE, only when there are some). */
+void imap_recent_claim(struct imap_job *j, struct db *db);
 
 #endif

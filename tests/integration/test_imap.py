@@ -362,6 +362,7 @@ def test_imap_idle_woken_by_delivery(box, ports):
         line = c.readline()
         assert line == b"* 1 EXISTS\r\n", line
         assert time.monotonic() - t_sent < 1.0, (time.monotonic() - t_sent, t_sent - t0)
+        assert c.readline() == b"* 1 RECENT\r\n"     # RFC 3501 7.3.2: this session's
         c.send(b"DONE\r\n")
         assert c.readline().startswith(b"c OK")
 

@@ -102,6 +102,8 @@ def mbox(daemon, site, ports):
     for flags, date, body in MESSAGES:
         typ, data = m.append("INBOX", flags, date, body)
         assert typ == "OK", data
+    # this session claims \Recent (RFC 3501 2.3.2): the tests' sessions see none
+    assert m.select("INBOX")[0] == "OK"
     m.logout()
     return addr, pw
 

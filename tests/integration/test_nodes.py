@@ -69,6 +69,7 @@ def test_idle_on_a_sees_delivery_through_b(site, ports, node_b):
         line = c.readline()
         assert line == b"* 1 EXISTS\r\n", line
         assert time.monotonic() - t_sent < 1.0, time.monotonic() - t_sent
+        assert c.readline() == b"* 1 RECENT\r\n"
         c.send(b"DONE\r\n")
         assert c.readline().startswith(b"c OK")
     assert "delivered" in node_b.log_text()
