@@ -368,19 +368,26 @@ enum db_status imap_store_meta_save(struct db *db, int64_t blob_id,
 
 /* ---------- rows and bodies ---------- */
 
-enum db_status imap_store_rows(struct db *db, int64_t mailbox_id, const char *uids,
+enum db_status imap_store_rows(struct db *db, int64_t mailbox_id, const uint32_t *uids, size_t n_uids,
 			       struct imap_store_row **out, size_t *n_r)
 {
-	char mb[24];
-	const char *p[2] = { mb, uids };
+	char mb[24], lo[16], hi[16];
+	/* at least half of the range asked for: read the range, drop the rest */
+	bool dense = (uint64_t)uids[n_uids - 1] - uids[0] + 1 <= 2 * (uint64_t)n_uids;
+	char *arr = dense ? NULL : db_array_u32(uids, n_uids);
+	const char *p[4] = { mb, lo, hi, arr };
 	enum db_status st;
 	PGresult *res;
+	size_t k = 0, w = 0;
 	int n;
 
 	*out = NULL;
 	*n_r = 0;
 	snprintf(mb, sizeof(mb), "%lld", (long long)mailbox_id);
-	res = db_exec(db, STMT_IMAP_ROWS, 2, p, NULL, NULL, &st);
+	snprintf(lo, sizeof(lo), "%u", uids[0]);
+	snprintf(hi, sizeof(hi), "%u", uids[n_uids - 1]);
+	res = db_exec(db, STMT_IMAP_ROWS, 4, p, NULL, NULL, &st);
+	free(arr);
 	if (st != DB_OK) {
 		PQclear(res);
 		return st;
@@ -389,9 +396,15 @@ enum db_status imap_store_rows(struct db *db, int64_t mailbox_id, const char *ui
 	if (n > 0)
 		*out = xcalloc((size_t)n, sizeof(**out));
 	for (int i = 0; i < n; i++) {
-		struct imap_store_row *r = &(*out)[i];
+		struct imap_store_row *r = &(*out)[w];
+		uint32_t uid = (uint32_t)db_col_i64(res, i, 0);
 
-		r->uid = (uint32_t)db_col_i64(res, i, 0);
+		while (k < n_uids && uids[k] < uid)	/* both ascend */
+			k++;
+		if (k == n_uids || uids[k] != uid)
+			continue;	/* in the range, not asked for */
+		w++;
+		r->uid = uid;
 		r->flags = (int)db_col_i64(res, i, 1);
 		r->keywords = xstrdup(PQgetvalue(res, i, 2));
 		r->internal_date = db_col_i64(res, i, 3);
@@ -403,7 +416,7 @@ enum db_status imap_store_rows(struct db *db, int64_t mailbox_id, const char *ui
 		r->meta.parts = col_dup(res, i, 9);
 		r->modseq = db_col_i64(res, i, 10);
 	}
-	*n_r = (size_t)n;
+	*n_r = w;
 	PQclear(res);
 	return DB_OK;
 }

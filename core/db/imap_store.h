@@ -127,8 +127,8 @@ struct imap_store_row {
 	int64_t modseq;
 	struct imap_store_meta meta;	/* NULL members: not computed yet */
 };
-/* Rows of the given UIDs (ascending, a PG array literal "{1,2}"). */
-enum db_status imap_store_rows(struct db *db, int64_t mailbox_id, const char *uids,
+/* Rows of the given UIDs (ascending, n >= 1). */
+enum db_status imap_store_rows(struct db *db, int64_t mailbox_id, const uint32_t *uids, size_t n,
 			       struct imap_store_row **out, size_t *n_r);
 void imap_store_rows_free(struct imap_store_row *rows, size_t n);
 /* Body of one message (malloc'd); *found_r false when it is gone. */

@@ -383,11 +383,15 @@ const struct db_stmt_def db_stmts[STMT__COUNT] = {
 	S(STMT_IMAP_META_SAVE, "imap_meta_save", 5,
 	  "UPDATE messages SET envelope = $2, bodystructure = $3, body_simple = $4, parts = $5"
 	  " WHERE blob_id = $1 AND parts IS NULL"),
-	S(STMT_IMAP_ROWS, "imap_rows", 2,
+	/* $1 mailbox, UIDs $2..$3, $4 the UIDs wanted among them or NULL
+	 * for all (a dense range: no array of thousands to parse and probe;
+	 * the caller drops rows it did not ask for) */
+	S(STMT_IMAP_ROWS, "imap_rows", 4,
 	  "SELECT uid, flags, array_to_string(keywords, ' '),"
 	  " extract(epoch FROM internal_date)::bigint, size, blob_id,"
 	  " envelope, bodystructure, body_simple, parts, modseq FROM messages"
-	  " WHERE mailbox_id = $1 AND uid = ANY($2::bigint[]) ORDER BY uid"),
+	  " WHERE mailbox_id = $1 AND uid BETWEEN $2::bigint AND $3::bigint"
+	  " AND ($4::bigint[] IS NULL OR uid = ANY($4::bigint[])) ORDER BY uid"),
 	/* $1 mailbox, $2 uids, $3 op '+', '-' or '=', $4 flag bits, $5 keywords,
 	 * $6 UNCHANGEDSINCE (RFC 7162 3.1.3) or NULL: only rows whose MODSEQ is
 	 * <= $6 change, the others come back with k = 0 (the [MODIFIED] set).

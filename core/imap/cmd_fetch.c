@@ -526,9 +526,8 @@ static void fetch_work(struct imap_job *jj, struct db *db)
 		fj->end = end;	/* only VANISHED was asked for */
 		return;
 	}
-	arr = db_array_u32(r->todo + fj->first, end - fj->first);
-	jj->st = imap_store_rows(db, jj->mailbox_id, arr, &rows, &n_rows);
-	free(arr);
+	jj->st = imap_store_rows(db, jj->mailbox_id, r->todo + fj->first, end - fj->first, &rows,
+				 &n_rows);
 	if (jj->st != DB_OK) {
 		fj->end = fj->first;
 		return;

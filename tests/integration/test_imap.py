@@ -674,3 +674,29 @@ def test_fetchmail_imap_starttls_and_imaps(box, ports, tmp_path):
     m = connect(ports, addr, pw)
     assert m.select("INBOX")[1] == [b"0"]
     m.logout()
+
+
+def test_imap_fetch_sets_dense_and_sparse(box, ports):
+    """FETCH reads a dense run of UIDs as one range (rows it was not asked
+    for are dropped) and a sparse set by its UIDs: either way exactly the
+    messages asked for come back, also across expunged gaps."""
+    user, pw = box
+    m = connect(ports, user, pw)
+    m.create("Sets")
+    for i in range(12):
+        assert m.append("Sets", None, None, f"Subject: s{i}\r\n\r\nbody {i}\r\n".encode())[0] == "OK"
+    m.select("Sets")
+    m.store("2,3,7", "+FLAGS", r"(\Deleted)")
+    m.expunge()         # UIDs 1 4 5 6 8 9 10 11 12 stay, as 1..9
+
+    def uids(spec, uid=False):
+        typ, data = (m.uid("FETCH", spec, "(FLAGS)") if uid else m.fetch(spec, "(UID FLAGS)"))
+        assert typ == "OK", data
+        return [int(re.search(rb"UID (\d+)", d).group(1)) for d in data if d]
+    assert uids("1:*") == [1, 4, 5, 6, 8, 9, 10, 11, 12]
+    assert uids("2:4") == [4, 5, 6]
+    assert uids("1,9") == [1, 12]                # sparse: by UID array
+    assert uids("1,3,5,7") == [1, 5, 8, 10]
+    assert uids("3:12", uid=True) == [4, 5, 6, 8, 9, 10, 11, 12]
+    assert uids("1,12", uid=True) == [1, 12]
+    m.logout()
