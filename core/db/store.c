@@ -723,6 +723,26 @@ static bool pipe_send_end(PGconn *pg, int64_t account)
 	       pipe_send(pg, STMT_NOTIFY_INBOX, 1, v, NULL, NULL) && PQpipelineSync(pg) == 1;
 }
 
+/* Ends what was sent of a delivery pipeline (sent_ok: all of it went) and
+ * reads its BEGIN into *st_r. False, having left pipeline mode, when
+ * something could not be sent (nothing more to read then). */
+static bool pipe_flush(struct db *db, bool sent_ok, int64_t account, enum db_status *st_r)
+{
+	PGconn *pg = db_pg(db);
+	PGresult *res;
+
+	if (!sent_ok || !pipe_send_end(pg, account)) {
+		log_warn("db", "delivery pipeline: %s", PQerrorMessage(pg));
+		(void)PQexitPipelineMode(pg);
+		*st_r = DB_TEMP;
+		return false;
+	}
+	res = pipe_result(pg);	/* BEGIN */
+	*st_r = db_status_of(db, res);
+	PQclear(res);
+	return true;
+}
+
 /* Reads a delivery pipeline's COMMIT and NOTIFY (unless st is already
  * DB_TEMP) and Sync and leaves pipeline mode; returns the transaction's
  * status, having rolled back whatever a failed statement left open. A
@@ -809,16 +829,8 @@ static enum db_status batch_reserve(struct batch_ctx *b, bool *fallback_r)
 		sent_ok = pipe_send(pg, STMT_DELIVER_RESERVED, 8, v, len, fmt);
 		k++;
 	}
-	sent_ok = sent_ok && pipe_send_end(pg, b->all[0]);
-	if (!sent_ok) {
-		log_warn("db", "delivery pipeline: %s", PQerrorMessage(pg));
-		(void)PQexitPipelineMode(pg);
-		st = DB_TEMP;
+	if (!pipe_flush(b->db, sent_ok, b->all[0], &st))
 		goto out;
-	}
-	res = pipe_result(pg);	/* BEGIN */
-	st = db_status_of(b->db, res);
-	PQclear(res);
 	for (size_t k = 0; k < sent + 1; k++) {	/* the reservation, then each copy */
 		res = pipe_result(pg);
 		if (res == NULL) {
@@ -883,16 +895,8 @@ static enum db_status batch_pipe(struct batch_ctx *b)
 		sent_ok = pipe_send(pg, STMT_DELIVER_NEW, 8, v, len, fmt);
 		order[sent++] = i;
 	}
-	sent_ok = sent_ok && pipe_send_end(pg, b->all[0]);
-	if (!sent_ok) {
-		log_warn("db", "delivery pipeline: %s", PQerrorMessage(pg));
-		(void)PQexitPipelineMode(pg);
-		st = DB_TEMP;
+	if (!pipe_flush(b->db, sent_ok, b->all[0], &st))
 		goto out;
-	}
-	res = pipe_result(pg);	/* BEGIN */
-	st = db_status_of(b->db, res);
-	PQclear(res);
 	for (size_t k = 0; k < sent; k++) {
 		size_t i = order[k];
 		res = pipe_result(pg);
