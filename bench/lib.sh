@@ -18,6 +18,17 @@ bench_now() { date +%s.%N; }
 # bench_calc EXPR: floating-point arithmetic through awk, 2 decimals.
 bench_calc() { awk "BEGIN { printf \"%.2f\", $1 }"; }
 
+# bench_cpu_ticks: the CPU time the whole machine has worked so far (user,
+# nice, system, irq and softirq of every core; not idle, iowait or steal),
+# in clock ticks. Two readings around a run give what the run cost, every
+# process of it together: driver, server, PostgreSQL, kernel.
+bench_cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
+
+# bench_cpu_us TICKS N: microseconds of CPU per item, TICKS spent on N.
+bench_cpu_us() {
+	awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", t * 1000000 / hz / n }'
+}
+
 bench_pkg_installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'
 }
